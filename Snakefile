@@ -1,0 +1,26 @@
+# nacbench: reproduce arXiv 2509.09550 (FSQ codecs on noisy channels). The logic lives in src/nacbench;
+# each rule file under workflow/rules/ wires one stage's files to it.
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/encode.smk"
+include: "workflow/rules/channel.smk"
+include: "workflow/rules/decode.smk"
+include: "workflow/rules/score.smk"
+include: "workflow/rules/asr.smk"
+include: "workflow/rules/distill.smk"
+include: "workflow/rules/labelling.smk"
+include: "workflow/rules/report.smk"
+
+
+rule all:
+    input:
+        all_targets(),
+    default_target: True

@@ -1,0 +1,142 @@
+"""The codec adapter interface: what every codec must say about itself and do.
+
+A codec is seen by the rest of the pipeline only through :class:`CodecInfo` (metadata, written to
+``results/codes/{codec}/codec.json``) and :class:`CodecAdapter` (encode / decode). Code indices are
+integers ``[n_codebooks, frames]`` per utterance; the channel stage writes each index as a bit string
+of ``bits_per_codebook[k]`` bits, so the codebook sizes declared here define what is transmitted.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+QuantizerKind = Literal["fsq", "rvq", "parametric", "other"]
+
+#: FSQ index order used by NeuCodec and StableCodec: index = sum(level_d * prod(levels[:d])).
+DIM0_LEAST_SIGNIFICANT = "dim0-least-significant"
+
+
+@dataclass(frozen=True)
+class CodecInfo:
+    """Everything downstream stages need to know about a codec's code layout and audio interface."""
+
+    name: str
+    display_name: str
+    input_sample_rate: int
+    output_sample_rate: int
+    frame_rate: float
+    codebook_sizes: tuple[int, ...]
+    quantizer: QuantizerKind
+    fsq_levels: tuple[int, ...] | None = None
+    fsq_index_order: str | None = None
+    #: samples of output delay (at ``output_sample_rate``) that must be removed before scoring
+    delay_samples: int = 0
+    #: where the weights came from (hub id + revision, file checksum, or "random-init")
+    weights_id: str = ""
+    #: True when the weights are a random initialisation: nothing built on it is a result
+    random_weights: bool = False
+    #: parameter counts by module group, counted from the modules (e.g. {"acoustic_encoder": ...})
+    parameters: dict[str, int] = field(default_factory=dict)
+    #: adapter-specific settings worth recording (bandwidth, mode, number of quantizers, ...)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.codebook_sizes or any(int(s) < 2 for s in self.codebook_sizes):
+            raise ValueError(f"codec {self.name!r}: every codebook needs at least 2 entries, got {self.codebook_sizes}")
+        if self.fsq_levels is not None and math.prod(self.fsq_levels) != self.codebook_sizes[0]:
+            raise ValueError(
+                f"codec {self.name!r}: FSQ levels {self.fsq_levels} give {math.prod(self.fsq_levels)} codes, "
+                f"but codebook 0 has {self.codebook_sizes[0]}"
+            )
+
+    @property
+    def n_codebooks(self) -> int:
+        return len(self.codebook_sizes)
+
+    @property
+    def bits_per_codebook(self) -> tuple[int, ...]:
+        """Fixed bit width of each codebook's index: ceil(log2(size))."""
+        return tuple(int(math.ceil(math.log2(s))) for s in self.codebook_sizes)
+
+    @property
+    def bits_per_frame(self) -> int:
+        return sum(self.bits_per_codebook)
+
+    @property
+    def bitrate_bps(self) -> float:
+        return self.bits_per_frame * self.frame_rate
+
+    def to_json(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["bits_per_codebook"] = list(self.bits_per_codebook)
+        out["bits_per_frame"] = self.bits_per_frame
+        out["bitrate_bps"] = self.bitrate_bps
+        return out
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> CodecInfo:
+        fields = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        for key in ("codebook_sizes", "fsq_levels"):
+            if fields.get(key) is not None:
+                fields[key] = tuple(int(v) for v in fields[key])
+        return cls(**fields)
+
+    def write(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.to_json(), indent=2, sort_keys=True) + "\n")
+
+    @classmethod
+    def read(cls, path: str | Path) -> CodecInfo:
+        return cls.from_json(json.loads(Path(path).read_text()))
+
+
+class WeightsUnavailableError(RuntimeError):
+    """Raised when a codec's weights cannot be loaded; the message says where to put them."""
+
+
+class CodecAdapter(ABC):
+    """One codec behind a small, batched interface.
+
+    ``encode`` takes mono float32 waveforms at ``info.input_sample_rate`` and returns one int64 array
+    ``[n_codebooks, frames]`` per input; ``decode`` inverts it to float32 waveforms at
+    ``info.output_sample_rate``. Batching (padding plus true lengths) is the adapter's business: the
+    lists in and out always have one entry per utterance, already trimmed.
+    """
+
+    info: CodecInfo
+
+    @abstractmethod
+    def encode(self, wavs: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Waveforms -> integer codes ``[n_codebooks, frames]``."""
+
+    @abstractmethod
+    def decode(self, codes: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Integer codes -> waveforms at ``info.output_sample_rate`` (delay not yet removed)."""
+
+    def codeword_vectors(self) -> list[np.ndarray] | None:
+        """Per codebook, the vectors the decoder consumes for each index: ``[size, dim]``.
+
+        Used by the distortion-aware labelling. ``None`` means the codec exposes none.
+        """
+        return None
+
+    def encoder_modules(self) -> list[Any]:
+        """Torch modules that make up the encoder alone (for encRTF); empty when not torch-based."""
+        return []
+
+    def check_codes(self, codes: np.ndarray) -> None:
+        """Raise if ``codes`` does not fit this codec's layout (shape, dtype, range)."""
+        if codes.ndim != 2 or codes.shape[0] != self.info.n_codebooks:
+            raise ValueError(
+                f"codec {self.info.name!r}: codes must be [{self.info.n_codebooks}, frames], got {codes.shape}"
+            )
+        sizes = np.asarray(self.info.codebook_sizes)[:, None]
+        if codes.size and ((codes < 0).any() or (codes >= sizes).any()):
+            raise ValueError(f"codec {self.info.name!r}: code index outside its codebook")

@@ -1,0 +1,80 @@
+"""Start-up validation of the pipeline configuration.
+
+The JSON Schema (workflow/schemas/config.schema.yaml) checks types and ranges; the cross-field checks
+here need to know several sections at once (a codec named in a study must be defined, a labelling must
+fit its codec). Every message names the offending field, so a typo stops the run before any job starts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+
+
+class ConfigError(ValueError):
+    """A configuration problem; the message starts with the dotted path of the field."""
+
+
+def _field(path: Iterable[Any]) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "<root>"
+
+
+def load_schema(path: Path = SCHEMA_PATH) -> dict[str, Any]:
+    return yaml.safe_load(path.read_text())
+
+
+def schema_errors(config: Mapping[str, Any], schema: Mapping[str, Any] | None = None) -> list[str]:
+    """All schema violations, each as 'field: message', sorted by field."""
+    validator = jsonschema.Draft202012Validator(schema or load_schema())
+    errors = sorted(validator.iter_errors(config), key=lambda e: _field(e.absolute_path))
+    return [f"{_field(e.absolute_path)}: {e.message}" for e in errors]
+
+
+def cross_field_errors(config: Mapping[str, Any]) -> list[str]:
+    """Checks the schema cannot express: names that must refer to defined datasets and codecs."""
+    errors: list[str] = []
+    codecs = set(config["codecs"])
+    datasets = set(config["data"])
+
+    def need_codec(field: str, name: str | None) -> None:
+        if name is not None and name not in codecs:
+            errors.append(f"{field}: unknown codec {name!r}; defined under codecs: {sorted(codecs)}")
+
+    def need_dataset(field: str, name: str) -> None:
+        if name not in datasets:
+            errors.append(f"{field}: unknown dataset {name!r}; defined under data: {sorted(datasets)}")
+
+    need_dataset("study_a.dataset", config["study_a"]["dataset"])
+    need_dataset("study_b.dataset", config["study_b"]["dataset"])
+    for i, name in enumerate(config["study_a"]["codecs"]):
+        need_codec(f"study_a.codecs[{i}]", name)
+    for i, name in enumerate(config["study_labelling"]["codecs"]):
+        need_codec(f"study_labelling.codecs[{i}]", name)
+    for i, row in enumerate(config["study_b"]["rows"]):
+        need_codec(f"study_b.rows[{i}].codec", row["codec"])
+    for i, name in enumerate(config["study_b"]["extra_codecs"]):
+        need_codec(f"study_b.extra_codecs[{i}]", name)
+    need_codec("study_b.reference_codec", config["study_b"]["reference_codec"])
+    need_codec("study_b.distilled_codec", config["study_b"]["distilled_codec"])
+    for name, ds in config["data"].items():
+        if ds["reader"] == "cmu_arctic" and not ds.get("speakers"):
+            errors.append(f"data.{name}.speakers: required for the cmu_arctic reader")
+    return errors
+
+
+def validate_config(config: Mapping[str, Any]) -> None:
+    """Raise ConfigError listing every problem (schema first, then cross-field checks)."""
+    errors = schema_errors(config)
+    if not errors:
+        errors = cross_field_errors(config)
+    if errors:
+        raise ConfigError("invalid configuration:\n  " + "\n  ".join(errors))

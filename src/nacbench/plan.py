@@ -1,0 +1,88 @@
+"""What the workflow has to compute, derived from the config alone (no file system access).
+
+The Snakefile asks these functions for its targets, so the planning logic is plain Python that tests
+can check, and the DAG never depends on files that do not exist yet (shards are fixed by config, not by
+the manifest's length).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from nacbench.channel import ChannelSpec
+
+Config = Mapping[str, Any]
+
+
+@dataclass(frozen=True, order=True)
+class Condition:
+    """One (codec, dataset, channel) combination that is decoded and scored shard by shard."""
+
+    codec: str
+    dataset: str
+    channel: str
+
+
+def shard_names(config: Config, dataset: str) -> list[str]:
+    n = int(config["data"][dataset]["shards"])
+    return [f"{i:03d}" for i in range(n)]
+
+
+def bsc_channels(config: Config, labelling: str = "natural") -> list[ChannelSpec]:
+    bsc = config["study_a"]["channels"]["bsc"]
+    return [
+        ChannelSpec(model="bsc", p_flip=float(p), seed=int(s), labelling=labelling)
+        for p in bsc["p_flip"]
+        for s in bsc["seeds"]
+    ]
+
+
+def study_a_channels(config: Config) -> list[ChannelSpec]:
+    """The paper's conditions: clean plus every BSC P_flip x seed, plus the bursty channel when set."""
+    specs = [ChannelSpec(model="clean")] + bsc_channels(config)
+    ge = config["study_a"]["channels"].get("ge")
+    if ge:
+        specs += [
+            ChannelSpec(model="ge", p_flip=float(p), seed=int(s), burst_length=float(ge["burst_length"]))
+            for p in ge["p_flip"]
+            for s in ge["seeds"]
+        ]
+    return specs
+
+
+def labelling_channels(config: Config) -> list[ChannelSpec]:
+    """Clean plus every BSC condition under every labelling of the labelling study."""
+    specs = [ChannelSpec(model="clean")]
+    for labelling in config["study_labelling"]["labellings"]:
+        specs += bsc_channels(config, labelling)
+    return specs
+
+
+def study_b_codecs(config: Config) -> list[str]:
+    sb = config["study_b"]
+    names = [row["codec"] for row in sb["rows"] if row["codec"]]
+    names += [sb["reference_codec"], sb["distilled_codec"], *sb["extra_codecs"]]
+    return list(dict.fromkeys(n for n in names if n))
+
+
+def conditions(config: Config) -> list[Condition]:
+    """Every condition any study needs, without duplicates, in a stable order."""
+    out: set[Condition] = set()
+    ds_a = config["study_a"]["dataset"]
+    for codec in config["study_a"]["codecs"]:
+        out.update(Condition(codec, ds_a, spec.name) for spec in study_a_channels(config))
+    for codec in config["study_labelling"]["codecs"]:
+        out.update(Condition(codec, ds_a, spec.name) for spec in labelling_channels(config))
+    ds_b = config["study_b"]["dataset"]
+    out.update(Condition(codec, ds_b, "clean") for codec in study_b_codecs(config))
+    return sorted(out)
+
+
+def conditions_for(config: Config, dataset: str) -> list[Condition]:
+    return [c for c in conditions(config) if c.dataset == dataset]
+
+
+def scored_datasets(config: Config) -> list[str]:
+    return sorted({c.dataset for c in conditions(config)})

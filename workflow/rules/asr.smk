@@ -1,0 +1,53 @@
+# ASR stage: Whisper transcripts of the original and decoded audio; WER/CER are computed corpus-level later.
+
+ASR = config["study_b"]["asr"]
+
+
+rule asr_reference:
+    input:
+        manifest=lambda w: manifest(w.dataset),
+    output:
+        f"{R}/asr/reference/{{dataset}}/{{shard}}.parquet",
+    log:
+        log_path("asr_reference", "{dataset}", "{shard}"),
+    benchmark:
+        bench_path("asr_reference", "{dataset}", "{shard}")
+    params:
+        asr=ASR,
+        device=config["device"],
+        n_shards=lambda w: config["data"][w.dataset]["shards"],
+    threads: 2
+    resources:
+        gpu=1,
+        mem_mb=8000,
+        runtime=120,
+    conda:
+        PIPELINE_ENV
+    script:
+        "../scripts/asr.py"
+
+
+rule asr_decoded:
+    input:
+        audio=f"{R}/audio/{{codec}}/{{dataset}}/{{channel}}/{{shard}}",
+        manifest=lambda w: manifest(w.dataset),
+        info=f"{R}/codes/{{codec}}/codec.json",
+    output:
+        f"{R}/asr/{{codec}}/{{dataset}}/{{channel}}/{{shard}}.parquet",
+    log:
+        log_path("asr_decoded", "{codec}", "{dataset}", "{channel}", "{shard}"),
+    benchmark:
+        bench_path("asr_decoded", "{codec}", "{dataset}", "{channel}", "{shard}")
+    params:
+        asr=ASR,
+        device=config["device"],
+        n_shards=lambda w: config["data"][w.dataset]["shards"],
+    threads: 2
+    resources:
+        gpu=1,
+        mem_mb=8000,
+        runtime=120,
+    conda:
+        PIPELINE_ENV
+    script:
+        "../scripts/asr.py"

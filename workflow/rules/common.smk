@@ -1,0 +1,76 @@
+# Config validation, wildcard constraints and the helpers every rule file uses.
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(workflow.basedir) / "src"))
+
+from nacbench import plan
+from nacbench.channel import ChannelSpec
+from nacbench.config import validate_config
+
+validate_config(config)
+
+R = config["results"]
+PIPELINE_ENV = "../../envs/pipeline.yaml"
+
+
+wildcard_constraints:
+    codec=r"[a-z0-9][a-z0-9_.-]*",
+    dataset=r"[a-z0-9_]+",
+    shard=r"\d{3}",
+    channel=r"clean|(bsc|ge)-[a-z0-9.\-]+",
+    labelling=r"gray|random|distortion-aware",
+
+
+def codec_options(wildcards):
+    return config["codecs"][wildcards.codec]
+
+
+def codec_env_of(codec):
+    """The conda env a codec's jobs run in: its own when it pins conflicting packages (StableCodec)."""
+    env = config["codecs"][codec].get("conda_env")
+    return str(Path(workflow.basedir) / env) if env else PIPELINE_ENV
+
+
+def codec_env(wildcards):
+    return codec_env_of(wildcards.codec)
+
+
+def codec_mem_mb(wildcards):
+    # NeuCodec's semantic encoder alone is ~580 M parameters (~4.5 GB on CPU)
+    return 12000 if config["codecs"][wildcards.codec]["adapter"] in ("neucodec", "stablecodec") else 4000
+
+
+def manifest(dataset):
+    return f"{R}/data/{dataset}/manifest.tsv"
+
+
+def shard_files(pattern, dataset, **wildcards):
+    return expand(pattern, shard=plan.shard_names(config, dataset), dataset=dataset, **wildcards)
+
+
+def channel_labelling(wildcards):
+    """The labelling artifact a channel condition needs (none for natural labelling)."""
+    spec = ChannelSpec.parse(wildcards.channel)
+    if spec.labelling == "natural":
+        return []
+    return f"{R}/labelling/{wildcards.codec}/{spec.labelling}.npz"
+
+
+def log_path(rule_name, *parts):
+    return f"{R}/logs/{rule_name}/" + "/".join(parts) + ".log"
+
+
+def bench_path(rule_name, *parts):
+    return f"{R}/benchmarks/{rule_name}/" + "/".join(parts) + ".tsv"
+
+
+def all_targets():
+    targets = [f"{R}/report/config.yaml"]
+    if config["study_a"]["codecs"]:
+        targets += study_a_targets()
+    if config["study_labelling"]["codecs"]:
+        targets += labelling_targets()
+    if plan.study_b_codecs(config) or config["study_b"]["rows"]:
+        targets += study_b_targets()
+    return targets

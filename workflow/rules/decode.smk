@@ -1,0 +1,29 @@
+# Decode stage: perturbed codes -> audio. Decoded audio is temporary (scored, then removed) except for
+# the listening subset, which is kept under results/listen/.
+
+
+rule decode:
+    input:
+        codes=f"{R}/channel/{{codec}}/{{dataset}}/{{channel}}/{{shard}}.npz",
+        info=f"{R}/codes/{{codec}}/codec.json",
+        manifest=lambda w: manifest(w.dataset),
+    output:
+        audio=temp(directory(f"{R}/audio/{{codec}}/{{dataset}}/{{channel}}/{{shard}}")),
+        listen=directory(f"{R}/listen/{{codec}}/{{dataset}}/{{channel}}/{{shard}}"),
+    log:
+        log_path("decode", "{codec}", "{dataset}", "{channel}", "{shard}"),
+    benchmark:
+        bench_path("decode", "{codec}", "{dataset}", "{channel}", "{shard}")
+    params:
+        options=codec_options,
+        device=config["device"],
+        listen_utterances=config["study_a"]["listen_utterances"],
+    threads: 2
+    resources:
+        gpu=1,
+        mem_mb=codec_mem_mb,
+        runtime=120,
+    conda:
+        codec_env
+    script:
+        "../scripts/decode.py"

@@ -1,0 +1,98 @@
+# Study B (paper Sec. 4): encoder distillation -- Table 2, the code-level analysis and Figure 2.
+
+SB = config["study_b"]
+
+
+rule enc_rtf:
+    input:
+        manifest=manifest(SB["dataset"]),
+        info=f"{R}/codes/{{codec}}/codec.json",
+    output:
+        f"{R}/analysis/enc_rtf/{{codec}}.json",
+    log:
+        log_path("enc_rtf", "{codec}"),
+    params:
+        options=codec_options,
+        device=config["device"],
+        rtf=SB["enc_rtf"],
+    threads: 2
+    resources:
+        gpu=1,
+        mem_mb=codec_mem_mb,
+        runtime=60,
+    conda:
+        codec_env
+    script:
+        "../scripts/enc_rtf.py"
+
+
+def row_inputs(kind):
+    """Per Table 2 row codec (and extra codec), the shard files of one kind on the Study B dataset."""
+    patterns = {
+        "metrics": f"{R}/metrics/{{codec}}/{{dataset}}/clean/{{shard}}.parquet",
+        "asr": f"{R}/asr/{{codec}}/{{dataset}}/clean/{{shard}}.parquet",
+    }
+    return [
+        f
+        for codec in plan.study_b_codecs(config)
+        for f in shard_files(patterns[kind], SB["dataset"], codec=codec)
+    ]
+
+
+rule table2:
+    input:
+        metrics=row_inputs("metrics"),
+        asr=row_inputs("asr"),
+        reference_asr=shard_files(f"{R}/asr/reference/{{dataset}}/{{shard}}.parquet", SB["dataset"]),
+        rtf=expand(f"{R}/analysis/enc_rtf/{{codec}}.json", codec=plan.study_b_codecs(config)),
+        info=expand(f"{R}/codes/{{codec}}/codec.json", codec=plan.study_b_codecs(config)),
+    output:
+        table=multiext(f"{R}/tables/table2", ".csv", ".md", ".tex"),
+        asr=multiext(f"{R}/tables/asr_wer", ".csv", ".md", ".tex"),
+    log:
+        log_path("table2", "all"),
+    params:
+        rows=SB["rows"],
+        codecs=plan.study_b_codecs(config),
+        asr=SB["asr"],
+    conda:
+        PIPELINE_ENV
+    script:
+        "../scripts/table2.py"
+
+
+rule code_analysis:
+    input:
+        reference=shard_files(
+            f"{R}/codes/{{codec}}/{{dataset}}/{{shard}}.npz", SB["dataset"], codec=SB["reference_codec"]
+        ),
+        distilled=shard_files(
+            f"{R}/codes/{{codec}}/{{dataset}}/{{shard}}.npz", SB["dataset"], codec=SB["distilled_codec"]
+        ),
+        info=expand(
+            f"{R}/codes/{{codec}}/codec.json", codec=[SB["reference_codec"], SB["distilled_codec"]]
+        ),
+    output:
+        stats=f"{R}/analysis/code_agreement.json",
+        confusion=f"{R}/analysis/level_confusion.npz",
+        figure=multiext(f"{R}/figures/figure2", ".pdf", ".png"),
+    log:
+        log_path("code_analysis", "all"),
+    params:
+        options=lambda w: config["codecs"][SB["reference_codec"]],
+        device=config["device"],
+    resources:
+        gpu=1,
+        mem_mb=12000,
+        runtime=60,
+    conda:
+        codec_env_of(SB["reference_codec"]) if SB["reference_codec"] else PIPELINE_ENV
+    script:
+        "../scripts/code_analysis.py"
+
+
+def study_b_targets():
+    targets = list(rules.table2.output)
+    if SB["reference_codec"] and SB["distilled_codec"]:
+        targets += list(rules.code_analysis.output)
+    return targets

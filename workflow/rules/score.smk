@@ -1,0 +1,53 @@
+# Score stage: STOI / PESQ / SI-SDR / mel-MSE at 16 kHz against the original input; one tidy table per dataset.
+
+
+rule score:
+    input:
+        audio=f"{R}/audio/{{codec}}/{{dataset}}/{{channel}}/{{shard}}",
+        codes=f"{R}/channel/{{codec}}/{{dataset}}/{{channel}}/{{shard}}.npz",
+        info=f"{R}/codes/{{codec}}/codec.json",
+        manifest=lambda w: manifest(w.dataset),
+    output:
+        f"{R}/metrics/{{codec}}/{{dataset}}/{{channel}}/{{shard}}.parquet",
+    log:
+        log_path("score", "{codec}", "{dataset}", "{channel}", "{shard}"),
+    benchmark:
+        bench_path("score", "{codec}", "{dataset}", "{channel}", "{shard}")
+    params:
+        metrics=config["metrics"],
+        n_shards=lambda w: config["data"][w.dataset]["shards"],
+    threads: 8  # capped at --cores locally; the scorer spreads utterances over its threads
+    resources:
+        mem_mb=4000,
+        runtime=120,
+    conda:
+        PIPELINE_ENV
+    script:
+        "../scripts/score.py"
+
+
+def metric_files(wildcards):
+    return [
+        f
+        for cond in plan.conditions_for(config, wildcards.dataset)
+        for f in shard_files(
+            f"{R}/metrics/{{codec}}/{{dataset}}/{{channel}}/{{shard}}.parquet",
+            cond.dataset,
+            codec=cond.codec,
+            channel=cond.channel,
+        )
+    ]
+
+
+rule tidy_scores:
+    input:
+        metric_files,
+    output:
+        parquet=f"{R}/tables/scores_{{dataset}}.parquet",
+        csv=f"{R}/tables/scores_{{dataset}}.csv.gz",
+    log:
+        log_path("tidy_scores", "{dataset}"),
+    conda:
+        PIPELINE_ENV
+    script:
+        "../scripts/tidy_scores.py"

@@ -1,0 +1,6 @@
+from nacbench.logs import job_log
+from nacbench.stages import build_labelling
+
+with job_log(snakemake.log[0]):
+    w, i = snakemake.wildcards, snakemake.input
+    build_labelling(w.labelling, w.codec, i.info, i.codewords, snakemake.params.seed, snakemake.output[0])

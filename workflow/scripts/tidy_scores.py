@@ -1,0 +1,5 @@
+from nacbench.logs import job_log
+from nacbench.stages import tidy_scores
+
+with job_log(snakemake.log[0]):
+    tidy_scores(snakemake.input, snakemake.output.parquet, snakemake.output.csv)
