@@ -1,0 +1,133 @@
+"""Means with 95 % intervals over utterances and seeds, from the tidy per-utterance score table.
+
+Why a cluster bootstrap and not a t-interval over all rows: in the perturbation study every utterance
+is scored once per channel seed, and those scores are strongly correlated (same speech, same codec).
+Treating ``utterances x seeds`` rows as independent would shrink the interval by up to ``sqrt(n_seeds)``.
+The unit that is really sampled is the utterance, so we resample whole utterances with all their seeds.
+A bootstrap (rather than a t-interval on per-utterance means) also copes with the bounded, skewed metrics
+here (STOI near 1, PESQ near its floor of about 1.0) and with utterances whose scores are partly NaN.
+
+The statistic is the pooled mean of every non-NaN score in the group, written as a ratio
+``sum(scores) / count(scores)`` over utterances; a bootstrap replicate draws utterances with replacement
+and recomputes that ratio, so all of it is two gathers and two sums over an index matrix
+``[n_boot, n_utterances]`` — no Python loop per replicate.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "CI_LEVEL",
+    "METRICS",
+    "bootstrap_rng",
+    "condition_columns",
+    "mean_ci",
+    "utterance_key",
+    "utterance_sums",
+]
+
+#: the metrics of the score stage, in the paper's order
+METRICS: tuple[str, ...] = ("stoi", "pesq", "si_sdr", "mel_mse")
+#: two-sided coverage of every interval this module reports
+CI_LEVEL = 0.95
+
+
+def condition_columns(tidy: pd.DataFrame) -> list[str]:
+    """The columns that name a channel condition once seeds are pooled (clean, or model + P_flip)."""
+    return [c for c in ("model", "p_flip") if c in tidy.columns]
+
+
+def utterance_key(tidy: pd.DataFrame) -> pd.Series:
+    """One label per utterance: ``dataset/utt_id`` (utt ids are unique only within a dataset)."""
+    if "utt_id" not in tidy.columns:
+        raise KeyError(f"tidy score table has no 'utt_id' column (columns: {list(tidy.columns)})")
+    utt = tidy["utt_id"].astype(str)
+    if "dataset" in tidy.columns:
+        return tidy["dataset"].astype(str) + "/" + utt
+    return utt
+
+
+def bootstrap_rng(seed: int, key: object) -> np.random.Generator:
+    """A generator derived from ``seed`` and a group label, stable across processes and group order.
+
+    ``crc32`` of the label's text, not ``hash()``: Python salts string hashes per process.
+    """
+    return np.random.default_rng([int(seed), zlib.crc32(repr(key).encode())])
+
+
+def utterance_sums(values: np.ndarray, utt_codes: np.ndarray, n_utts: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per utterance, the sum and the count of the non-NaN ``values`` (NaN scores simply drop out)."""
+    ok = ~np.isnan(values)
+    sums = np.bincount(utt_codes[ok], weights=values[ok], minlength=n_utts)
+    counts = np.bincount(utt_codes[ok], minlength=n_utts).astype(np.float64)
+    return sums, counts
+
+
+def _pooled_ratio(sums: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """``sum / count`` along the last axis, NaN where nothing was counted."""
+    total = counts.sum(axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total > 0, sums.sum(axis=-1) / np.where(total > 0, total, 1.0), np.nan)
+
+
+def _bootstrap_group(
+    values: np.ndarray, utt_labels: np.ndarray, n_boot: int, rng: np.random.Generator
+) -> dict:
+    codes, uniques = pd.factorize(utt_labels)
+    n_utts = len(uniques)
+    sums, counts = utterance_sums(values, codes, n_utts)
+    mean = float(_pooled_ratio(sums, counts))
+    scored_utts = int((counts > 0).sum())
+    low = high = np.nan
+    # With a single utterance there is no between-utterance spread to estimate: no interval.
+    if scored_utts >= 2 and n_boot > 0:
+        idx = rng.integers(0, n_utts, size=(n_boot, n_utts))
+        reps = _pooled_ratio(sums[idx], counts[idx])
+        reps = reps[~np.isnan(reps)]
+        if reps.size:
+            alpha = (1.0 - CI_LEVEL) / 2.0
+            low, high = (float(q) for q in np.quantile(reps, [alpha, 1.0 - alpha]))
+    return {
+        "mean": mean,
+        "ci_low": low,
+        "ci_high": high,
+        "n_utterances": scored_utts,
+        "n_scores": int(counts.sum()),
+        "n_missing": int(np.isnan(values).sum()),
+    }
+
+
+def mean_ci(
+    tidy: pd.DataFrame, by: Sequence[str], metric: str, n_boot: int = 1000, seed: int = 0
+) -> pd.DataFrame:
+    """Per group of ``by``: the pooled mean of ``metric`` over utterances and seeds, with a 95 % interval.
+
+    The interval is the percentile interval of a cluster bootstrap that resamples utterances (each with
+    all its seeds) — see the module docstring for why. Each group gets its own random stream derived from
+    ``seed`` and the group's label, so results do not depend on which other groups are present.
+
+    Returns one row per group: the ``by`` columns, ``metric``, ``mean``, ``ci_low``, ``ci_high``,
+    ``n_utterances`` (with at least one score), ``n_scores`` (non-NaN rows) and ``n_missing`` (NaN rows).
+    Intervals are NaN when fewer than two utterances have a score.
+    """
+    by = list(by)
+    missing = [c for c in [*by, metric] if c not in tidy.columns]
+    if missing:
+        raise KeyError(f"tidy score table lacks column(s) {missing} (columns: {list(tidy.columns)})")
+    columns = [*by, "metric", "mean", "ci_low", "ci_high", "n_utterances", "n_scores", "n_missing"]
+    if tidy.empty:
+        return pd.DataFrame(columns=columns)
+    utt = utterance_key(tidy).to_numpy()
+    values = pd.to_numeric(tidy[metric], errors="coerce").to_numpy(dtype=np.float64)
+    rows = []
+    grouped = tidy.groupby(by, sort=True, dropna=False).indices if by else {(): np.arange(len(tidy))}
+    for key, positions in grouped.items():
+        key_tuple = key if isinstance(key, tuple) else (key,)
+        stats = _bootstrap_group(values[positions], utt[positions], n_boot, bootstrap_rng(seed, key_tuple))
+        rows.append({**dict(zip(by, key_tuple, strict=True)), "metric": metric, **stats})
+    return pd.DataFrame(rows, columns=columns)

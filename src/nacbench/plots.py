@@ -1,0 +1,276 @@
+"""The report's figures: Fig. 3 (scores vs P_flip), a labelling comparison, and Fig. 2 (confusions).
+
+Figures are built on :class:`matplotlib.figure.Figure` directly, never through pyplot: no global
+backend switch (a notebook importing this keeps its inline backend), no figure registry to leak memory,
+and ``savefig`` renders with Agg (png) or the pdf backend with no display. They are saved
+as pdf and png, and returned so callers and tests can inspect them. Any figure drawn from random-weight
+data carries a red "RANDOM WEIGHTS — not a result" stamp on the canvas itself and "(random)" in the
+affected legend labels: a png that escapes the report must still say what it is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+
+from nacbench.analysis.summary import METRICS, mean_ci
+
+__all__ = ["RANDOM_STAMP", "figure2", "figure3", "figure_labelling", "save_figure"]
+
+RANDOM_STAMP = "RANDOM WEIGHTS — not a result"
+
+METRIC_LABELS: dict[str, str] = {
+    "stoi": "STOI (classic, 0–1) ↑",
+    "pesq": "PESQ wide-band (MOS-LQO) ↑",
+    "si_sdr": "SI-SDR (dB) ↑",
+    "mel_mse": "Mel-spectrogram MSE ↓",
+}
+PFLIP_LABEL = r"bit-flip probability $P_\mathrm{flip}$"
+LABELLING_ORDER = ("natural", "gray", "random", "distortion-aware")
+_PALETTE = matplotlib.colormaps["tab10"].colors
+
+
+def save_figure(fig: Figure, out_stem: Path) -> dict[str, Path]:
+    """Write ``out_stem.pdf`` and ``out_stem.png`` (150 dpi) and return their paths."""
+    out_stem = Path(out_stem)
+    out_stem.parent.mkdir(parents=True, exist_ok=True)
+    paths = {ext: out_stem.with_name(out_stem.name + "." + ext) for ext in ("pdf", "png")}
+    fig.savefig(paths["pdf"], bbox_inches="tight")
+    fig.savefig(paths["png"], dpi=150, bbox_inches="tight")
+    return paths
+
+
+def stamp_random(fig: Figure) -> None:
+    """A large diagonal red watermark across the whole canvas: it survives any crop of the figure and,
+    unlike a banner, cannot collide with the title or the legend."""
+    fig.text(
+        0.5,
+        0.5,
+        RANDOM_STAMP,
+        color="red",
+        alpha=0.3,
+        fontsize=28,
+        fontweight="bold",
+        rotation=25,
+        ha="center",
+        va="center",
+        zorder=100,
+    )
+
+
+def codec_colours(codecs: Sequence[str]) -> dict[str, tuple]:
+    """One colour per codec, by sorted name, so the same set of codecs gets the same colours everywhere."""
+    return {name: _PALETTE[i % len(_PALETTE)] for i, name in enumerate(sorted(set(codecs)))}
+
+
+def _random_codecs(tidy: pd.DataFrame) -> set[str]:
+    if "random_weights" not in tidy.columns:
+        return set()
+    return set(tidy.loc[tidy["random_weights"].fillna(False).astype(bool), "codec"].astype(str))
+
+
+def _label(name: str, display_names: Mapping[str, str] | None, random: bool) -> str:
+    text = (display_names or {}).get(name, name)
+    return f"{text} (random)" if random else text
+
+
+def _clean_rows(tidy: pd.DataFrame) -> pd.DataFrame:
+    """Clean scores do not depend on the labelling: keep one row per codec and utterance."""
+    clean = tidy[tidy["model"] == "clean"]
+    keys = [c for c in ("codec", "dataset", "utt_id") if c in clean.columns]
+    return clean.drop_duplicates(subset=keys)
+
+
+def _draw_curve(ax: Axes, stats: pd.DataFrame, colour, label: str) -> None:
+    stats = stats.sort_values("p_flip")
+    x = stats["p_flip"].to_numpy(dtype=float)
+    ax.plot(x, stats["mean"], marker="o", markersize=3.5, color=colour, label=label)
+    ax.fill_between(x, stats["ci_low"], stats["ci_high"], color=colour, alpha=0.2, linewidth=0)
+
+
+def _style_axis(ax: Axes, metric: str) -> None:
+    ax.set_xscale("log")
+    ax.set_xlabel(PFLIP_LABEL)
+    ax.set_ylabel(METRIC_LABELS.get(metric, metric))
+    ax.grid(True, which="major", alpha=0.3)
+
+
+def _clean_handle() -> Line2D:
+    return Line2D([], [], color="grey", linestyle="--", label="clean (no bit errors)")
+
+
+def figure3(
+    tidy: pd.DataFrame,
+    out_stem: Path,
+    metrics: Sequence[str] = METRICS,
+    display_names: Mapping[str, str] | None = None,
+    labelling: str = "natural",
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> Figure:
+    """Paper Fig. 3: one panel per metric, mean score vs P_flip (log axis) per codec, BSC only.
+
+    Lines are pooled means over utterances and seeds with a 95 % cluster-bootstrap band; each codec's
+    clean score is a dashed line in its colour. Only the ``labelling`` (natural binary, as in the paper)
+    rows are drawn; clean rows are taken whatever labelling they are filed under.
+    """
+    sweep = tidy[(tidy["model"] == "bsc") & (tidy["labelling"] == labelling)]
+    if sweep.empty:
+        raise ValueError(f"figure 3: no BSC rows with labelling {labelling!r} in the score table")
+    clean = _clean_rows(tidy[tidy["codec"].isin(sweep["codec"].unique())])
+    codecs = sorted(sweep["codec"].astype(str).unique())
+    colours, random = codec_colours(codecs), _random_codecs(tidy)
+    n_cols = min(len(metrics), 2)
+    n_rows = int(np.ceil(len(metrics) / n_cols))
+    fig = Figure(figsize=(5.2 * n_cols, 3.8 * n_rows), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(n_rows, n_cols, squeeze=False)).ravel()
+    for ax, metric in zip(axes, metrics, strict=False):
+        curve = mean_ci(sweep, ["codec", "p_flip"], metric, n_boot=n_boot, seed=seed)
+        reference = mean_ci(clean, ["codec"], metric, n_boot=0, seed=seed).set_index("codec")["mean"]
+        for codec in codecs:
+            _draw_curve(
+                ax,
+                curve[curve["codec"] == codec],
+                colours[codec],
+                _label(codec, display_names, codec in random),
+            )
+            if codec in reference.index and np.isfinite(reference[codec]):
+                ax.axhline(reference[codec], color=colours[codec], linestyle="--", linewidth=1.0, alpha=0.8)
+        _style_axis(ax, metric)
+    for ax in axes[len(metrics) :]:
+        ax.set_visible(False)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(
+        [*handles, _clean_handle()], [*labels, "clean (no bit errors)"], loc="outside lower center", ncols=6
+    )
+    fig.suptitle(f"Scores under a binary symmetric channel ({labelling} labelling; mean, 95% CI)")
+    if random & set(codecs):
+        stamp_random(fig)
+    save_figure(fig, out_stem)
+    return fig
+
+
+def figure_labelling(
+    tidy: pd.DataFrame,
+    out_stem: Path,
+    metric: str = "stoi",
+    display_names: Mapping[str, str] | None = None,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> Figure:
+    """One panel per codec, one line per index labelling (BSC), clean score dashed: which labelling of
+    the same codes survives bit errors best after the real decoder."""
+    sweep = tidy[tidy["model"] == "bsc"]
+    if sweep.empty:
+        raise ValueError("labelling figure: no BSC rows in the score table")
+    codecs = sorted(sweep["codec"].astype(str).unique())
+    present = sweep["labelling"].astype(str).unique()
+    labellings = [lab for lab in LABELLING_ORDER if lab in present] + sorted(
+        set(present) - set(LABELLING_ORDER)
+    )
+    colours = {lab: _PALETTE[i % len(_PALETTE)] for i, lab in enumerate(labellings)}
+    random = _random_codecs(tidy)
+    clean = _clean_rows(tidy)
+    n_cols = min(len(codecs), 3)
+    n_rows = int(np.ceil(len(codecs) / n_cols))
+    fig = Figure(figsize=(4.4 * n_cols, 3.5 * n_rows), layout="constrained")
+    axes = fig.subplots(n_rows, n_cols, squeeze=False, sharey=True).ravel()
+    curve = mean_ci(sweep, ["codec", "labelling", "p_flip"], metric, n_boot=n_boot, seed=seed)
+    reference = mean_ci(clean, ["codec"], metric, n_boot=0, seed=seed).set_index("codec")["mean"]
+    for ax, codec in zip(axes, codecs, strict=False):
+        for lab in labellings:
+            stats = curve[(curve["codec"] == codec) & (curve["labelling"] == lab)]
+            if not stats.empty:
+                _draw_curve(ax, stats, colours[lab], lab)
+        if codec in reference.index and np.isfinite(reference[codec]):
+            ax.axhline(reference[codec], color="grey", linestyle="--", linewidth=1.0)
+        ax.set_title(_label(codec, display_names, codec in random))
+        _style_axis(ax, metric)
+        if ax.get_subplotspec().colspan.start != 0:
+            ax.set_ylabel("")  # the y axis is shared: one label per row is enough
+    for ax in axes[len(codecs) :]:
+        ax.set_visible(False)
+    handles = [
+        Line2D([], [], color=colours[lab], marker="o", markersize=3.5, label=lab) for lab in labellings
+    ]
+    fig.legend(handles=[*handles, _clean_handle()], loc="outside lower center", ncols=len(handles) + 1)
+    fig.suptitle("Index labelling under a binary symmetric channel (mean, 95% CI over utterances and seeds)")
+    if random & set(codecs):
+        stamp_random(fig)
+    save_figure(fig, out_stem)
+    return fig
+
+
+def row_normalise(confusions: np.ndarray) -> np.ndarray:
+    """Each row (a reference level) divided by its count; rows never seen stay NaN, not 0."""
+    confusions = np.asarray(confusions, dtype=np.float64)
+    totals = confusions.sum(axis=-1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(totals > 0, confusions / np.where(totals > 0, totals, 1.0), np.nan)
+
+
+def figure2(
+    confusions: np.ndarray,
+    out_stem: Path,
+    highlight: Sequence[int] = (0, 1, 2, 3),
+    random_weights: bool = False,
+    reference: str = "NeuCodec",
+    other: str = "Distilled",
+) -> Figure:
+    """Paper Fig. 2: per FSQ dimension ``Q_i`` (0-based), the row-normalised level confusion matrix.
+
+    ``confusions`` is ``[D, L, L]`` counts, rows = ``reference`` encoder's level, columns = ``other``'s.
+    The paper shows a subset of dimensions; all are drawn here and the ``highlight`` subset gets a red
+    frame and bold title. Cells are annotated with the row share.
+    """
+    confusions = np.asarray(confusions)
+    if confusions.ndim != 3 or confusions.shape[1] != confusions.shape[2]:
+        raise ValueError(f"figure 2 needs confusion counts [dims, L, L], got shape {confusions.shape}")
+    n_dims, n_levels = confusions.shape[0], confusions.shape[1]
+    bad = [d for d in highlight if not 0 <= d < n_dims]
+    if bad:
+        raise ValueError(f"figure 2: highlight dims {bad} outside 0..{n_dims - 1}")
+    shares = row_normalise(confusions)
+    n_cols = min(n_dims, 4)
+    n_rows = int(np.ceil(n_dims / n_cols))
+    fig = Figure(figsize=(2.5 * n_cols + 0.8, 2.5 * n_rows + 0.6), layout="constrained")
+    axes = fig.subplots(n_rows, n_cols, squeeze=False).ravel()
+    image = None
+    ticks = np.arange(n_levels)
+    for dim, ax in enumerate(axes[:n_dims]):
+        image = ax.imshow(shares[dim], cmap="Blues", vmin=0.0, vmax=1.0)
+        for (r, c), value in np.ndenumerate(shares[dim]):
+            if np.isfinite(value):
+                colour = "white" if value > 0.6 else "black"
+                ax.text(c, r, f"{value:.2f}", ha="center", va="center", fontsize=8, color=colour)
+        ax.set_xticks(ticks)
+        ax.set_yticks(ticks)
+        chosen = dim in highlight
+        ax.set_title(
+            rf"$Q_{{{dim}}}$", fontweight="bold" if chosen else "normal", color="C3" if chosen else "k"
+        )
+        for spine in ax.spines.values():
+            spine.set_edgecolor("C3" if chosen else "0.6")
+            spine.set_linewidth(2.5 if chosen else 0.8)
+        if dim % n_cols == 0:
+            ax.set_ylabel(f"{reference} level")
+        if dim >= n_dims - n_cols:
+            ax.set_xlabel(f"{other} level")
+    for ax in axes[n_dims:]:
+        ax.set_visible(False)
+    if image is not None:
+        fig.colorbar(image, ax=axes[:n_dims].tolist(), shrink=0.8, label="share of row")
+    fig.suptitle(
+        f"FSQ level confusion per dimension ({reference} rows vs {other} columns; red = paper subset)"
+    )
+    if random_weights:
+        stamp_random(fig)
+    save_figure(fig, out_stem)
+    return fig

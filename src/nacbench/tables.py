@@ -1,0 +1,288 @@
+"""The report's tables: paper Tables 2 and 3, a per-condition summary, and metric-failure counts.
+
+Table builders are pure (rows or a tidy score table in, a DataFrame out); :func:`write_table` is the one
+place that touches files, writing the same table three ways (csv for machines, md for reading on the
+web, booktabs tex for the paper). Notes — above all "RANDOM WEIGHTS - not a result" — travel with the
+table into every human-readable format so a number cannot be quoted without its caveat.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from nacbench.analysis.summary import METRICS, condition_columns, mean_ci
+from nacbench.codecs.base import CodecInfo
+
+__all__ = [
+    "RANDOM_NOTE",
+    "UNAVAILABLE",
+    "failure_counts",
+    "format_cell",
+    "summary_table",
+    "table2",
+    "table3",
+    "table_notes",
+    "tex_escape",
+    "to_latex",
+    "to_markdown",
+    "write_table",
+]
+
+RANDOM_NOTE = "RANDOM WEIGHTS - not a result"
+#: what a Table 2 cell shows when the model's weights could not be loaded: never a number
+UNAVAILABLE = "n/a (weights unavailable)"
+RANDOM_INIT = "random init"
+
+_QUANTIZER_NAMES = {"fsq": "FSQ", "rvq": "RVQ", "parametric": "Parametric", "other": "Other"}
+_TEX_ESCAPES = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+}
+
+
+# ----------------------------------------------------------------------------------------- rendering
+
+
+def format_cell(value: Any, float_format: str = "{:.4g}") -> str:
+    """Text for one cell: NaN/None as "n/a", integral numbers without decimals, floats to 4 digits."""
+    if value is None or (isinstance(value, float | np.floating) and math.isnan(value)):
+        return "n/a"
+    if isinstance(value, bool | np.bool_):
+        return "yes" if value else "no"
+    if isinstance(value, int | np.integer):
+        return str(int(value))
+    if isinstance(value, float | np.floating):
+        return float_format.format(float(value))
+    return str(value)
+
+
+def _formatted(df: pd.DataFrame, float_format: str) -> pd.DataFrame:
+    return df.apply(lambda col: col.map(lambda v: format_cell(v, float_format))).astype(str)
+
+
+def table_notes(df: pd.DataFrame, notes: Iterable[str] = ()) -> list[str]:
+    """The caller's notes, plus the table's own (``df.attrs["notes"]``) and a random-weights warning
+    whenever a row is marked as random-weight (a ``random_weights`` column or a "random init" cell)."""
+    out = [*notes, *df.attrs.get("notes", [])]
+    random = False
+    if "random_weights" in df.columns:
+        random = bool(df["random_weights"].fillna(False).astype(bool).any())
+    if "Weights" in df.columns:
+        random = random or bool(df["Weights"].astype(str).str.contains(RANDOM_INIT, regex=False).any())
+    if random and not any(RANDOM_NOTE.lower() in n.lower() for n in out):
+        out.insert(0, RANDOM_NOTE)
+    return list(dict.fromkeys(out))  # keep order, drop repeats
+
+
+def to_markdown(
+    df: pd.DataFrame, caption: str, notes: Sequence[str] = (), float_format: str = "{:.4g}"
+) -> str:
+    """A caption line, a pipe table and one bold line per note under it."""
+    align = tuple("right" if pd.api.types.is_numeric_dtype(df[c]) else "left" for c in df.columns)
+    body = _formatted(df, float_format).to_markdown(index=False, disable_numparse=True, colalign=align)
+    lines = [f"**{caption}**", "", body, ""]
+    lines += [f"**Note:** {note}  " for note in notes]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def tex_escape(text: str) -> str:
+    """Escape LaTeX's special characters (one pass, so escapes are not escaped again)."""
+    return "".join(_TEX_ESCAPES.get(ch, ch) for ch in str(text))
+
+
+def to_latex(df: pd.DataFrame, caption: str, notes: Sequence[str] = (), float_format: str = "{:.4g}") -> str:
+    """A booktabs ``table`` with the caption on top and the notes as footnote-size lines underneath.
+
+    Hand-rolled rather than ``Styler.to_latex`` so every cell and header is escaped the same way and the
+    output does not depend on jinja2's presence.
+    """
+    cells = _formatted(df, float_format)
+    align = "".join("r" if pd.api.types.is_numeric_dtype(df[c]) else "l" for c in df.columns)
+    rows = [" & ".join(tex_escape(v) for v in row) + r" \\" for row in cells.itertuples(index=False)]
+    lines = [
+        r"\begin{table}[t]",
+        r"\centering",
+        rf"\caption{{{tex_escape(caption)}}}",
+        rf"\begin{{tabular}}{{{align}}}",
+        r"\toprule",
+        " & ".join(tex_escape(c) for c in df.columns) + r" \\",
+        r"\midrule",
+        *rows,
+        r"\bottomrule",
+        r"\end{tabular}",
+    ]
+    for note in notes:
+        text = tex_escape(note)
+        if RANDOM_NOTE.lower() in note.lower():
+            text = rf"\textbf{{\textcolor{{red}}{{{text}}}}}"
+        lines.append(rf"\par\footnotesize {text}")
+    lines.append(r"\end{table}")
+    return "\n".join(lines) + "\n"
+
+
+def write_table(
+    df: pd.DataFrame, stem: Path, caption: str, notes: Sequence[str] = (), float_format: str = "{:.4g}"
+) -> dict[str, Path]:
+    """Write ``stem.csv`` (full precision), ``stem.md`` and ``stem.tex``; return the three paths.
+
+    The notes (the caller's, the table's ``attrs["notes"]`` and an automatic random-weights warning) go
+    under the markdown table and under the LaTeX tabular. The csv gets them as leading ``#`` comment
+    lines only if there are any, so a plain table stays a plain csv (read it with ``comment="#"``).
+    The tex uses ``\\textcolor`` for the warning: include ``xcolor`` and ``booktabs``.
+    """
+    stem = Path(stem)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    all_notes = table_notes(df, notes)
+    paths = {ext: stem.with_name(stem.name + "." + ext) for ext in ("csv", "md", "tex")}
+    header = "".join(f"# {note}\n" for note in all_notes)
+    paths["csv"].write_text(header + df.to_csv(index=False))
+    paths["md"].write_text(to_markdown(df, caption, all_notes, float_format))
+    paths["tex"].write_text(to_latex(df, caption, all_notes, float_format))
+    return paths
+
+
+# ------------------------------------------------------------------------------------------ tables
+
+
+def _weights_label(info_random: bool, available: bool = True) -> str:
+    if not available:
+        return UNAVAILABLE
+    return RANDOM_INIT if info_random else "pretrained"
+
+
+def _number(value: float) -> int | float:
+    """Show 24.0 as 24 but keep 22.05 as it is."""
+    return int(value) if float(value).is_integer() else float(value)
+
+
+def table3(infos: Sequence[CodecInfo]) -> pd.DataFrame:
+    """Paper Table 3 (compared FSQ and RVQ models), extended with the bit budget each codec transmits.
+
+    The rate is the output sample rate, as the paper lists it (NeuCodec 24, StableCodec 16, DAC 24,
+    EnCodec 24 kHz). Bits come from the codebook sizes, exactly as the channel stage writes them.
+    """
+    rows = []
+    for info in infos:
+        bits = sorted(set(info.bits_per_codebook))
+        rows.append(
+            {
+                "Model": info.display_name or info.name,
+                "Rate (kHz)": _number(info.output_sample_rate / 1000),
+                "Quantizer": _QUANTIZER_NAMES.get(info.quantizer, str(info.quantizer)),
+                "Codebooks": info.n_codebooks,
+                "FSQ levels": ",".join(map(str, info.fsq_levels)) if info.fsq_levels else "",
+                "Bits/codebook": ",".join(map(str, bits)) if len(bits) > 1 else bits[0],
+                "Bits/frame": info.bits_per_frame,
+                "Frame rate (Hz)": _number(info.frame_rate),
+                "Bitrate (kbps)": info.bitrate_bps / 1000,
+                "Weights": _weights_label(info.random_weights),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+_TABLE2_MEASURED = {"WER (%)": "wer", "CER (%)": "cer", "STOI": "stoi", "PESQ": "pesq", "encRTF": "enc_rtf"}
+
+
+def _millions(count: Any) -> float:
+    return float(count) / 1e6 if count is not None else np.nan
+
+
+def table2(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    """Paper Table 2: parameters (millions) and autoencoding scores per encoder/decoder pair.
+
+    A row with ``available=False`` keeps its parameter counts (they come from the architecture) but its
+    measured cells read :data:`UNAVAILABLE` — never a number from elsewhere — and its reason is added to
+    ``attrs["notes"]``. Random-weight rows are labelled "random init" (and trigger the warning note).
+    """
+    out, notes = [], []
+    for row in rows:
+        params = row.get("params") or {}
+        acoustic, semantic = _millions(params.get("acoustic")), _millions(params.get("semantic"))
+        total = _millions(params["total"]) if params.get("total") is not None else acoustic + semantic
+        available = bool(row.get("available", True))
+        record: dict[str, Any] = {
+            "Encoder": row["encoder"],
+            "Decoder": row["decoder"],
+            "Acoustic (M)": acoustic,
+            "Semantic (M)": semantic,
+            "Total (M)": total,
+        }
+        for column, key in _TABLE2_MEASURED.items():
+            value = row.get(key)
+            record[column] = (np.nan if value is None else float(value)) if available else UNAVAILABLE
+        record["Device"] = row.get("device", "")
+        record["ASR model"] = row.get("asr_model", "")
+        record["Weights"] = _weights_label(bool(row.get("random_weights", False)), available)
+        if not available:
+            notes.append(
+                f"{row['encoder']} / {row['decoder']}: {UNAVAILABLE}: {row.get('reason') or 'no reason given'}"
+            )
+        out.append(record)
+    df = pd.DataFrame(out)
+    df.attrs["notes"] = notes
+    return df
+
+
+def failure_counts(tidy: pd.DataFrame, metrics: Sequence[str] = METRICS) -> pd.DataFrame:
+    """Per codec x (dataset) x channel x labelling: rows, NaN count per metric, and the distinct reasons.
+
+    A mean is only as good as the scores behind it; this table says how many were missing and why.
+    """
+    keys = [c for c in ("codec", "dataset", "channel", "labelling") if c in tidy.columns]
+    present = [m for m in metrics if m in tidy.columns]
+    nan_flags = tidy[present].apply(pd.to_numeric, errors="coerce").isna()
+    nan_flags.columns = [f"nan_{m}" for m in present]
+    errors = (
+        tidy["error"].fillna("").astype(str) if "error" in tidy.columns else pd.Series("", index=tidy.index)
+    )
+    frame = pd.concat([tidy[keys], nan_flags, errors.rename("error")], axis=1)
+    grouped = frame.groupby(keys, sort=True, dropna=False)
+    counts = grouped[list(nan_flags.columns)].sum().astype(int)
+    counts.insert(0, "n_rows", grouped.size())
+
+    def reasons(series: pd.Series) -> str:
+        return "; ".join(sorted({r for r in series if r}))
+
+    counts["reasons"] = grouped["error"].agg(reasons)
+    return counts.reset_index()
+
+
+def summary_table(
+    tidy: pd.DataFrame, metrics: Sequence[str] = METRICS, n_boot: int = 1000, seed: int = 0
+) -> pd.DataFrame:
+    """Per codec x labelling x condition (clean, or channel model + P_flip): mean and 95 % CI per metric.
+
+    Seeds are pooled; the interval is the utterance-level cluster bootstrap of
+    :func:`nacbench.analysis.summary.mean_ci`. Columns: the keys, ``n_utterances``, then
+    ``{metric}_mean``, ``{metric}_ci_low``, ``{metric}_ci_high`` for each metric, and ``random_weights``.
+    """
+    keys = [c for c in ("codec", "dataset", "labelling", *condition_columns(tidy)) if c in tidy.columns]
+    present = [m for m in metrics if m in tidy.columns]
+    if not present:
+        raise KeyError(f"tidy score table has none of the metrics {list(metrics)}")
+    long = pd.concat([mean_ci(tidy, keys, m, n_boot=n_boot, seed=seed) for m in present], ignore_index=True)
+    wide = long.pivot(index=keys, columns="metric", values=["mean", "ci_low", "ci_high"])
+    wide.columns = [f"{metric}_{stat}" for stat, metric in wide.columns]
+    ordered = [f"{m}_{s}" for m in present for s in ("mean", "ci_low", "ci_high")]
+    wide = wide.reindex(columns=ordered)
+    n_utts = long.groupby(keys, dropna=False)["n_utterances"].max().rename("n_utterances")
+    result = pd.concat([n_utts, wide], axis=1).reset_index()
+    if "random_weights" in tidy.columns:
+        random = tidy.groupby("codec")["random_weights"].any().rename("random_weights")
+        result = result.merge(random, left_on="codec", right_index=True, how="left")
+    return result

@@ -1,0 +1,109 @@
+"""Report figures: files are written, the random-weights stamp cannot be lost, panels are as specified."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nacbench.plots import RANDOM_STAMP, figure2, figure3, figure_labelling, row_normalise
+
+P_GRID = (0.001, 0.01, 0.1, 0.5)
+
+
+def tidy(random_codecs=("dac",), labellings=("natural", "gray")) -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    rows = []
+    for codec, slope in (("neucodec", 0.05), ("dac", 0.2)):
+        for u in range(6):
+            common = {"codec": codec, "dataset": "libri", "utt_id": f"u{u}", "error": ""}
+            common["random_weights"] = codec in random_codecs
+            clean = {"stoi": 0.9, "pesq": 3.0, "si_sdr": 8.0, "mel_mse": 0.1}
+            rows.append(
+                {**common, "model": "clean", "p_flip": 0.0, "seed": -1, "labelling": "natural", **clean}
+            )
+            for lab in labellings:
+                for p in P_GRID:
+                    for seed in (0, 1):
+                        drop = slope * (np.log10(p) + 3) + rng.normal(0, 0.02)
+                        scores = {"stoi": 0.9 - drop, "pesq": 3 - 2 * drop, "si_sdr": 8 - 20 * drop}
+                        rows.append(
+                            {**common, "model": "bsc", "p_flip": p, "seed": seed, "labelling": lab, **scores}
+                            | {"mel_mse": 0.1 + drop}
+                        )
+    return pd.DataFrame(rows)
+
+
+def stamps(fig) -> list[str]:
+    return [t.get_text() for t in fig.texts if RANDOM_STAMP in t.get_text()]
+
+
+def assert_written(stem):
+    for ext in ("pdf", "png"):
+        path = stem.with_name(stem.name + "." + ext)
+        assert path.is_file() and path.stat().st_size > 1000, path
+
+
+def test_figure3_panels_stamp_and_legend(tmp_path):
+    stem = tmp_path / "figs" / "figure3"
+    fig = figure3(tidy(), stem, display_names={"neucodec": "NeuCodec", "dac": "DAC"}, n_boot=100)
+    assert_written(stem)
+    axes = [ax for ax in fig.axes if ax.get_visible()]
+    assert len(axes) == 4
+    assert all(ax.get_xscale() == "log" for ax in axes)
+    assert axes[2].get_ylabel().startswith("SI-SDR (dB)")
+    assert stamps(fig), "random-weight data must carry the stamp on the figure"
+    labels = [t.get_text() for legend in fig.legends for t in legend.get_texts()]
+    assert "DAC (random)" in labels and "NeuCodec" in labels
+    # per codec: a mean line plus its dashed clean reference
+    dashed = [line for line in axes[0].get_lines() if line.get_linestyle() == "--"]
+    assert len(dashed) == 2
+    assert np.allclose(dashed[0].get_ydata(), 0.9)
+
+
+def test_figure3_without_random_weights_has_no_stamp(tmp_path):
+    fig = figure3(tidy(random_codecs=()), tmp_path / "f3", metrics=("stoi",), n_boot=50)
+    assert not stamps(fig)
+    labels = [t.get_text() for legend in fig.legends for t in legend.get_texts()]
+    assert not any("(random)" in label for label in labels)
+
+
+def test_figure3_needs_natural_bsc_rows(tmp_path):
+    with pytest.raises(ValueError, match="natural"):
+        figure3(tidy(labellings=("gray",)), tmp_path / "f3")
+
+
+def test_figure_labelling_one_panel_per_codec(tmp_path):
+    stem = tmp_path / "labelling"
+    fig = figure_labelling(tidy(), stem, metric="stoi", n_boot=50)
+    assert_written(stem)
+    axes = [ax for ax in fig.axes if ax.get_visible()]
+    assert sorted(ax.get_title() for ax in axes) == ["dac (random)", "neucodec"]
+    solid = [line for line in axes[0].get_lines() if line.get_linestyle() == "-"]
+    assert len(solid) == 2  # natural and gray
+    assert stamps(fig)
+
+
+def test_row_normalise_keeps_unseen_rows_nan():
+    shares = row_normalise(np.array([[[2, 2, 0, 0], [0, 0, 0, 0], [0, 1, 3, 0], [0, 0, 0, 5]]]))
+    np.testing.assert_allclose(shares[0, 0], [0.5, 0.5, 0, 0])
+    assert np.all(np.isnan(shares[0, 1]))
+    np.testing.assert_allclose(np.nansum(shares[0], axis=1), [1, 0, 1, 1])
+
+
+def test_figure2_highlight_and_stamp(tmp_path):
+    rng = np.random.default_rng(0)
+    counts = rng.integers(0, 50, size=(8, 4, 4)) + 100 * np.eye(4, dtype=int)
+    stem = tmp_path / "figure2"
+    fig = figure2(counts, stem, highlight=(1, 5), random_weights=True)
+    assert_written(stem)
+    panels = [ax for ax in fig.axes if ax.get_title().startswith("$Q_")]
+    assert len(panels) == 8
+    thick = [ax.get_title() for ax in panels if ax.spines["left"].get_linewidth() > 2]
+    assert thick == ["$Q_{1}$", "$Q_{5}$"]
+    assert stamps(fig)
+    annotations = [t.get_text() for t in panels[0].texts]
+    assert len(annotations) == 16
+    assert not stamps(figure2(counts, tmp_path / "clean_fig2"))
+    with pytest.raises(ValueError, match="highlight"):
+        figure2(counts, tmp_path / "bad", highlight=(8,))

@@ -1,0 +1,179 @@
+"""Report tables: Table 3's bit budgets, Table 2's unavailable rows, summaries, and the written files."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nacbench.codecs.base import CodecInfo
+from nacbench.tables import (
+    RANDOM_NOTE,
+    UNAVAILABLE,
+    failure_counts,
+    summary_table,
+    table2,
+    table3,
+    tex_escape,
+    write_table,
+)
+
+
+def infos() -> list[CodecInfo]:
+    return [
+        CodecInfo("neucodec", "NeuCodec", 16000, 24000, 50.0, (65536,), "fsq", fsq_levels=(4,) * 8),
+        CodecInfo(
+            "stablecodec", "StableCodec", 16000, 16000, 25.0, (65536,), "fsq", fsq_levels=(8, 8, 8, 8, 4, 4)
+        ),
+        CodecInfo("dac", "DAC", 24000, 24000, 75.0, (1024,) * 6, "rvq", random_weights=True),
+        CodecInfo("encodec", "EnCodec", 24000, 24000, 75.0, (1024,) * 12, "rvq"),
+    ]
+
+
+def test_table3_bit_budgets():
+    t = table3(infos()).set_index("Model")
+    assert list(t.index) == ["NeuCodec", "StableCodec", "DAC", "EnCodec"]
+    assert t.loc["NeuCodec", "Bitrate (kbps)"] == pytest.approx(0.8)  # 16 bits x 50 Hz
+    assert t.loc["StableCodec", "Bitrate (kbps)"] == pytest.approx(0.4)  # 16 bits x 25 Hz
+    assert t.loc["DAC", "Bitrate (kbps)"] == pytest.approx(4.5)  # 6 x 10 bits x 75 Hz
+    assert t.loc["EnCodec", "Bitrate (kbps)"] == pytest.approx(9.0)  # 12 x 10 bits x 75 Hz
+    assert t["Rate (kHz)"].tolist() == [24, 16, 24, 24]
+    assert t["Quantizer"].tolist() == ["FSQ", "FSQ", "RVQ", "RVQ"]
+    assert t["Codebooks"].tolist() == [1, 1, 6, 12]
+    assert t["Bits/frame"].tolist() == [16, 16, 60, 120]
+    assert t.loc["DAC", "Weights"] == "random init"
+    assert t.loc["EnCodec", "Weights"] == "pretrained"
+
+
+def test_write_table_formats_and_notes(tmp_path):
+    t = table3(infos())
+    t["note_col"] = ["50% of_frames", "", "", ""]
+    paths = write_table(
+        t, tmp_path / "sub" / "table3", "Compared FSQ & RVQ models", notes=["bits from sizes"]
+    )
+    assert {p.suffix for p in paths.values()} == {".csv", ".md", ".tex"}
+    md = paths["md"].read_text()
+    tex = paths["tex"].read_text()
+    csv = paths["csv"].read_text()
+    for text in (md, tex, csv):
+        assert RANDOM_NOTE in text  # added automatically: a row has random weights
+        assert "bits from sizes" in text
+    assert "| NeuCodec" in md and "Compared FSQ & RVQ models" in md
+    assert r"\toprule" in tex and r"\bottomrule" in tex and r"\caption{Compared FSQ \& RVQ models}" in tex
+    assert r"50\% of\_frames" in tex and "note\\_col" in tex
+    assert "50% of_frames" not in tex
+    back = pd.read_csv(paths["csv"], comment="#")
+    np.testing.assert_allclose(back["Bitrate (kbps)"], [0.8, 0.4, 4.5, 9.0])
+
+
+def test_write_table_without_random_rows_has_no_warning(tmp_path):
+    t = table3(infos()[:1])
+    paths = write_table(t, tmp_path / "t", "caption")
+    assert RANDOM_NOTE not in paths["md"].read_text()
+    assert not paths["csv"].read_text().startswith("#")
+
+
+def test_tex_escape_is_single_pass():
+    assert tex_escape(r"a_b%c\d") == r"a\_b\%c\textbackslash{}d"
+
+
+def test_table2_keeps_unavailable_rows_empty(tmp_path):
+    rows = [
+        {
+            "encoder": "NeuCodec",
+            "decoder": "16kHz",
+            "params": {"acoustic": 35_000_000, "semantic": 600_000_000},
+            "wer": 2.3,
+            "cer": 0.9,
+            "stoi": 0.9,
+            "pesq": 2.06,
+            "enc_rtf": 0.018,
+            "device": "cpu",
+            "asr_model": "whisper-large-v3",
+            "random_weights": True,
+            "available": True,
+        },
+        {
+            "encoder": "Distilled",
+            "decoder": "24kHz",
+            "params": {"acoustic": 21_000_000, "semantic": 21_000_000},
+            "wer": 9.9,  # must not appear: the row is unavailable
+            "device": "cpu",
+            "asr_model": "whisper-large-v3",
+            "random_weights": False,
+            "available": False,
+            "reason": "24 kHz decoder not on the hub mirror",
+        },
+    ]
+    t = table2(rows)
+    expected = ["Encoder", "Decoder", "Acoustic (M)", "Semantic (M)", "Total (M)", "WER (%)", "CER (%)"]
+    assert list(t.columns)[:7] == expected
+    assert list(t.columns)[7:] == ["STOI", "PESQ", "encRTF", "Device", "ASR model", "Weights"]
+    assert t.loc[0, "Total (M)"] == pytest.approx(635.0)
+    assert t.loc[1, "Total (M)"] == pytest.approx(42.0)
+    assert t.loc[0, "WER (%)"] == pytest.approx(2.3)
+    for col in ("WER (%)", "CER (%)", "STOI", "PESQ", "encRTF"):
+        assert t.loc[1, col] == UNAVAILABLE
+    assert t.loc[1, "Weights"] == UNAVAILABLE and t.loc[0, "Weights"] == "random init"
+    paths = write_table(t, tmp_path / "table2", "Table 2")
+    md = paths["md"].read_text()
+    assert "9.9" not in md
+    assert "24 kHz decoder not on the hub mirror" in md and RANDOM_NOTE in md
+    assert r"WER (\%)" in paths["tex"].read_text()
+
+
+def tidy_rows() -> pd.DataFrame:
+    rows = []
+    for codec in ("dac", "neucodec"):
+        for u in range(4):
+            common = {"codec": codec, "dataset": "libri", "utt_id": f"u{u}", "random_weights": codec == "dac"}
+            rows.append(
+                {
+                    **common,
+                    "channel": "clean",
+                    "model": "clean",
+                    "p_flip": 0.0,
+                    "seed": -1,
+                    "labelling": "natural",
+                }
+                | {"stoi": 0.9 + 0.01 * u, "pesq": 3.0, "si_sdr": 10.0, "mel_mse": 0.1, "error": ""}
+            )
+            for seed in (0, 1):
+                short = u == 0 and codec == "dac"
+                rows.append(
+                    {**common, "channel": f"bsc-p0.1-seed{seed}", "model": "bsc", "p_flip": 0.1, "seed": seed}
+                    | {"labelling": "natural", "stoi": 0.5 + 0.1 * seed, "si_sdr": 1.0, "mel_mse": 0.5}
+                    | {
+                        "pesq": np.nan if short else 2.0,
+                        "error": "pesq: BufferTooShortError" if short else "",
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+def test_failure_counts():
+    f = failure_counts(tidy_rows())
+    row = f[(f["codec"] == "dac") & (f["channel"] == "bsc-p0.1-seed0")].iloc[0]
+    assert row["n_rows"] == 4 and row["nan_pesq"] == 1 and row["nan_stoi"] == 0
+    assert row["reasons"] == "pesq: BufferTooShortError"
+    clean = f[(f["codec"] == "neucodec") & (f["channel"] == "clean")].iloc[0]
+    assert clean["nan_pesq"] == 0 and clean["reasons"] == ""
+
+
+def test_summary_table_means_and_intervals():
+    s = summary_table(tidy_rows(), n_boot=200)
+    assert len(s) == 4  # 2 codecs x (clean, bsc 0.1)
+    bsc = s[(s["codec"] == "neucodec") & (s["model"] == "bsc")].iloc[0]
+    assert bsc["stoi_mean"] == pytest.approx(0.55)
+    assert bsc["n_utterances"] == 4
+    clean = s[(s["codec"] == "neucodec") & (s["model"] == "clean")].iloc[0]
+    assert clean["stoi_mean"] == pytest.approx(0.915)
+    assert (
+        clean["stoi_ci_low"] <= 0.915 <= clean["stoi_ci_high"]
+        and clean["stoi_ci_low"] < clean["stoi_ci_high"]
+    )
+    dac = s[(s["codec"] == "dac") & (s["model"] == "bsc")].iloc[0]
+    assert dac["pesq_mean"] == pytest.approx(2.0)  # the NaN is left out, not counted as 0
+    assert bool(dac["random_weights"]) and not bool(bsc["random_weights"])
+    for metric in ("stoi", "pesq", "si_sdr", "mel_mse"):
+        assert {f"{metric}_mean", f"{metric}_ci_low", f"{metric}_ci_high"} <= set(s.columns)
