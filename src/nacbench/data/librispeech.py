@@ -1,0 +1,113 @@
+"""LibriSpeech reader: ``<subset>/<spk>/<chap>/<spk>-<chap>-<utt>.flac`` plus ``<spk>-<chap>.trans.txt``.
+
+Audio and transcripts are joined per chapter folder and every mismatch is reported by name, because
+a partly extracted or hand-copied corpus otherwise shows up much later as a short manifest or as
+utterances scored without a reference text.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from nacbench.data.manifest import (
+    AudioCheck,
+    DatasetError,
+    Skip,
+    Utterance,
+    check_on_error,
+    probe_audio,
+    resolve_problems,
+)
+
+SAMPLE_RATE = 16_000
+
+
+def find_subset_dir(root: str | Path, subset: str) -> Path:
+    """Accept ``root/LibriSpeech/<subset>``, ``root/<subset>`` or ``root`` being the subset folder."""
+    root = Path(root)
+    candidates = [root / "LibriSpeech" / subset, root / subset, root]
+    for candidate in candidates[:2]:
+        if candidate.is_dir():
+            return candidate
+    if root.is_dir() and root.name == subset:
+        return root
+    tried = ", ".join(str(c) for c in candidates)
+    raise DatasetError(f"LibriSpeech {subset!r} not found under {root}: tried {tried}")
+
+
+def parse_transcripts(trans_file: Path) -> tuple[dict[str, str], list[Skip]]:
+    """Map utterance id to text; malformed or repeated lines come back as problems naming the line."""
+    texts: dict[str, str] = {}
+    problems: list[Skip] = []
+    for number, line in enumerate(trans_file.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        utt_id, _, text = line.strip().partition(" ")
+        where = f"{trans_file}:{number}"
+        if not text.strip():
+            problems.append(Skip(utt_id, where, "transcript line has no text"))
+        elif utt_id in texts:
+            problems.append(Skip(utt_id, where, "utterance listed twice in the transcript"))
+        else:
+            texts[utt_id] = text.strip()
+    return texts, problems
+
+
+def _read_chapter(chapter: Path, speaker: str, check: AudioCheck) -> tuple[list[Utterance], list[Skip]]:
+    """Join one chapter folder's flac files with its transcript file."""
+    prefix = f"{speaker}-{chapter.name}"
+    trans_file = chapter / f"{prefix}.trans.txt"
+    audio = {p.stem: p for p in chapter.glob("*.flac")}
+    has_trans = trans_file.is_file()
+    texts, problems = parse_transcripts(trans_file) if has_trans else ({}, [])
+    for utt_id in sorted(texts.keys() - audio.keys()):
+        problems.append(
+            Skip(utt_id, str(chapter / f"{utt_id}.flac"), f"listed in {trans_file.name} but no audio")
+        )
+    utts: list[Utterance] = []
+    for utt_id in sorted(audio):
+        path = audio[utt_id]
+        if not utt_id.startswith(prefix + "-"):
+            problems.append(Skip(utt_id, str(path), f"file name does not start with {prefix}-"))
+            continue
+        if utt_id not in texts:
+            why = (
+                f"no line in {trans_file.name}" if has_trans else f"transcript file {trans_file.name} missing"
+            )
+            problems.append(Skip(utt_id, str(path), f"audio has no transcript ({why})"))
+            continue
+        try:
+            frames, rate = probe_audio(path, SAMPLE_RATE, check)
+        except DatasetError as exc:
+            problems.append(Skip(utt_id, str(path), str(exc).removeprefix(f"{path}: ")))
+            continue
+        utts.append(Utterance(utt_id, speaker, os.path.abspath(path), frames / rate, rate, texts[utt_id]))
+    return utts, problems
+
+
+def read_librispeech(
+    root: str | Path, subset: str = "test-clean", on_error: str = "error", check: AudioCheck = "full"
+) -> tuple[list[Utterance], list[Skip]]:
+    """Read every utterance of a LibriSpeech subset, sorted by utt_id.
+
+    ``on_error="error"`` raises one :class:`DatasetError` listing every problem (bad audio, transcript
+    line without audio, audio without transcript, wrong rate, non-mono); ``"skip"`` leaves those files
+    out and returns them as :class:`Skip` records for ``skipped.tsv``. An empty result is always an
+    error. ``check`` is how deeply audio is verified (see :func:`probe_audio`).
+    """
+    policy = check_on_error(on_error)
+    subset_dir = find_subset_dir(root, subset)
+    utts: list[Utterance] = []
+    problems: list[Skip] = []
+    for speaker_dir in sorted(p for p in subset_dir.iterdir() if p.is_dir()):
+        for chapter in sorted(p for p in speaker_dir.iterdir() if p.is_dir()):
+            chapter_utts, chapter_problems = _read_chapter(chapter, speaker_dir.name, check)
+            utts.extend(chapter_utts)
+            problems.extend(chapter_problems)
+    skips = resolve_problems(problems, policy, f"LibriSpeech {subset} at {subset_dir}")
+    if not utts:
+        raise DatasetError(
+            f"LibriSpeech {subset} at {subset_dir}: no usable utterances ({len(skips)} skipped)"
+        )
+    return sorted(utts, key=lambda u: u.utt_id), skips
