@@ -24,3 +24,23 @@ rule all:
     input:
         all_targets(),
     default_target: True
+
+
+rule data:
+    input:
+        [manifest(name) for name in config["data"]],
+
+
+rule study_a:
+    input:
+        study_a_targets(),
+
+
+rule study_b:
+    input:
+        study_b_targets(),
+
+
+rule labelling_study:
+    input:
+        labelling_targets(),

@@ -14,6 +14,8 @@ from typing import Any
 import jsonschema
 import yaml
 
+from nacbench.codecs import ADAPTER_MODULES, static_layout
+
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
 
 
@@ -65,9 +67,35 @@ def cross_field_errors(config: Mapping[str, Any]) -> list[str]:
         need_codec(f"study_b.extra_codecs[{i}]", name)
     need_codec("study_b.reference_codec", config["study_b"]["reference_codec"])
     need_codec("study_b.distilled_codec", config["study_b"]["distilled_codec"])
+    for name, options in config["codecs"].items():
+        if options["adapter"] not in ADAPTER_MODULES:
+            errors.append(
+                f"codecs.{name}.adapter: unknown adapter {options['adapter']!r}; known: {sorted(ADAPTER_MODULES)}"
+            )
+    errors += labelling_errors(config)
     for name, ds in config["data"].items():
         if ds["reader"] == "cmu_arctic" and not ds.get("speakers"):
             errors.append(f"data.{name}.speakers: required for the cmu_arctic reader")
+    return errors
+
+
+def labelling_errors(config: Mapping[str, Any]) -> list[str]:
+    """Labellings that cannot apply to a codec of the labelling study, found before any job runs."""
+    from nacbench.labelling import LabellingError, check_labelling_fits
+
+    errors = []
+    for codec in config["study_labelling"]["codecs"]:
+        options = config["codecs"].get(codec)
+        if options is None or options["adapter"] not in ADAPTER_MODULES:
+            continue  # reported by the name checks
+        layout = static_layout(options["adapter"], options)
+        for labelling in config["study_labelling"]["labellings"]:
+            try:
+                check_labelling_fits(
+                    labelling, layout.codebook_sizes, layout.fsq_levels, layout.has_codeword_vectors, codec
+                )
+            except LabellingError as exc:
+                errors.append(f"study_labelling.labellings: {labelling!r} does not fit codec {codec!r}: {exc}")
     return errors
 
 

@@ -33,6 +33,22 @@ CHUNK = 16
 # ------------------------------------------------------------------------------------------------ data
 
 
+def download_dataset(name: str, data: Mapping[str, Any], downloads: str, record_out: str) -> None:
+    """Fetch the official archives of a dataset (resumable, checksummed) and record what was fetched.
+
+    The archives are those of the dataset's reader; the unpacked root is ``downloads/<name>``.
+    """
+    from nacbench.data.download import fetch_dataset
+
+    parts = data["speakers"] if data["reader"] == "cmu_arctic" else [data.get("subset", "test-clean")]
+    root = fetch_dataset(data["reader"], Path(downloads), parts=parts, progress=None)
+    target = Path(downloads) / name
+    if root.resolve() != target.resolve():
+        raise ValueError(f"data.{name}: the download landed in {root}, expected {target}; name the dataset "
+                         f"after its reader ({data['reader']}) or set data.{name}.root")
+    write_json({"dataset": name, "reader": data["reader"], "parts": list(parts), "root": str(root)}, record_out)
+
+
 def build_manifest(
     name: str, data: Mapping[str, Any], downloads: str, seed: int, manifest_out: str, skipped_out: str
 ) -> None:

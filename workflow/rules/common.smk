@@ -58,11 +58,11 @@ def channel_labelling(wildcards):
 
 
 def log_path(rule_name, *parts):
-    return f"{R}/logs/{rule_name}/" + "/".join(parts) + ".log"
+    return str(Path(R, "logs", rule_name, *parts)) + ".log"
 
 
 def bench_path(rule_name, *parts):
-    return f"{R}/benchmarks/{rule_name}/" + "/".join(parts) + ".tsv"
+    return str(Path(R, "benchmarks", rule_name, *parts)) + ".tsv"
 
 
 def all_targets():
@@ -74,3 +74,54 @@ def all_targets():
     if plan.study_b_codecs(config) or config["study_b"]["rows"]:
         targets += study_b_targets()
     return targets
+
+
+# ---- inputs and targets used by several rule files (the rules are defined by the time these run)
+
+
+def dataset_source(wildcards):
+    """A configured local copy needs no download; otherwise the download rule's record is the input."""
+    if config["data"][wildcards.dataset]["root"]:
+        return []
+    return f"{config['downloads']}/{wildcards.dataset}/download.json"
+
+
+def metric_files(wildcards):
+    return [
+        f
+        for cond in plan.conditions_for(config, wildcards.dataset)
+        for f in shard_files(
+            f"{R}/metrics/{{codec}}/{{dataset}}/{{channel}}/{{shard}}.parquet",
+            cond.dataset,
+            codec=cond.codec,
+            channel=cond.channel,
+        )
+    ]
+
+
+def row_inputs(kind):
+    """Per Table 2 row codec (and extra codec), the shard files of one kind on the Study B dataset."""
+    patterns = {
+        "metrics": f"{R}/metrics/{{codec}}/{{dataset}}/clean/{{shard}}.parquet",
+        "asr": f"{R}/asr/{{codec}}/{{dataset}}/clean/{{shard}}.parquet",
+    }
+    return [
+        f
+        for codec in plan.study_b_codecs(config)
+        for f in shard_files(patterns[kind], config["study_b"]["dataset"], codec=codec)
+    ]
+
+
+def study_b_targets():
+    targets = list(rules.table2.output)
+    if config["study_b"]["reference_codec"] and config["study_b"]["distilled_codec"]:
+        targets += list(rules.code_analysis.output)
+    return targets
+
+
+def labelling_targets():
+    return rules.labelling_report.output
+
+
+def study_a_targets():
+    return [*rules.figure3.output, *rules.table3.output]

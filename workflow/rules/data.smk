@@ -1,13 +1,6 @@
 # Data stage: official archives (resumable, checksummed) or a local copy -> manifest.tsv per dataset.
 
 
-def dataset_source(wildcards):
-    """A configured local copy needs no download; otherwise the download rule's record is the input."""
-    if config["data"][wildcards.dataset]["root"]:
-        return []
-    return f"{config['downloads']}/{wildcards.dataset}/download.json"
-
-
 rule download_dataset:
     output:
         f"{config['downloads']}/{{dataset}}/download.json",
@@ -15,6 +8,7 @@ rule download_dataset:
         log_path("download_dataset", "{dataset}"),
     params:
         data=lambda w: config["data"][w.dataset],
+        downloads=lambda w, output: str(Path(output[0]).parent.parent),
     resources:
         runtime=240,
     conda:

@@ -26,19 +26,6 @@ rule enc_rtf:
         "../scripts/enc_rtf.py"
 
 
-def row_inputs(kind):
-    """Per Table 2 row codec (and extra codec), the shard files of one kind on the Study B dataset."""
-    patterns = {
-        "metrics": f"{R}/metrics/{{codec}}/{{dataset}}/clean/{{shard}}.parquet",
-        "asr": f"{R}/asr/{{codec}}/{{dataset}}/clean/{{shard}}.parquet",
-    }
-    return [
-        f
-        for codec in plan.study_b_codecs(config)
-        for f in shard_files(patterns[kind], SB["dataset"], codec=codec)
-    ]
-
-
 rule table2:
     input:
         metrics=row_inputs("metrics"),
@@ -89,10 +76,3 @@ rule code_analysis:
         codec_env_of(SB["reference_codec"]) if SB["reference_codec"] else PIPELINE_ENV
     script:
         "../scripts/code_analysis.py"
-
-
-def study_b_targets():
-    targets = list(rules.table2.output)
-    if SB["reference_codec"] and SB["distilled_codec"]:
-        targets += list(rules.code_analysis.output)
-    return targets

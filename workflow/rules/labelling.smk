@@ -87,7 +87,3 @@ rule labelling_report:
         PIPELINE_ENV
     script:
         "../scripts/labelling_report.py"
-
-
-def labelling_targets():
-    return rules.labelling_report.output

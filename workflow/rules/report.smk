@@ -53,7 +53,3 @@ rule table3:
         PIPELINE_ENV
     script:
         "../scripts/table3.py"
-
-
-def study_a_targets():
-    return [*rules.figure3.output, *rules.table3.output]

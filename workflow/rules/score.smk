@@ -26,19 +26,6 @@ rule score:
         "../scripts/score.py"
 
 
-def metric_files(wildcards):
-    return [
-        f
-        for cond in plan.conditions_for(config, wildcards.dataset)
-        for f in shard_files(
-            f"{R}/metrics/{{codec}}/{{dataset}}/{{channel}}/{{shard}}.parquet",
-            cond.dataset,
-            codec=cond.codec,
-            channel=cond.channel,
-        )
-    ]
-
-
 rule tidy_scores:
     input:
         metric_files,

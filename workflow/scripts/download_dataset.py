@@ -1,5 +1,5 @@
-from nacbench.data.download import fetch_dataset
 from nacbench.logs import job_log
+from nacbench.stages import download_dataset
 
 with job_log(snakemake.log[0]):
-    fetch_dataset(snakemake.wildcards.dataset, snakemake.params.data, snakemake.output[0])
+    download_dataset(snakemake.wildcards.dataset, snakemake.params.data, snakemake.params.downloads, snakemake.output[0])

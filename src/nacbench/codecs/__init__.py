@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from nacbench.codecs.base import CodecAdapter, CodecInfo, WeightsUnavailableError
@@ -25,6 +26,32 @@ ADAPTER_MODULES: dict[str, str] = {
 }
 
 _FACTORIES: dict[str, Factory] = {}
+
+
+@dataclass(frozen=True)
+class StaticLayout:
+    """What start-up checks may know of a codec without building it (building NeuCodec takes a minute)."""
+
+    codebook_sizes: tuple[int, ...]
+    fsq_levels: tuple[int, ...] | None
+    has_codeword_vectors: bool
+
+
+def static_layout(adapter: str, options: dict[str, Any]) -> StaticLayout:
+    """The code layout an adapter will declare for ``options``; must agree with the adapter's CodecInfo."""
+    if adapter == "lyra":
+        return StaticLayout((16,) * int(options.get("num_quantizers", 30)), None, True)
+    if adapter == "codec2":  # one 1-bit "codebook" per transmitted bit
+        return StaticLayout((2,), None, False)
+    if adapter == "neucodec":
+        return StaticLayout((4**8,), (4,) * 8, True)
+    if adapter == "stablecodec":
+        return StaticLayout((2**16,), (8, 8, 8, 8, 4, 4), True)
+    if adapter == "dac":
+        return StaticLayout((1024,) * int(options.get("n_codebooks", 6)), None, True)
+    if adapter == "encodec":
+        return StaticLayout((1024,) * 12, None, True)
+    raise ValueError(f"no static layout known for adapter {adapter!r}")
 
 
 def register(adapter: str) -> Callable[[Factory], Factory]:
@@ -51,4 +78,13 @@ def build_codec(name: str, options: dict[str, Any], device: str = "cpu") -> Code
     return _FACTORIES[adapter](name=name, device=device, **opts)
 
 
-__all__ = ["CodecAdapter", "CodecInfo", "WeightsUnavailableError", "build_codec", "register", "ADAPTER_MODULES"]
+__all__ = [
+    "ADAPTER_MODULES",
+    "CodecAdapter",
+    "CodecInfo",
+    "StaticLayout",
+    "WeightsUnavailableError",
+    "build_codec",
+    "register",
+    "static_layout",
+]

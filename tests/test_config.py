@@ -1,0 +1,97 @@
+"""Config validation: the shipped configs pass; each kind of mistake stops with the field named."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from nacbench import plan
+from nacbench.config import ConfigError, validate_config
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def deep_update(base: dict, overlay: dict) -> dict:
+    """Snakemake's --configfile semantics: dicts merge recursively, everything else replaces."""
+    out = copy.deepcopy(base)
+    for key, value in overlay.items():
+        out[key] = deep_update(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def load(*overlays: str) -> dict:
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    for name in overlays:
+        config = deep_update(config, yaml.safe_load((REPO / "configs" / name).read_text()))
+    return config
+
+
+@pytest.mark.parametrize("overlays", [(), ("quick.yaml",), ("offline.yaml",)])
+def test_shipped_configs_are_valid(overlays: tuple[str, ...]) -> None:
+    validate_config(load(*overlays))
+
+
+def expect_error(config: dict, *fragments: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        validate_config(config)
+    for fragment in fragments:
+        assert fragment in str(info.value)
+
+
+def test_wrong_type_names_the_field() -> None:
+    config = load()
+    config["data"]["librispeech"]["shards"] = "many"
+    expect_error(config, "data.librispeech.shards", "'many' is not of type 'integer'")
+
+
+def test_p_flip_outside_unit_interval_names_the_field() -> None:
+    config = load()
+    config["study_a"]["channels"]["bsc"]["p_flip"] = [0.01, 1.5]
+    expect_error(config, "study_a.channels.bsc.p_flip[1]", "1.5")
+
+
+def test_unknown_codec_in_a_study_names_the_field() -> None:
+    config = load()
+    config["study_a"]["codecs"].append("soundstream")
+    expect_error(config, "study_a.codecs[5]", "unknown codec 'soundstream'")
+
+
+def test_unknown_adapter_is_refused() -> None:
+    config = load()
+    config["codecs"]["mine"] = {"adapter": "nope"}
+    expect_error(config, "codecs.mine.adapter", "unknown adapter 'nope'")
+
+
+def test_unknown_top_level_key_is_refused() -> None:
+    config = load()
+    config["sedd"] = 1
+    expect_error(config, "Additional properties are not allowed ('sedd' was unexpected)")
+
+
+def test_labelling_that_does_not_fit_stops_before_any_job() -> None:
+    config = load("offline.yaml")
+    config["study_labelling"]["codecs"] = ["codec2-3200"]
+    config["study_labelling"]["labellings"] = ["natural", "distortion-aware"]
+    expect_error(config, "study_labelling.labellings", "codec2-3200", "codeword vectors")
+
+
+def test_plan_of_the_full_config() -> None:
+    config = load()
+    conds = plan.conditions(config)
+    # 5 codecs x (clean + 7 P_flip x 1 seed) on LibriSpeech, + 2 codecs clean on Arctic
+    assert len([c for c in conds if c.dataset == "librispeech"]) == 5 * 8
+    assert {c.codec for c in conds if c.dataset == "cmu_arctic"} == {"neucodec", "distill-neucodec"}
+    assert len(plan.shard_names(config, "librispeech")) == 20
+    assert "bsc-p0.001-seed0" in {c.channel for c in conds}
+
+
+def test_plan_natural_labelling_keeps_paper_paths() -> None:
+    config = load("offline.yaml")
+    channels = {c.channel for c in plan.conditions(config) if c.codec == "lyra"}
+    assert "bsc-p0.01-seed0" in channels  # natural: no suffix
+    assert "bsc-p0.01-seed0-gray" in channels
+    assert "bsc-p0.01-seed0-distortion-aware" in channels
+    assert not any(c.endswith("-natural") for c in channels)
