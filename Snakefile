@@ -20,6 +20,12 @@ include: "workflow/rules/labelling.smk"
 include: "workflow/rules/report.smk"
 
 
+# codecs that live outside the Python environment bring their own rules (codecs.<name>.rules)
+for rule_file in EXTERNAL_RULE_FILES:
+
+    include: rule_file
+
+
 rule all:
     input:
         all_targets(),

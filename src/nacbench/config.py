@@ -14,7 +14,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from nacbench.codecs import ADAPTER_MODULES, static_layout
+from nacbench.codecs import ADAPTER_MODULES, EXTERNAL_ADAPTER, static_layout
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
 
@@ -68,7 +68,10 @@ def cross_field_errors(config: Mapping[str, Any]) -> list[str]:
     need_codec("study_b.reference_codec", config["study_b"]["reference_codec"])
     need_codec("study_b.distilled_codec", config["study_b"]["distilled_codec"])
     for name, options in config["codecs"].items():
-        if options["adapter"] not in ADAPTER_MODULES:
+        if options["adapter"] == EXTERNAL_ADAPTER:
+            if not isinstance(options.get("rules"), str):
+                errors.append(f"codecs.{name}.rules: an external codec needs the path of its rule file")
+        elif options["adapter"] not in ADAPTER_MODULES:
             errors.append(
                 f"codecs.{name}.adapter: unknown adapter {options['adapter']!r}; known: {sorted(ADAPTER_MODULES)}"
             )
@@ -95,8 +98,15 @@ def labelling_errors(config: Mapping[str, Any]) -> list[str]:
                     labelling, layout.codebook_sizes, layout.fsq_levels, layout.has_codeword_vectors, codec
                 )
             except LabellingError as exc:
-                errors.append(f"study_labelling.labellings: {labelling!r} does not fit codec {codec!r}: {exc}")
+                errors.append(
+                    f"study_labelling.labellings: {labelling!r} does not fit codec {codec!r}: {exc}"
+                )
     return errors
+
+
+def external_rule_files(config: Mapping[str, Any]) -> list[str]:
+    """Rule files of codecs that live outside the Python environment (``adapter: external``)."""
+    return [o["rules"] for o in config["codecs"].values() if o["adapter"] == EXTERNAL_ADAPTER]
 
 
 def validate_config(config: Mapping[str, Any]) -> None:

@@ -32,9 +32,7 @@ def display_names(info_paths: Sequence[str]) -> dict[str, str]:
     return {i.name: i.display_name or i.name for i in infos}
 
 
-def breakdown_all(
-    tidy: pd.DataFrame, margins: Mapping[str, float], n_boot: int, seed: int
-) -> pd.DataFrame:
+def breakdown_all(tidy: pd.DataFrame, margins: Mapping[str, float], n_boot: int, seed: int) -> pd.DataFrame:
     """Break-down P_flip per codec x labelling for every metric that has a margin in config."""
     from nacbench.analysis.breakdown import breakdown_pflip
 
@@ -46,7 +44,9 @@ def breakdown_all(
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def study_a_figure(scores_path: str, info_paths: Sequence[str], codecs: Sequence[str], outs: Sequence[str], seed: int) -> None:
+def study_a_figure(
+    scores_path: str, info_paths: Sequence[str], codecs: Sequence[str], outs: Sequence[str], seed: int
+) -> None:
     from nacbench.plots import figure3
 
     tidy = pd.read_parquet(scores_path)
@@ -70,7 +70,9 @@ def study_a_tables(
     from nacbench.tables import failure_counts, summary_table, table3, write_table
 
     infos = [CodecInfo.read(p) for p in info_paths]
-    write_table(table3(infos), _stem(table_out), "Compared FSQ and RVQ models (paper Table 3), with bit budgets")
+    write_table(
+        table3(infos), _stem(table_out), "Compared FSQ and RVQ models (paper Table 3), with bit budgets"
+    )
     tidy = pd.read_parquet(scores_path)
     tidy = tidy[tidy["codec"].isin(codecs) & (tidy["labelling"] == "natural")]
     metrics = [m for m in SIGNAL_METRICS if m in tidy.columns]
@@ -114,7 +116,9 @@ def labelling_report(
         _stem(breakdown_out),
         "Break-down P_flip per codec and index labelling, 95% bootstrap CI",
     )
-    distortion = pd.concat([pd.read_csv(p, keep_default_na=True) for p in distortion_paths], ignore_index=True)
+    distortion = pd.concat(
+        [pd.read_csv(p, keep_default_na=True) for p in distortion_paths], ignore_index=True
+    )
     write_table(
         distortion.fillna({"per_bit": "", "note": ""}),
         _stem(distortion_out),
@@ -169,7 +173,8 @@ def study_b_tables(
     rtf = {json.loads(Path(p).read_text())["codec"]: json.loads(Path(p).read_text()) for p in rtf_paths}
     measured = {
         c: _row_scores(
-            [p for p in metric_paths if Path(p).parts[-4] == c], [p for p in asr_paths if Path(p).parts[-4] == c]
+            [p for p in metric_paths if Path(p).parts[-4] == c],
+            [p for p in asr_paths if Path(p).parts[-4] == c],
         )
         for c in codecs
     }
@@ -192,14 +197,22 @@ def study_b_tables(
                 "random_weights": infos[codec].random_weights,
             }
         table_rows.append(entry)
-    write_table(table2(table_rows), _stem(table_out), "Encoder/decoder parameters and autoencoding scores (paper Table 2)")
+    write_table(
+        table2(table_rows),
+        _stem(table_out),
+        "Encoder/decoder parameters and autoencoding scores (paper Table 2)",
+    )
 
     reference = pd.concat([pd.read_parquet(p) for p in reference_asr_paths], ignore_index=True)
     asr_rows = [{"system": "original audio", **_wer_row(corpus_wer_cer, reference), "random_weights": False}]
     for c in codecs:
         asr = pd.concat([pd.read_parquet(p) for p in asr_paths if Path(p).parts[-4] == c], ignore_index=True)
-        asr_rows.append({"system": c, **_wer_row(corpus_wer_cer, asr), "random_weights": infos[c].random_weights})
-    write_table(pd.DataFrame(asr_rows), _stem(asr_out), "Corpus WER/CER of Whisper on original and decoded audio")
+        asr_rows.append(
+            {"system": c, **_wer_row(corpus_wer_cer, asr), "random_weights": infos[c].random_weights}
+        )
+    write_table(
+        pd.DataFrame(asr_rows), _stem(asr_out), "Corpus WER/CER of Whisper on original and decoded audio"
+    )
 
 
 def _wer_row(corpus_wer_cer: Any, asr: pd.DataFrame) -> dict[str, Any]:

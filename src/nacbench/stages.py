@@ -44,9 +44,13 @@ def download_dataset(name: str, data: Mapping[str, Any], downloads: str, record_
     root = fetch_dataset(data["reader"], Path(downloads), parts=parts, progress=None)
     target = Path(downloads) / name
     if root.resolve() != target.resolve():
-        raise ValueError(f"data.{name}: the download landed in {root}, expected {target}; name the dataset "
-                         f"after its reader ({data['reader']}) or set data.{name}.root")
-    write_json({"dataset": name, "reader": data["reader"], "parts": list(parts), "root": str(root)}, record_out)
+        raise ValueError(
+            f"data.{name}: the download landed in {root}, expected {target}; name the dataset "
+            f"after its reader ({data['reader']}) or set data.{name}.root"
+        )
+    write_json(
+        {"dataset": name, "reader": data["reader"], "parts": list(parts), "root": str(root)}, record_out
+    )
 
 
 def build_manifest(
@@ -146,7 +150,13 @@ def transmit_shard(
     labelling = Labelling.from_npz(labelling_path) if labelling_path else None
     rng = derive_rng(spec.seed, codec, dataset, shard, spec.model, spec.p_flip, spec.burst_length or 0.0)
     result = transmit(
-        shard_in.codes, info.codebook_sizes, spec, rng, labelling, out_of_range, codec=codec  # type: ignore[arg-type]
+        shard_in.codes,
+        info.codebook_sizes,
+        spec,
+        rng,
+        labelling,
+        out_of_range,
+        codec=codec,  # type: ignore[arg-type]
     )
     sent, flipped = int(result.bits_sent.sum()), int(result.bits_flipped.sum())
     log.info("%s %s: %d bits sent, %d flipped (%.4g)", codec, channel, sent, flipped, flipped / max(sent, 1))
@@ -157,7 +167,9 @@ def transmit_shard(
         "out_of_range_policy": np.array(out_of_range),
         "channel": np.array(channel),
     }
-    save_shard(out, CodeShard(shard_in.utt_ids, result.codes, shard_in.random_weights, extras), info.n_codebooks)
+    save_shard(
+        out, CodeShard(shard_in.utt_ids, result.codes, shard_in.random_weights, extras), info.n_codebooks
+    )
 
 
 # ---------------------------------------------------------------------------------------------- decode
@@ -340,13 +352,19 @@ def expected_distortion_table(
 
     info = CodecInfo.read(info_path)
     vectors, usage = load_codewords(codewords_path)
-    labellings = [("natural", None)] + [(Labelling.from_npz(p).name, Labelling.from_npz(p)) for p in labelling_paths]
+    labellings = [("natural", None)] + [
+        (Labelling.from_npz(p).name, Labelling.from_npz(p)) for p in labelling_paths
+    ]
     rows = []
     for lab_name, lab in labellings:
         for k, (size, bits) in enumerate(zip(info.codebook_sizes, info.bits_per_codebook, strict=True)):
             row: dict[str, Any] = {"codec": codec, "labelling": lab_name, "codebook": k, "bits": bits}
             if vectors is None:
-                row |= {"expected_sq_jump": np.nan, "per_bit": "", "note": "codec exposes no codeword vectors"}
+                row |= {
+                    "expected_sq_jump": np.nan,
+                    "per_bit": "",
+                    "note": "codec exposes no codeword vectors",
+                }
             else:
                 forward = np.arange(size) if lab is None else lab.forward[k]
                 overall, per_bit = expected_distortion(vectors[k], forward, usage[k], bits)

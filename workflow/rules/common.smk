@@ -1,4 +1,5 @@
 # Config validation, wildcard constraints and the helpers every rule file uses.
+import re
 import sys
 from pathlib import Path
 
@@ -6,12 +7,17 @@ sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
 from nacbench import plan
 from nacbench.channel import ChannelSpec
-from nacbench.config import validate_config
+from nacbench.config import external_rule_files, validate_config
 
 validate_config(config)
 
 R = config["results"]
 PIPELINE_ENV = "../../envs/pipeline.yaml"
+EXTERNAL_RULE_FILES = external_rule_files(config)
+# Rules that build a codec through its Python adapter must not match codecs whose own rule file
+# writes their artifacts (adapter: external); channel, score and report rules take every codec.
+_external = [re.escape(n) for n, o in config["codecs"].items() if o["adapter"] == "external"]
+ADAPTER_CODEC = (f"(?!(?:{'|'.join(_external)})$)" if _external else "") + r"[a-z0-9][a-z0-9_.-]*"
 
 
 wildcard_constraints:

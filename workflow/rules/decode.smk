@@ -3,6 +3,8 @@
 
 
 rule decode:
+    wildcard_constraints:
+        codec=ADAPTER_CODEC,
     input:
         codes=f"{R}/channel/{{codec}}/{{dataset}}/{{channel}}/{{shard}}.npz",
         info=f"{R}/codes/{{codec}}/codec.json",

@@ -4,6 +4,8 @@ SB = config["study_b"]
 
 
 rule enc_rtf:
+    wildcard_constraints:
+        codec=ADAPTER_CODEC,
     input:
         manifest=manifest(SB["dataset"]),
         info=f"{R}/codes/{{codec}}/codec.json",

@@ -2,6 +2,8 @@
 
 
 rule codec_info:
+    wildcard_constraints:
+        codec=ADAPTER_CODEC,
     output:
         f"{R}/codes/{{codec}}/codec.json",
     log:
@@ -19,6 +21,8 @@ rule codec_info:
 
 
 rule encode:
+    wildcard_constraints:
+        codec=ADAPTER_CODEC,
     input:
         manifest=lambda w: manifest(w.dataset),
         info=f"{R}/codes/{{codec}}/codec.json",

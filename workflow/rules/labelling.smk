@@ -2,6 +2,8 @@
 
 
 rule codewords:
+    wildcard_constraints:
+        codec=ADAPTER_CODEC,
     input:
         info=f"{R}/codes/{{codec}}/codec.json",
         codes=lambda w: shard_files(

@@ -3,4 +3,6 @@ from nacbench.stages import measure_enc_rtf
 
 with job_log(snakemake.log[0]):
     p = snakemake.params
-    measure_enc_rtf(snakemake.wildcards.codec, p.options, p.device, snakemake.input.manifest, p.rtf, snakemake.output[0])
+    measure_enc_rtf(
+        snakemake.wildcards.codec, p.options, p.device, snakemake.input.manifest, p.rtf, snakemake.output[0]
+    )

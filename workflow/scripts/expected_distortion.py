@@ -3,4 +3,6 @@ from nacbench.stages import expected_distortion_table
 
 with job_log(snakemake.log[0]):
     i = snakemake.input
-    expected_distortion_table(snakemake.wildcards.codec, i.info, i.codewords, i.labellings, snakemake.output[0])
+    expected_distortion_table(
+        snakemake.wildcards.codec, i.info, i.codewords, i.labellings, snakemake.output[0]
+    )

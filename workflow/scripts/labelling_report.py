@@ -3,4 +3,6 @@ from nacbench.report import labelling_report
 
 with job_log(snakemake.log[0]):
     i, o, p = snakemake.input, snakemake.output, snakemake.params
-    labelling_report(i.scores, i.distortion, p.codecs, o.figure, o.breakdown, o.distortion, p.margins, p.bootstrap, p.seed)
+    labelling_report(
+        i.scores, i.distortion, p.codecs, o.figure, o.breakdown, o.distortion, p.margins, p.bootstrap, p.seed
+    )

@@ -25,6 +25,9 @@ ADAPTER_MODULES: dict[str, str] = {
     "stablecodec": "nacbench.codecs.stablecodec",
 }
 
+#: a codec whose artifacts are written by its own rule file (``codecs.<name>.rules``), not by an adapter
+EXTERNAL_ADAPTER = "external"
+
 _FACTORIES: dict[str, Factory] = {}
 
 
@@ -70,16 +73,23 @@ def build_codec(name: str, options: dict[str, Any], device: str = "cpu") -> Code
     adapter = opts.pop("adapter", None)
     if adapter is None:
         raise ValueError(f"codecs.{name}: missing 'adapter'")
+    if adapter == EXTERNAL_ADAPTER:
+        raise ValueError(
+            f"codecs.{name} is an external codec: its rule file ({opts.get('rules')}) makes its artifacts"
+        )
     if adapter not in _FACTORIES:
         module = ADAPTER_MODULES.get(adapter)
         if module is None:
-            raise ValueError(f"codecs.{name}.adapter: unknown adapter {adapter!r}; known: {sorted(ADAPTER_MODULES)}")
+            raise ValueError(
+                f"codecs.{name}.adapter: unknown adapter {adapter!r}; known: {sorted(ADAPTER_MODULES)}"
+            )
         importlib.import_module(module)
     return _FACTORIES[adapter](name=name, device=device, **opts)
 
 
 __all__ = [
     "ADAPTER_MODULES",
+    "EXTERNAL_ADAPTER",
     "CodecAdapter",
     "CodecInfo",
     "StaticLayout",

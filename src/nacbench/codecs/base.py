@@ -50,7 +50,9 @@ class CodecInfo:
 
     def __post_init__(self) -> None:
         if not self.codebook_sizes or any(int(s) < 2 for s in self.codebook_sizes):
-            raise ValueError(f"codec {self.name!r}: every codebook needs at least 2 entries, got {self.codebook_sizes}")
+            raise ValueError(
+                f"codec {self.name!r}: every codebook needs at least 2 entries, got {self.codebook_sizes}"
+            )
         if self.fsq_levels is not None and math.prod(self.fsq_levels) != self.codebook_sizes[0]:
             raise ValueError(
                 f"codec {self.name!r}: FSQ levels {self.fsq_levels} give {math.prod(self.fsq_levels)} codes, "
