@@ -36,8 +36,16 @@ rule table2:
         rtf=expand(f"{R}/analysis/enc_rtf/{{codec}}.json", codec=plan.study_b_codecs(config)),
         info=expand(f"{R}/codes/{{codec}}/codec.json", codec=plan.study_b_codecs(config)),
     output:
-        table=multiext(f"{R}/tables/table2", ".csv", ".md", ".tex"),
-        asr=multiext(f"{R}/tables/asr_wer", ".csv", ".md", ".tex"),
+        table=report(
+            multiext(f"{R}/tables/table2", ".csv", ".md", ".tex"),
+            caption="../report/table2.rst",
+            category="Study B: distillation",
+        ),
+        asr=report(
+            multiext(f"{R}/tables/asr_wer", ".csv", ".md", ".tex"),
+            caption="../report/table2.rst",
+            category="Study B: distillation",
+        ),
     log:
         log_path("table2", "all"),
     params:
@@ -62,9 +70,15 @@ rule code_analysis:
             f"{R}/codes/{{codec}}/codec.json", codec=[SB["reference_codec"], SB["distilled_codec"]]
         ),
     output:
-        stats=f"{R}/analysis/code_agreement.json",
+        stats=report(
+            f"{R}/analysis/code_agreement.json", caption="../report/figure2.rst", category="Study B: distillation"
+        ),
         confusion=f"{R}/analysis/level_confusion.npz",
-        figure=multiext(f"{R}/figures/figure2", ".pdf", ".png"),
+        figure=report(
+            multiext(f"{R}/figures/figure2", ".pdf", ".png"),
+            caption="../report/figure2.rst",
+            category="Study B: distillation",
+        ),
     log:
         log_path("code_analysis", "all"),
     params:

@@ -74,9 +74,21 @@ rule labelling_report:
             f"{R}/labelling/{{codec}}/expected_distortion.csv", codec=config["study_labelling"]["codecs"]
         ),
     output:
-        figure=multiext(f"{R}/figures/labelling", ".pdf", ".png"),
-        breakdown=multiext(f"{R}/tables/labelling_breakdown", ".csv", ".md", ".tex"),
-        distortion=multiext(f"{R}/tables/expected_distortion", ".csv", ".md", ".tex"),
+        figure=report(
+            multiext(f"{R}/figures/labelling", ".pdf", ".png"),
+            caption="../report/labelling.rst",
+            category="Labelling study",
+        ),
+        breakdown=report(
+            multiext(f"{R}/tables/labelling_breakdown", ".csv", ".md", ".tex"),
+            caption="../report/labelling.rst",
+            category="Labelling study",
+        ),
+        distortion=report(
+            multiext(f"{R}/tables/expected_distortion", ".csv", ".md", ".tex"),
+            caption="../report/labelling.rst",
+            category="Labelling study",
+        ),
     log:
         log_path("labelling_report", "all"),
     params:

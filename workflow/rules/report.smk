@@ -5,7 +5,7 @@ DS_A = config["study_a"]["dataset"]
 
 rule save_config:
     output:
-        f"{R}/report/config.yaml",
+        report(f"{R}/report/config.yaml", caption="../report/config.rst", category="Configuration"),
     log:
         log_path("save_config", "all"),
     params:
@@ -21,7 +21,11 @@ rule figure3:
         scores=f"{R}/tables/scores_{DS_A}.parquet",
         info=expand(f"{R}/codes/{{codec}}/codec.json", codec=config["study_a"]["codecs"]),
     output:
-        multiext(f"{R}/figures/figure3", ".pdf", ".png"),
+        report(
+            multiext(f"{R}/figures/figure3", ".pdf", ".png"),
+            caption="../report/figure3.rst",
+            category="Study A: bit flips",
+        ),
     log:
         log_path("figure3", "all"),
     params:
@@ -38,10 +42,26 @@ rule table3:
         info=expand(f"{R}/codes/{{codec}}/codec.json", codec=config["study_a"]["codecs"]),
         scores=f"{R}/tables/scores_{DS_A}.parquet",
     output:
-        table=multiext(f"{R}/tables/table3", ".csv", ".md", ".tex"),
-        summary=multiext(f"{R}/tables/study_a_summary", ".csv", ".md", ".tex"),
-        breakdown=multiext(f"{R}/tables/study_a_breakdown", ".csv", ".md", ".tex"),
-        failures=multiext(f"{R}/tables/failures", ".csv", ".md", ".tex"),
+        table=report(
+            multiext(f"{R}/tables/table3", ".csv", ".md", ".tex"),
+            caption="../report/table3.rst",
+            category="Study A: bit flips",
+        ),
+        summary=report(
+            multiext(f"{R}/tables/study_a_summary", ".csv", ".md", ".tex"),
+            caption="../report/study_a_tables.rst",
+            category="Study A: bit flips",
+        ),
+        breakdown=report(
+            multiext(f"{R}/tables/study_a_breakdown", ".csv", ".md", ".tex"),
+            caption="../report/study_a_tables.rst",
+            category="Study A: bit flips",
+        ),
+        failures=report(
+            multiext(f"{R}/tables/failures", ".csv", ".md", ".tex"),
+            caption="../report/study_a_tables.rst",
+            category="Study A: bit flips",
+        ),
     log:
         log_path("table3", "all"),
     params:
