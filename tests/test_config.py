@@ -18,7 +18,11 @@ def deep_update(base: dict, overlay: dict) -> dict:
     """Snakemake's --configfile semantics: dicts merge recursively, everything else replaces."""
     out = copy.deepcopy(base)
     for key, value in overlay.items():
-        out[key] = deep_update(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+        out[key] = (
+            deep_update(out[key], value)
+            if isinstance(value, dict) and isinstance(out.get(key), dict)
+            else value
+        )
     return out
 
 

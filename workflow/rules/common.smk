@@ -17,7 +17,8 @@ EXTERNAL_RULE_FILES = external_rule_files(config)
 # Rules that build a codec through its Python adapter must not match codecs whose own rule file
 # writes their artifacts (adapter: external); channel, score and report rules take every codec.
 _external = [re.escape(n) for n, o in config["codecs"].items() if o["adapter"] == "external"]
-ADAPTER_CODEC = (f"(?!(?:{'|'.join(_external)})$)" if _external else "") + r"[a-z0-9][a-z0-9_.-]*"
+# (the lookahead ends at the first character that cannot continue a codec name: "/" in a path)
+ADAPTER_CODEC = (f"(?!(?:{'|'.join(_external)})(?![a-z0-9_.-]))" if _external else "") + r"[a-z0-9][a-z0-9_.-]*"
 
 
 wildcard_constraints:

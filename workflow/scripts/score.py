@@ -1,8 +1,13 @@
 from nacbench.logs import job_log
 from nacbench.stages import condition_columns, score_shard, shard_rows
 
-with job_log(snakemake.log[0]):
-    w, i, p = snakemake.wildcards, snakemake.input, snakemake.params
-    rows = shard_rows(i.manifest, w.shard, p.n_shards)
-    condition = condition_columns(w.codec, w.dataset, w.channel, w.shard)
-    score_shard(i.audio, i.codes, i.info, rows, p.metrics, snakemake.threads, condition, snakemake.output[0])
+# The scorer spawns worker processes, which re-import this file as __mp_main__ without Snakemake's
+# preamble: only the main process may run the job.
+if __name__ == "__main__":
+    with job_log(snakemake.log[0]):
+        w, i, p = snakemake.wildcards, snakemake.input, snakemake.params
+        rows = shard_rows(i.manifest, w.shard, p.n_shards)
+        condition = condition_columns(w.codec, w.dataset, w.channel, w.shard)
+        score_shard(
+            i.audio, i.codes, i.info, rows, p.metrics, snakemake.threads, condition, snakemake.output[0]
+        )
