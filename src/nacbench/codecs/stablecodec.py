@@ -1,0 +1,303 @@
+"""StableCodec (stabilityai/stable-codec-speech-16k) with the paper's post-hoc FSQ bottleneck.
+
+Paper Sec. 5: StableCodec's FSQ can be replaced after training; the paper uses levels {8,8,8,8,4,4}
+(2^16 codes, one codebook, like NeuCodec) at 25 frames/s, 16 kHz in and out.
+
+Environment: stable-codec 0.1.2 pins torch 2.4 / torchaudio 2.4 / stable-audio-tools 0.0.17 /
+pytorch-lightning 2.1, which cannot share the main environment (torch 2.11). Its rules run in their
+own conda env (``envs/stable-codec.yaml``; ``snakemake --use-conda``), so this module imports
+``stable_codec`` only when an adapter is built, and says so clearly when it is missing.
+
+Index layout, read from the sources (stable-codec 0.1.2 ``stable_codec/fsq.py`` and
+stable-audio-tools ``models/fsq.py``, class ``DitheredFSQ``, identical on these points):
+
+* ``_basis = cumprod([1] + levels[:-1])`` and ``index = sum(level_d * basis_d)``: dimension 0 is the
+  least significant digit, as in NeuCodec;
+* a level index ``l`` of an ``L``-level dimension decodes to ``l * 2 * scale / (L - 1) - scale``, a
+  grid symmetric in [-scale, scale] (unlike vector-quantize-pytorch's ``(l - L//2) / (L//2)``);
+* encoding rounds ``(z + scale) / (2 * scale / (L - 1))`` after ``tanh`` (post-hoc: ``tanh`` in
+  ``ResidualFSQBottleneck.encode``, then a leaky clip in ``quantize(skip_tanh=True)``).
+
+The pure functions below implement exactly that, so the channel stage and the codeword vectors do not
+need the package. Loudness: the package's file-path ``encode`` normalises the input to -20 LUFS
+(``VolumeNorm([-20, 0])``, no random gain) before encoding; this adapter does the same on arrays
+(``normalize=True``), so decoded audio comes back at that loudness, not the input's.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from nacbench.codecs import register
+from nacbench.codecs.base import DIM0_LEAST_SIGNIFICANT, CodecAdapter, CodecInfo, WeightsUnavailableError
+from nacbench.codecs.torchutil import (
+    BATCHING_MODES,
+    BatchingMode,
+    as_mono_float32,
+    check_choice,
+    count_parameters,
+    fit_length,
+    frames_for_length,
+    hf_file,
+    map_batched,
+    pad_codes,
+    reject_unknown_options,
+    resolve_device,
+    seeded,
+    to_numpy_f32,
+)
+from nacbench.fsq import indices_to_levels, levels_to_indices
+
+SAMPLE_RATE = 16_000
+HUB_ID = "stabilityai/stable-codec-speech-16k"
+#: the paper's post-hoc bottleneck: one FSQ stage, 8*8*8*8*4*4 = 65536 codes, scale 1
+POSTHOC_LEVELS: tuple[int, ...] = (8, 8, 8, 8, 4, 4)
+POSTHOC_SCALE = 1.0
+ENV_HINT = (
+    "StableCodec needs the stable-codec package (it pins torch 2.4, so it lives in its own environment): "
+    "run its rules with `snakemake --use-conda` (env envs/stable-codec.yaml), or create a separate "
+    "environment with `pip install -r envs/requirements-stable-codec.txt`"
+)
+
+
+# --- pure FSQ layout (DitheredFSQ) ----------------------------------------------------------------------
+
+
+def dithered_fsq_level_values(levels: Sequence[int], scale: float = 1.0) -> list[np.ndarray]:
+    """Per dimension, the latent value of each level index: ``l * 2 * scale / (L - 1) - scale``."""
+    return [np.arange(n, dtype=np.float64) * (2.0 * scale / (n - 1)) - scale for n in levels]
+
+
+def stablecodec_indices_to_latents(
+    indices: np.ndarray, levels: Sequence[int] = POSTHOC_LEVELS, scale: float = 1.0
+) -> np.ndarray:
+    """Flat indices ``[...]`` -> bottleneck latents ``[..., D]`` (``DitheredFSQ.indices_to_codes``)."""
+    digits = indices_to_levels(np.asarray(indices, dtype=np.int64), levels)
+    half_width = 2.0 * scale / (np.asarray(levels, dtype=np.float64) - 1.0)
+    return digits * half_width - scale
+
+
+def stablecodec_latents_to_indices(
+    latents: np.ndarray, levels: Sequence[int] = POSTHOC_LEVELS, scale: float = 1.0
+) -> np.ndarray:
+    """Bounded latents ``[..., D]`` in [-scale, scale] -> flat indices (``DitheredFSQ._codes_to_indices``)."""
+    half_width = 2.0 * scale / (np.asarray(levels, dtype=np.float64) - 1.0)
+    digits = np.rint((np.asarray(latents, dtype=np.float64) + scale) / half_width).astype(np.int64)
+    return levels_to_indices(digits, levels)
+
+
+def stablecodec_codeword_vectors(levels: Sequence[int] = POSTHOC_LEVELS, scale: float = 1.0) -> np.ndarray:
+    """Every grid point as the latent the decoder consumes: ``[prod(levels), D]`` float32."""
+    return stablecodec_indices_to_latents(np.arange(math.prod(levels)), levels, scale).astype(np.float32)
+
+
+# --- loading --------------------------------------------------------------------------------------------
+
+
+def import_stable_codec(name: str) -> Any:
+    """The ``stable_codec.StableCodec`` class, or a clear error saying which environment to use."""
+    try:
+        from stable_codec import StableCodec
+    except ImportError as exc:
+        raise RuntimeError(f"codecs.{name}: cannot import stable_codec ({exc}). {ENV_HINT}") from exc
+    return StableCodec
+
+
+def _local_files(source: str, option: str) -> tuple[Path, Path, str]:
+    """``model_config.json`` and the checkpoint from a local folder or the hub (gated: needs a token)."""
+    folder = Path(source).expanduser()
+    if folder.is_dir():
+        config = folder / "model_config.json"
+        ckpts = [folder / f for f in ("model.safetensors", "model.ckpt") if (folder / f).is_file()]
+        if not config.is_file() or not ckpts:
+            raise WeightsUnavailableError(
+                f"{option}={source!r}: needs model_config.json and model.safetensors (or model.ckpt)"
+            )
+        return config, ckpts[0], f"file:{folder.resolve()}"
+    hint = (
+        "the repo is gated: accept its licence on huggingface.co and log in (`huggingface-cli login`) first"
+    )
+    config = hf_file(source, "model_config.json", option=option, hint=hint)
+    try:
+        ckpt = hf_file(source, "model.safetensors", option=option, hint=hint)
+    except WeightsUnavailableError:
+        ckpt = hf_file(source, "model.ckpt", option=option, hint=hint)
+    return config, ckpt, source
+
+
+def _build(
+    name: str,
+    weights: str | None,
+    random_weights: bool,
+    model_config: str | None,
+    seed: int,
+    device: torch.device,
+) -> tuple[Any, str]:
+    codec_cls = import_stable_codec(name)
+    if random_weights:
+        if model_config is None or not Path(model_config).is_file():
+            raise WeightsUnavailableError(
+                f"codecs.{name}.model_config: random_weights needs the model's model_config.json (from {HUB_ID})"
+            )
+        with seeded(seed):
+            codec = codec_cls(model_config_path=str(model_config), device=device)
+        return codec, f"random-init(seed={int(seed)})"
+    config, ckpt, weights_id = _local_files(weights or HUB_ID, f"codecs.{name}.weights")
+    from stable_audio_tools.models.utils import load_ckpt_state_dict
+
+    codec = codec_cls(model_config_path=str(config), device=device)
+    # strict: the package's own ckpt path copies only matching keys
+    codec.model.load_state_dict(load_ckpt_state_dict(str(ckpt)), strict=True)
+    return codec, weights_id
+
+
+# --- the adapter ----------------------------------------------------------------------------------------
+
+
+class StableCodecAdapter(CodecAdapter):
+    """StableCodec with a one-stage post-hoc FSQ bottleneck (default: the paper's levels)."""
+
+    def __init__(
+        self,
+        codec: Any,
+        info: CodecInfo,
+        device: torch.device,
+        batch_size: int,
+        batching: BatchingMode,
+        normalize: bool,
+    ) -> None:
+        self.codec = codec
+        self.info = info
+        self.device = device
+        self.batch_size = batch_size
+        self.batching = batching
+        self.normalize = normalize
+        self.hop = int(codec.model.downsampling_ratio)
+
+    def encode(self, wavs: Sequence[np.ndarray]) -> list[np.ndarray]:
+        arrays = [as_mono_float32(w, f"codec {self.info.name!r} input {i}") for i, w in enumerate(wavs)]
+        return map_batched(
+            arrays, [len(w) for w in arrays], self.batch_size, self.batching, self._encode_batch
+        )
+
+    def _prepare(self, wav: np.ndarray) -> torch.Tensor:
+        """One input as the package's file-path ``encode`` prepares it: padded to the hop, -20 LUFS."""
+        audio = self.codec.model.preprocess_audio_for_encoder(
+            torch.from_numpy(wav)[None].to(self.device), SAMPLE_RATE
+        )
+        if self.normalize:
+            audio = self.codec.volume_norm(audio.squeeze(0)).unsqueeze(0)
+        return audio  # [1, 1, T']
+
+    @torch.inference_mode()
+    def _encode_batch(self, wavs: list[np.ndarray]) -> list[np.ndarray]:
+        prepared = [self._prepare(w) for w in wavs]
+        width = max(a.shape[-1] for a in prepared)
+        batch = torch.cat([torch.nn.functional.pad(a, (0, width - a.shape[-1])) for a in prepared])
+        _, tokens = self.codec.encode(batch, posthoc_bottleneck=True)
+        codes = tokens[0][..., 0].to("cpu", torch.int64).numpy()  # one stage: [B, S, 1] -> [B, S]
+        return [
+            np.ascontiguousarray(c[None, : frames_for_length(len(w), self.hop)])
+            for c, w in zip(codes, wavs, strict=True)
+        ]
+
+    def decode(self, codes: Sequence[np.ndarray]) -> list[np.ndarray]:
+        arrays = [np.asarray(c, dtype=np.int64) for c in codes]
+        for c in arrays:
+            self.check_codes(c)
+        return map_batched(
+            arrays, [c.shape[1] for c in arrays], self.batch_size, self.batching, self._decode_batch
+        )
+
+    @torch.inference_mode()
+    def _decode_batch(self, codes: list[np.ndarray]) -> list[np.ndarray]:
+        if max(c.shape[1] for c in codes) == 0:
+            return [np.zeros(0, dtype=np.float32) for _ in codes]
+        batch, frames = pad_codes(codes)
+        tokens = [batch[:, 0, :, None].to(self.device)]  # [B, S, 1] per stage
+        audio = to_numpy_f32(self.codec.decode(tokens, posthoc_bottleneck=True))[:, 0, :]
+        return [fit_length(a, int(f) * self.hop) for a, f in zip(audio, frames, strict=True)]
+
+    def codeword_vectors(self) -> list[np.ndarray]:
+        return [stablecodec_codeword_vectors(self.info.fsq_levels or POSTHOC_LEVELS, POSTHOC_SCALE)]
+
+    def encoder_modules(self) -> list[Any]:
+        model = self.codec.model
+        return [m for m in (getattr(model, "pretransform", None), model.encoder) if m is not None]
+
+
+@register("stablecodec")
+def build_stablecodec(
+    name: str,
+    device: str = "cpu",
+    weights: str | None = None,
+    random_weights: bool = False,
+    batch_size: int = 8,
+    posthoc_levels: Sequence[int] = POSTHOC_LEVELS,
+    model_config: str | None = None,
+    normalize: bool = True,
+    seed: int = 0,
+    batching: str = "exact",
+    **unknown: Any,
+) -> StableCodecAdapter:
+    """StableCodec speech 16 kHz. ``weights``: hub id (default, gated) or a local folder with
+    ``model_config.json`` + ``model.safetensors``; ``random_weights`` needs ``model_config``."""
+    reject_unknown_options(
+        name,
+        unknown,
+        (
+            "weights",
+            "random_weights",
+            "batch_size",
+            "posthoc_levels",
+            "model_config",
+            "normalize",
+            "seed",
+            "batching",
+        ),
+    )
+    check_choice(name, "batching", batching, BATCHING_MODES)
+    levels = tuple(int(v) for v in posthoc_levels)
+    if not levels or any(v < 2 for v in levels):
+        raise ValueError(
+            f"codecs.{name}.posthoc_levels: need FSQ level counts >= 2, got {list(posthoc_levels)}"
+        )
+    torch_device = resolve_device(device)
+    codec, weights_id = _build(name, weights, bool(random_weights), model_config, int(seed), torch_device)
+    codec.set_posthoc_bottleneck([(list(levels), POSTHOC_SCALE)])
+    model = codec.model
+    hop = int(model.downsampling_ratio)
+    info = CodecInfo(
+        name=name,
+        display_name="StableCodec",
+        input_sample_rate=SAMPLE_RATE,
+        output_sample_rate=int(codec.sample_rate),
+        frame_rate=SAMPLE_RATE / hop,
+        codebook_sizes=(math.prod(levels),),
+        quantizer="fsq",
+        fsq_levels=levels,
+        fsq_index_order=DIM0_LEAST_SIGNIFICANT,
+        weights_id=weights_id,
+        random_weights=bool(random_weights),
+        parameters={
+            "encoder": count_parameters(
+                *(m for m in (getattr(model, "pretransform", None), model.encoder) if m is not None)
+            ),
+            "decoder": count_parameters(model.decoder),
+            "total": count_parameters(model),
+        },
+        extra={
+            "posthoc_scale": POSTHOC_SCALE,
+            "fsq_level_values": [v.tolist() for v in dithered_fsq_level_values(levels, POSTHOC_SCALE)],
+            "input_loudness_lufs": -20.0 if normalize else None,
+            "hop": hop,
+            "batching": batching,
+        },
+    )
+    return StableCodecAdapter(codec, info, torch_device, int(batch_size), batching, bool(normalize))  # type: ignore[arg-type]

@@ -1,0 +1,229 @@
+"""Shared plumbing for the torch codec adapters: devices, options, seeds and batching.
+
+Every torch adapter needs the same handful of things (turn a list of 1-D waveforms into a padded
+``[B, 1, T]`` tensor and back, pick a device, build random weights reproducibly, refuse unknown
+options). Keeping them here, small and pure, means the adapters differ only where the codecs do.
+
+Batching policy (why there are two modes): zero-padding a batch is *not* transparent for most of
+these codecs. NeuCodec's semantic front end normalises each padded input as a whole and its
+transformers attend over the padding (no attention mask in the package), so padding changes every
+frame's code; convolutional codecs change their last frames (measured with random weights: DAC the
+last 2-3 frames, even the causal EnCodec its last frame, because strided windows reach into the
+padding). Results must not depend on which utterances happen to share a batch, so the default,
+``batching="exact"``, only groups inputs of identical length (padding-free, identical to one-by-one
+runs). ``batching="padded"`` pads to the longest item for speed (GPU throughput) at that cost.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+
+from nacbench.codecs.base import WeightsUnavailableError
+
+BatchingMode = Literal["exact", "padded"]
+BATCHING_MODES: tuple[str, ...] = ("exact", "padded")
+
+
+def reject_unknown_options(name: str, unknown: Mapping[str, Any], known: Sequence[str]) -> None:
+    """Raise if a config block carries options the adapter does not understand (typos must not pass)."""
+    if unknown:
+        raise ValueError(
+            f"codecs.{name}: unknown option(s) {sorted(unknown)}; this adapter accepts {sorted(known)}"
+        )
+
+
+def check_choice(name: str, option: str, value: Any, allowed: Sequence[Any]) -> None:
+    """Raise naming ``codecs.<name>.<option>`` when ``value`` is not one of ``allowed``."""
+    if value not in allowed:
+        raise ValueError(f"codecs.{name}.{option}: {value!r} is not one of {list(allowed)}")
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """``"auto"`` -> the GPU when there is one, else the CPU; an explicit CUDA request needs a GPU."""
+    if str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(f"device {device!r} requested but torch sees no CUDA device (use 'auto' or 'cpu')")
+    return dev
+
+
+def device_label(device: torch.device) -> str:
+    """``"cpu"`` or ``"cuda:<GPU name>"`` (the GPU model matters when comparing timings across machines)."""
+    if device.type == "cuda":
+        return f"cuda:{torch.cuda.get_device_name(device)}"
+    return device.type
+
+
+@contextlib.contextmanager
+def seeded(seed: int) -> Iterator[None]:
+    """Run a block with torch's CPU RNG seeded, without disturbing the caller's random stream.
+
+    Random-weight models are built inside this block, so the same seed gives the same weights in every
+    process (tests, pipeline shards) regardless of what ran before.
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(seed))
+        yield
+
+
+def count_parameters(*modules: torch.nn.Module) -> int:
+    """Number of parameters in the given modules (shared parameters counted once)."""
+    seen: dict[int, int] = {}
+    for module in modules:
+        for param in module.parameters():
+            seen[id(param)] = param.numel()
+    return int(sum(seen.values()))
+
+
+def frames_for_length(
+    n_samples: int | np.ndarray, hop: int, rounding: Literal["ceil", "floor"] = "ceil"
+) -> Any:
+    """Frames a codec emits for ``n_samples`` input samples at ``hop`` samples per frame."""
+    n = np.asarray(n_samples, dtype=np.int64)
+    frames = -(-n // hop) if rounding == "ceil" else n // hop
+    return int(frames) if np.ndim(frames) == 0 else frames
+
+
+def as_mono_float32(wav: np.ndarray, what: str) -> np.ndarray:
+    """Validate one waveform: 1-D, non-empty, finite; returned as float32."""
+    arr = np.asarray(wav, dtype=np.float32)
+    if arr.ndim != 1 or arr.size == 0:
+        raise ValueError(f"{what}: expected a non-empty 1-D waveform, got shape {arr.shape}")
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{what}: waveform contains NaN or inf")
+    return arr
+
+
+def pad_waveforms(wavs: Sequence[np.ndarray], multiple: int = 1) -> tuple[torch.Tensor, np.ndarray]:
+    """Right-pad 1-D waveforms with zeros into a ``[B, 1, T]`` float32 tensor; also return true lengths.
+
+    ``T`` is the longest length rounded up to ``multiple`` (1 = no rounding).
+    """
+    lengths = np.array([len(w) for w in wavs], dtype=np.int64)
+    width = int(math.ceil(int(lengths.max()) / multiple) * multiple)
+    batch = np.zeros((len(wavs), 1, width), dtype=np.float32)
+    for i, wav in enumerate(wavs):
+        batch[i, 0, : len(wav)] = wav
+    return torch.from_numpy(batch), lengths
+
+
+def pad_codes(codes: Sequence[np.ndarray], fill: int = 0) -> tuple[torch.Tensor, np.ndarray]:
+    """Stack ``[K, F_i]`` int code arrays into a ``[B, K, F_max]`` int64 tensor padded with ``fill``."""
+    frames = np.array([c.shape[1] for c in codes], dtype=np.int64)
+    n_books = codes[0].shape[0]
+    batch = np.full((len(codes), n_books, int(frames.max())), fill, dtype=np.int64)
+    for i, c in enumerate(codes):
+        batch[i, :, : c.shape[1]] = c
+    return torch.from_numpy(batch), frames
+
+
+def batch_groups(lengths: Sequence[int], batch_size: int, mode: BatchingMode) -> list[list[int]]:
+    """Split item indices into batches of at most ``batch_size``.
+
+    ``exact``: only items of equal length share a batch (no padding at all). ``padded``: items sorted
+    by length so each batch pads as little as possible. Order is deterministic (stable sort).
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    order = np.argsort(np.asarray(lengths, dtype=np.int64), kind="stable").tolist()
+    groups: list[list[int]] = []
+    for idx in order:
+        last = groups[-1] if groups else None
+        fits = last is not None and len(last) < batch_size
+        if fits and mode == "exact":
+            fits = lengths[last[0]] == lengths[idx]  # type: ignore[index]
+        if fits:
+            last.append(idx)  # type: ignore[union-attr]
+        else:
+            groups.append([idx])
+    return groups
+
+
+def map_batched(
+    items: Sequence[Any],
+    lengths: Sequence[int],
+    batch_size: int,
+    mode: BatchingMode,
+    run: Callable[[list[Any]], list[Any]],
+) -> list[Any]:
+    """Apply ``run`` to batches of ``items`` and return its per-item outputs in the original order."""
+    out: list[Any] = [None] * len(items)
+    for group in batch_groups(lengths, batch_size, mode):
+        results = run([items[i] for i in group])
+        if len(results) != len(group):
+            raise RuntimeError(f"batch function returned {len(results)} outputs for {len(group)} inputs")
+        for i, res in zip(group, results, strict=True):
+            out[i] = res
+    return out
+
+
+def fit_length(wav: np.ndarray, n_samples: int) -> np.ndarray:
+    """Trim or zero-pad a 1-D waveform to exactly ``n_samples`` (decoders that return a few samples
+    too many or too few get an explicit, documented length instead of a silent mismatch)."""
+    if len(wav) >= n_samples:
+        return np.ascontiguousarray(wav[:n_samples])
+    return np.pad(wav, (0, n_samples - len(wav)))
+
+
+def to_numpy_f32(t: torch.Tensor) -> np.ndarray:
+    return t.detach().to("cpu", torch.float32).numpy()
+
+
+# --- weights from the Hugging Face hub -----------------------------------------------------------------
+#
+# huggingface_hub reads HF_HUB_OFFLINE and HF_HOME once, at import time. These helpers read them at call
+# time and pass them explicitly, so an offline run (or a test that points HF_HOME at an empty folder)
+# behaves the same whatever was imported first.
+
+
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def hub_offline() -> bool:
+    """True when the user asked for no network (``HF_HUB_OFFLINE=1``); also honoured for torch hub / DAC."""
+    return _env_flag("HF_HUB_OFFLINE")
+
+
+def hf_cache_dir() -> Path:
+    """The Hugging Face hub cache as the environment says now (HF_HUB_CACHE, else HF_HOME/hub)."""
+    if os.environ.get("HF_HUB_CACHE"):
+        return Path(os.environ["HF_HUB_CACHE"]).expanduser()
+    home = os.environ.get("HF_HOME") or str(
+        Path(os.environ.get("XDG_CACHE_HOME", "~/.cache")) / "huggingface"
+    )
+    return Path(home).expanduser() / "hub"
+
+
+def hf_file(repo_id: str, filename: str, *, option: str, hint: str = "") -> Path:
+    """Path of ``filename`` from hub repo ``repo_id`` (cache first; download unless offline).
+
+    Any failure (offline with an empty cache, no network, a gated repo without a token) becomes a
+    :class:`WeightsUnavailableError` that says where the file is expected and which option overrides it.
+    """
+    from huggingface_hub import hf_hub_download
+
+    cache = hf_cache_dir()
+    try:
+        return Path(hf_hub_download(repo_id, filename, cache_dir=str(cache), local_files_only=hub_offline()))
+    except Exception as exc:  # hub errors come in many types (HTTP, offline, gated, missing entry)
+        raise WeightsUnavailableError(
+            f"{option}: cannot get {filename!r} of {repo_id!r} ({type(exc).__name__}: {exc}). Expected in the "
+            f"Hugging Face cache {cache} (fill it on a machine with network: `huggingface-cli download "
+            f"{repo_id}` with the same HF_HOME), or set {option} to a local copy{'; ' + hint if hint else ''}"
+        ) from exc
+
+
+def hub_revision_of(path: Path) -> str:
+    """Commit hash of a file inside the hub cache (``.../snapshots/<commit>/file``), else ``""``."""
+    parts = Path(path).parts
+    return parts[parts.index("snapshots") + 1] if "snapshots" in parts[:-1] else ""

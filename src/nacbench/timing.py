@@ -1,0 +1,77 @@
+"""Encoder real-time factor (paper Table 2, "encRTF"): encoder seconds per second of audio.
+
+Only ``adapter.encode`` is timed (waveform in, integer codes out), never decoding: the paper's point is
+the distilled encoder's speed. Warm-up calls come first (lazy initialisation, cuDNN autotuning and
+allocator growth would otherwise land in the first measurement), CUDA work is synchronised before each
+clock read (kernels run asynchronously), and the median of the repeats is reported because a single
+slow repeat (another job on the machine, a page fault) should not move the figure.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from nacbench.codecs.base import CodecAdapter
+from nacbench.codecs.torchutil import device_label
+
+
+def adapter_device(adapter: CodecAdapter) -> torch.device:
+    """Where the adapter computes: its ``device`` attribute, else its encoder's parameters, else CPU."""
+    device = getattr(adapter, "device", None)
+    if device is not None:
+        return torch.device(device)
+    for module in adapter.encoder_modules():
+        for param in getattr(module, "parameters", lambda: iter(()))():
+            return param.device
+    return torch.device("cpu")
+
+
+def _synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def encoder_rtf(
+    adapter: CodecAdapter, wavs: Sequence[np.ndarray], repeats: int = 5, warmup: int = 1
+) -> dict[str, Any]:
+    """Time ``adapter.encode(wavs)`` and return the median encoder real-time factor.
+
+    ``enc_rtf`` = median wall seconds of one ``encode`` over all ``wavs`` / their total duration at the
+    codec's input rate. Also returned: the device, the repeat counts, the audio seconds, every repeat's
+    seconds and the torch version, so a table cell can be traced back to how it was measured.
+    """
+    if repeats < 1 or warmup < 0:
+        raise ValueError(f"encoder_rtf: need repeats >= 1 and warmup >= 0, got {repeats}, {warmup}")
+    if not wavs:
+        raise ValueError("encoder_rtf: no waveforms to time")
+    audio_s = sum(len(w) for w in wavs) / float(adapter.info.input_sample_rate)
+    if audio_s <= 0:
+        raise ValueError("encoder_rtf: the waveforms hold no samples")
+    device = adapter_device(adapter)
+    for _ in range(warmup):
+        adapter.encode(wavs)
+    seconds = []
+    for _ in range(repeats):
+        _synchronize(device)
+        start = time.perf_counter()
+        adapter.encode(wavs)
+        _synchronize(device)
+        seconds.append(time.perf_counter() - start)
+    median_s = statistics.median(seconds)
+    return {
+        "enc_rtf": median_s / audio_s,
+        "median_s": median_s,
+        "seconds": seconds,
+        "audio_s": audio_s,
+        "repeats": repeats,
+        "warmup": warmup,
+        "device": device_label(device),
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+    }

@@ -1,0 +1,453 @@
+"""The paper's five codecs: code layouts, batching, lengths and weight handling, offline.
+
+Everything here runs on random weights (``random_weights=True``) with a small random semantic model:
+it checks interfaces and conventions, never audio quality. StableCodec's package cannot live in this
+environment (it pins torch 2.4), so only its pure index layout is tested here.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+from nacbench.codecs import build_codec
+from nacbench.codecs.base import CodecAdapter, CodecInfo, WeightsUnavailableError
+from nacbench.codecs.torchutil import batch_groups, count_parameters
+from nacbench.fsq import indices_to_levels, levels_to_indices
+
+
+@dataclass
+class Spec:
+    options: dict[str, Any]
+    rate: int
+    lengths: tuple[int, ...]  # two equal lengths, so a real batch of 2 forms
+    frames: Callable[[int], int]
+    hop_out: int
+    sizes: tuple[int, ...]
+    bitrate: float
+    quantizer: str
+
+
+SPECS: dict[str, Spec] = {
+    "neucodec": Spec(
+        {"adapter": "neucodec", "random_weights": True, "random_semantic_layers": 2},
+        16_000,
+        (3_200, 1_900, 3_200),
+        lambda n: n // 320,
+        480,
+        (65_536,),
+        800.0,
+        "fsq",
+    ),
+    "distill": Spec(
+        {"adapter": "neucodec", "variant": "distill", "random_weights": True, "random_semantic_layers": 1},
+        16_000,
+        (3_200, 1_900, 3_200),
+        lambda n: n // 320,
+        480,
+        (65_536,),
+        800.0,
+        "fsq",
+    ),
+    "dac": Spec(
+        {"adapter": "dac", "random_weights": True},
+        24_000,
+        (4_800, 2_900, 4_800),
+        lambda n: math.ceil(n / 320),
+        320,
+        (1024,) * 6,
+        4_500.0,
+        "rvq",
+    ),
+    "encodec": Spec(
+        {"adapter": "encodec", "random_weights": True},
+        24_000,
+        (4_800, 2_900, 4_800),
+        lambda n: math.ceil(n / 320),
+        320,
+        (1024,) * 12,
+        9_000.0,
+        "rvq",
+    ),
+}
+
+
+@dataclass
+class Run:
+    """One built codec and what it produced on the test inputs (computed once per module)."""
+
+    adapter: CodecAdapter
+    spec: Spec
+    wavs: list[np.ndarray]
+    cache: dict[str, Any] = field(default_factory=dict)
+
+    def codes(self) -> list[np.ndarray]:
+        if "codes" not in self.cache:
+            self.cache["codes"] = self.adapter.encode(self.wavs)
+        return self.cache["codes"]
+
+    def audio(self) -> list[np.ndarray]:
+        if "audio" not in self.cache:
+            self.cache["audio"] = self.adapter.decode(self.codes())
+        return self.cache["audio"]
+
+
+def _speechlike(rng: np.random.Generator, n: int, rate: int) -> np.ndarray:
+    """Noise under a slow envelope (syllable-rate amplitude changes) so frames differ from each other."""
+    t = np.arange(n) / rate
+    envelope = 0.05 + 0.2 * np.abs(np.sin(2 * np.pi * 3.0 * t + rng.uniform(0, np.pi)))
+    return (envelope * rng.standard_normal(n)).astype(np.float32)
+
+
+_RUNS: dict[str, Run] = {}
+
+
+def _get(name: str) -> Run:
+    """Build each codec once per test session and encode its inputs lazily (models take seconds)."""
+    if name not in _RUNS:
+        spec = SPECS[name]
+        rng = np.random.default_rng(1234)
+        wavs = [_speechlike(rng, n, spec.rate) for n in spec.lengths]
+        _RUNS[name] = Run(build_codec(name, spec.options), spec, wavs)
+    return _RUNS[name]
+
+
+@pytest.fixture(params=list(SPECS))
+def run(request: pytest.FixtureRequest) -> Run:
+    return _get(request.param)
+
+
+# --- layout --------------------------------------------------------------------------------------------
+
+
+def test_info_declares_the_paper_layout(run: Run) -> None:
+    info, spec = run.adapter.info, run.spec
+    assert info.codebook_sizes == spec.sizes
+    assert info.bits_per_codebook == tuple(int(math.log2(s)) for s in spec.sizes)
+    assert info.bitrate_bps == pytest.approx(spec.bitrate)
+    assert info.input_sample_rate == spec.rate
+    assert info.quantizer == spec.quantizer
+    assert info.random_weights is True
+    assert info.weights_id == "random-init(seed=0)"
+    if spec.quantizer == "fsq":
+        assert info.fsq_levels == (4,) * 8 and info.fsq_index_order == "dim0-least-significant"
+        assert info.output_sample_rate == 24_000 and info.frame_rate == 50.0
+    else:
+        assert info.fsq_levels is None and info.frame_rate == 75.0
+    assert all(v > 0 for v in info.parameters.values())
+    assert CodecInfo.from_json(json.loads(json.dumps(info.to_json()))) == info  # codec.json round trip
+
+
+def test_codes_have_the_declared_shape_dtype_and_range(run: Run) -> None:
+    codes = run.codes()
+    assert len(codes) == len(run.wavs)
+    for wav, c in zip(run.wavs, codes, strict=True):
+        assert c.dtype == np.int64
+        assert c.shape == (run.adapter.info.n_codebooks, run.spec.frames(len(wav)))
+        assert c.min() >= 0 and (c < np.asarray(run.spec.sizes)[:, None]).all()
+        run.adapter.check_codes(c)
+    # random weights must still give varied codes, or every test below would be vacuous
+    assert len(np.unique(np.concatenate([c.ravel() for c in codes]))) > 10
+
+
+def test_batched_equals_one_by_one(run: Run) -> None:
+    batched = run.codes()
+    assert batch_groups(list(run.spec.lengths), 8, "exact") == [[1], [0, 2]]  # a real batch of two
+    for wav, c in zip(run.wavs, batched, strict=True):
+        np.testing.assert_array_equal(run.adapter.encode([wav])[0], c)
+    audio = run.audio()
+    for c, a in zip(batched, audio, strict=True):
+        np.testing.assert_allclose(run.adapter.decode([c])[0], a, atol=1e-4)
+
+
+def test_decoded_length_is_frames_times_hop(run: Run) -> None:
+    for c, a in zip(run.codes(), run.audio(), strict=True):
+        assert a.dtype == np.float32 and a.ndim == 1
+        assert len(a) == c.shape[1] * run.spec.hop_out
+        assert np.isfinite(a).all()
+
+
+def test_codeword_vectors_are_what_the_decoder_sums(run: Run) -> None:
+    if run.spec.quantizer == "fsq":
+        pytest.skip("FSQ codeword vectors are tested in test_neucodec_codeword_vectors")
+    vectors = run.adapter.codeword_vectors()
+    assert vectors is not None and len(vectors) == run.adapter.info.n_codebooks
+    assert all(v.shape[0] == 1024 for v in vectors)
+    c = run.codes()[0]
+    summed = sum(v[c[k]] for k, v in enumerate(vectors))  # [frames, dim]
+    model = run.adapter.model  # type: ignore[attr-defined]
+    with torch.inference_mode():
+        if run.adapter.info.name == "dac":
+            latent = model.quantizer.from_codes(torch.from_numpy(c)[None])[0][0].T
+        else:
+            latent = model.quantizer.decode(torch.from_numpy(c)[:, None, :])[0].T
+    np.testing.assert_allclose(summed, latent.numpy(), rtol=1e-4, atol=1e-5)
+
+
+# --- NeuCodec specifics ----------------------------------------------------------------------------------
+
+
+def test_neucodec_fsq_index_order_matches_the_package() -> None:
+    adapter = _get("neucodec").adapter
+    fsq = adapter.model.generator.quantizer.layers[0]  # type: ignore[attr-defined]
+    rng = np.random.default_rng(0)
+    indices = np.concatenate(
+        [rng.integers(0, 65_536, 500), [0, 1, 4, 65_535], _get("neucodec").codes()[0][0]]
+    )
+    ours = indices_to_levels(indices, (4,) * 8)
+    theirs = fsq.indices_to_level_indices(torch.from_numpy(indices)).numpy()
+    np.testing.assert_array_equal(ours, theirs)
+    # and back: the package's codes_to_indices of the level values gives our flat index
+    values = fsq._scale_and_shift_inverse(torch.from_numpy(ours).float())
+    np.testing.assert_array_equal(fsq.codes_to_indices(values).numpy(), levels_to_indices(ours, (4,) * 8))
+    np.testing.assert_allclose(values.numpy(), (ours - 2) / 2)  # level l -> (l - 2) / 2
+
+
+def test_quantizer_output_matches_the_fsq_forward_pass() -> None:
+    adapter = _get("neucodec").adapter
+    quantizer = adapter.model.generator.quantizer  # type: ignore[attr-defined]
+    with torch.inference_mode():
+        out, indices = quantizer(torch.randn(1, 40, 2048, generator=torch.Generator().manual_seed(0)))
+    got = adapter.quantizer_output(indices[0].T.numpy().astype(np.int64))  # type: ignore[attr-defined]
+    assert got.shape == (40, 2048)
+    np.testing.assert_allclose(got, out[0].numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_neucodec_codeword_vectors() -> None:
+    adapter = _get("neucodec").adapter
+    (vectors,) = adapter.codeword_vectors()
+    assert vectors.shape == (65_536, 2048) and vectors.dtype == np.float32
+    picks = np.array([[0, 1, 4096, 65_535]])
+    np.testing.assert_allclose(vectors[picks[0]], adapter.quantizer_output(picks), rtol=1e-6)  # type: ignore[attr-defined]
+
+
+def test_distill_drops_its_trailing_frame_to_align_with_neucodec() -> None:
+    run_d = _get("distill")
+    raw = run_d.adapter.model.encode_code(torch.from_numpy(run_d.wavs[1])[None, None])  # type: ignore[attr-defined]
+    assert raw.shape[-1] == 1_900 // 320 + 1  # the package's own count
+    assert run_d.codes()[1].shape[1] == 1_900 // 320 == _get("neucodec").codes()[1].shape[1]
+    np.testing.assert_array_equal(run_d.codes()[1][0], raw[0, 0, :-1].numpy())
+
+
+@pytest.mark.parametrize("name", ["neucodec", "distill"])
+def test_neucodec_parameter_groups_are_counted_from_modules(name: str) -> None:
+    adapter = _get(name).adapter
+    model, params = adapter.model, adapter.info.parameters  # type: ignore[attr-defined]
+    semantic = count_parameters(model.semantic_model, model.SemanticEncoder_module)
+    acoustic = (
+        count_parameters(model.CodecEnc)
+        if name == "neucodec"
+        else count_parameters(model.codec_encoder, model.fc_sq_prior)
+    )
+    assert params["semantic_encoder"] == semantic and params["acoustic_encoder"] == acoustic
+    assert params["acoustic_plus_semantic"] == acoustic + semantic < params["encoder_total"]
+    assert count_parameters(*adapter.encoder_modules()) == params["encoder_total"]
+
+
+def test_neucodec_checkpoint_key_check() -> None:
+    from nacbench.codecs.neucodec import load_checkpoint_checked
+
+    model = _get("neucodec").adapter.model  # type: ignore[attr-defined]
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    without_semantic = {k: v for k, v in state.items() if not k.startswith("semantic_model.")}
+    load_checkpoint_checked(model, {**without_semantic, "fc_post_s.weight": torch.zeros(1)}, "neucodec", "ok")
+    with pytest.raises(WeightsUnavailableError, match="missing keys"):
+        load_checkpoint_checked(
+            model, {k: v for k, v in state.items() if not k.startswith("CodecEnc.")}, "neucodec", "x"
+        )
+    with pytest.raises(WeightsUnavailableError, match="unexpected keys"):
+        load_checkpoint_checked(model, {**state, "stray.weight": torch.zeros(1)}, "neucodec", "x")
+
+
+def test_neucodec_16k_decoder() -> None:
+    adapter = build_codec(
+        "d16",
+        {**SPECS["distill"].options, "decoder_rate": 16_000},
+    )
+    assert adapter.info.output_sample_rate == 16_000 and adapter.info.frame_rate == 50.0
+    codes = np.arange(7, dtype=np.int64)[None] * 9_000
+    (audio,) = adapter.decode([codes])
+    assert len(audio) == 7 * 320
+    # real weights without a 16 kHz decoder file: refused before any download, naming the option
+    with pytest.raises(WeightsUnavailableError, match=r"codecs\.n16\.decoder_weights"):
+        build_codec("n16", {"adapter": "neucodec", "decoder_rate": 16_000})
+
+
+# --- RVQ specifics -------------------------------------------------------------------------------------------
+
+
+def test_encodec_9kbps_gives_exactly_12_codebooks() -> None:
+    from nacbench.codecs.encodec import bandwidth_for
+
+    model = _get("encodec").adapter.model  # type: ignore[attr-defined]
+    assert bandwidth_for(model, 12) == pytest.approx(9.0)
+    with pytest.raises(ValueError):
+        model.set_target_bandwidth(9.0)  # not a preset: why the adapter passes the bandwidth itself
+    with torch.inference_mode():
+        emb = model.encoder(torch.from_numpy(_get("encodec").wavs[1])[None, None])
+        codes = model.quantizer.encode(emb, model.frame_rate, 9.0)
+    assert codes.shape[0] == 12
+    np.testing.assert_array_equal(codes[:, 0].numpy(), _get("encodec").codes()[1])
+
+
+@pytest.mark.parametrize(("name", "tail"), [("dac", 3), ("encodec", 1)])
+def test_padded_batching_changes_only_the_last_frames(name: str, tail: int) -> None:
+    exact = _get(name)
+    padded = build_codec(name, {**exact.spec.options, "batching": "padded"})
+    for a, b in zip(exact.codes(), padded.encode(exact.wavs), strict=True):
+        assert a.shape == b.shape
+        np.testing.assert_array_equal(a[:, :-tail], b[:, :-tail])
+
+
+def test_random_init_is_seeded_and_leaves_the_global_rng_alone() -> None:
+    wav = _get("encodec").wavs[1]
+    state = torch.random.get_rng_state()
+    again = build_codec("encodec", {**SPECS["encodec"].options, "seed": 0})
+    assert torch.equal(state, torch.random.get_rng_state())
+    np.testing.assert_array_equal(again.encode([wav])[0], _get("encodec").codes()[1])
+    other = build_codec("encodec", {**SPECS["encodec"].options, "seed": 1})
+    assert other.info.weights_id == "random-init(seed=1)"
+    assert not np.array_equal(other.encode([wav])[0], _get("encodec").codes()[1])
+
+
+# --- errors ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("adapter", ["neucodec", "dac", "encodec", "stablecodec"])
+def test_unknown_options_name_the_codec(adapter: str) -> None:
+    with pytest.raises(ValueError, match=r"codecs\.my_codec: unknown option\(s\) \['bogus'\]"):
+        build_codec("my_codec", {"adapter": adapter, "random_weights": True, "bogus": 1})
+
+
+def test_bad_inputs_are_refused() -> None:
+    adapter = _get("encodec").adapter
+    with pytest.raises(ValueError, match="1-D"):
+        adapter.encode([np.zeros((2, 100), dtype=np.float32)])
+    with pytest.raises(ValueError, match="outside its codebook"):
+        adapter.decode([np.full((12, 3), 1024, dtype=np.int64)])
+    with pytest.raises(ValueError, match=r"codecs\.x\.batching"):
+        build_codec("x", {"adapter": "dac", "random_weights": True, "batching": "sometimes"})
+
+
+@pytest.mark.parametrize(
+    ("options", "needle"),
+    [
+        ({"adapter": "neucodec"}, "neuphonic/neucodec"),
+        ({"adapter": "neucodec", "variant": "distill"}, "neuphonic/distill-neucodec"),
+        ({"adapter": "dac"}, "weights_24khz_8kbps"),
+        ({"adapter": "encodec"}, "encodec_24khz-d7cc33bc.th"),
+    ],
+)
+def test_offline_without_cached_weights_says_where_to_put_them(
+    options: dict[str, Any], needle: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    with pytest.raises(WeightsUnavailableError) as err:
+        build_codec("paper_codec", options)
+    message = str(err.value)
+    assert needle in message and "codecs.paper_codec.weights" in message and str(tmp_path) in message
+
+
+# --- StableCodec -------------------------------------------------------------------------------------------
+
+
+def test_stablecodec_index_layout_follows_dithered_fsq() -> None:
+    from nacbench.codecs.stablecodec import (
+        POSTHOC_LEVELS,
+        dithered_fsq_level_values,
+        stablecodec_codeword_vectors,
+        stablecodec_indices_to_latents,
+        stablecodec_latents_to_indices,
+    )
+
+    assert math.prod(POSTHOC_LEVELS) == 65_536
+    # DitheredFSQ: value = l * 2 / (L - 1) - 1 (symmetric), basis cumprod([1, 8, 8, 8, 8, 4])
+    np.testing.assert_allclose(dithered_fsq_level_values([4])[0], [-1, -1 / 3, 1 / 3, 1])
+    np.testing.assert_allclose(dithered_fsq_level_values([8], scale=0.5)[0], np.linspace(-0.5, 0.5, 8))
+    latents = stablecodec_indices_to_latents(np.array([0, 1, 8, 4096, 16_384, 65_535]))
+    expected = np.full((6, 6), -1.0)
+    expected[1, 0] = -1 + 2 / 7  # index 1: dimension 0 is the least significant digit
+    expected[2, 1] = -1 + 2 / 7  # 8 = one step of dimension 1
+    expected[3, 4] = -1 + 2 / 3  # 4096 = 8**4: first step of the 4-level dimension 4
+    expected[4, 5] = -1 + 2 / 3  # 16384 = 8**4 * 4
+    expected[5] = 1.0
+    np.testing.assert_allclose(latents, expected)
+    grid = stablecodec_codeword_vectors()
+    assert grid.shape == (65_536, 6)
+    np.testing.assert_array_equal(stablecodec_latents_to_indices(grid), np.arange(65_536))
+    jitter = np.random.default_rng(0).uniform(-0.1, 0.1, grid.shape)  # < half a step (1/7)
+    np.testing.assert_array_equal(
+        stablecodec_latents_to_indices(np.clip(grid + jitter, -1, 1)), np.arange(65_536)
+    )
+
+
+def test_stablecodec_layout_matches_the_package_when_installed() -> None:
+    fsq_module = pytest.importorskip(
+        "stable_codec.fsq", reason="stable-codec lives in envs/stable-codec.yaml"
+    )
+    from nacbench.codecs.stablecodec import POSTHOC_LEVELS, stablecodec_indices_to_latents
+
+    fsq = fsq_module.DitheredFSQ(levels=list(POSTHOC_LEVELS), scale=1.0).eval()
+    indices = torch.arange(65_536)[None, :, None]
+    theirs = fsq.indices_to_codes(indices)[0].numpy()
+    np.testing.assert_allclose(stablecodec_indices_to_latents(np.arange(65_536)), theirs, atol=1e-6)
+    _, back = fsq(torch.from_numpy(theirs)[None].double(), skip_tanh=True)
+    np.testing.assert_array_equal(back[0, :, 0].numpy(), np.arange(65_536))
+
+
+def test_stablecodec_without_its_package_points_to_its_environment() -> None:
+    try:
+        import stable_codec  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        pytest.skip("stable_codec is importable here")
+    with pytest.raises(
+        RuntimeError, match=r"codecs\.sc: .*envs/stable-codec\.yaml.*requirements-stable-codec\.txt"
+    ):
+        build_codec("sc", {"adapter": "stablecodec", "random_weights": True, "model_config": "cfg.json"})
+
+
+def test_stablecodec_random_round_trip() -> None:
+    """Runs only in the stable-codec environment, given the model's config (the hub repo is gated)."""
+    import os
+
+    pytest.importorskip(
+        "stable_codec", reason="stable-codec pins torch 2.4; it runs in envs/stable-codec.yaml"
+    )
+    config = os.environ.get("NACBENCH_STABLECODEC_CONFIG")
+    if not config:
+        pytest.skip("set NACBENCH_STABLECODEC_CONFIG to stable-codec-speech-16k's model_config.json")
+    adapter = build_codec("sc", {"adapter": "stablecodec", "random_weights": True, "model_config": config})
+    assert adapter.info.codebook_sizes == (65_536,) and adapter.info.bits_per_codebook == (16,)
+    wavs = [_speechlike(np.random.default_rng(0), n, 16_000) for n in (16_000, 9_000, 16_000)]
+    codes = adapter.encode(wavs)
+    hop = adapter.info.input_sample_rate / adapter.info.frame_rate
+    for wav, c in zip(wavs, codes, strict=True):
+        assert c.dtype == np.int64 and c.shape == (1, math.ceil(len(wav) / hop))
+        np.testing.assert_array_equal(adapter.encode([wav])[0], c)
+    for c, audio in zip(codes, adapter.decode(codes), strict=True):
+        assert len(audio) == c.shape[1] * hop
+
+
+def test_stablecodec_conda_env_and_requirements_agree(repo_dir: Any) -> None:
+    import yaml
+
+    env = yaml.safe_load((repo_dir / "envs" / "stable-codec.yaml").read_text())
+    pip_lists = [d["pip"] for d in env["dependencies"] if isinstance(d, dict) and "pip" in d]
+    lines = (repo_dir / "envs" / "requirements-stable-codec.txt").read_text().splitlines()
+    requirements = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+    assert "python=3.10" in env["dependencies"]
+    assert pip_lists == [requirements]
+    assert "stable-codec==0.1.2" in requirements and "torch==2.4.0" in requirements
