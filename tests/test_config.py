@@ -99,3 +99,21 @@ def test_plan_natural_labelling_keeps_paper_paths() -> None:
     assert "bsc-p0.01-seed0-gray" in channels
     assert "bsc-p0.01-seed0-distortion-aware" in channels
     assert not any(c.endswith("-natural") for c in channels)
+
+
+@pytest.mark.parametrize("overlays", [(), ("offline.yaml",)])
+def test_shipped_codec_entries_build(overlays: tuple[str, ...], shared_dir: Path) -> None:
+    """Every codec entry of the shipped configs is accepted by its adapter (random weights, small
+    semantic model: this checks the options, not the weights)."""
+    from nacbench.codecs import build_codec
+
+    for name, options in load(*overlays)["codecs"].items():
+        if options["adapter"] == "stablecodec":
+            continue  # lives in its own environment (envs/stable-codec.yaml)
+        opts = {k: v for k, v in options.items() if k != "conda_env"}
+        if opts["adapter"] in ("neucodec", "dac", "encodec"):
+            opts["random_weights"] = True
+        if opts["adapter"] == "neucodec":
+            opts["random_semantic_layers"] = 1
+        codec = build_codec(name, opts)
+        assert codec.info.name == name

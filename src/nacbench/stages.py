@@ -28,6 +28,8 @@ log = logging.getLogger("nacbench")
 #: utterances handed to an adapter at once (it batches further inside); also the granularity of progress
 #: and of error attribution in the logs
 CHUNK = 16
+#: fewest utterances per scoring worker process (spawning one costs ~1-3 s)
+UTTERANCES_PER_WORKER = 8
 
 
 # ------------------------------------------------------------------------------------------------ data
@@ -258,7 +260,9 @@ def score_shard(
             log.info("scored %d/%d", n_done, total)
             done["n"] = n_done
 
-    scores = score_many(pairs, params, processes=processes, progress=tick)
+    # a worker pool costs seconds to start: only worth it when every worker gets several utterances
+    workers = max(1, min(processes, len(pairs) // UTTERANCES_PER_WORKER))
+    scores = score_many(pairs, params, processes=workers, progress=tick)
     if missing:
         gone = pd.DataFrame([{"utt_id": u, **failed_row(params, "no decoded audio")} for u in missing])
         scores = pd.concat([scores, gone], ignore_index=True)
