@@ -171,3 +171,15 @@ def test_channel_streams_are_identical_across_processes() -> None:
     }
     assert len(runs) == 1
     assert len(json.loads(runs.pop())) == 3
+
+
+def test_snakemake_lint_is_clean() -> None:
+    out = snakemake("--lint")
+    assert "Congratulations, your workflow is in a good condition!" in out.stdout + out.stderr
+
+
+def test_ruff_is_clean() -> None:
+    ruff = [sys.executable, "-m", "ruff"]
+    for args in (["check", "."], ["format", "--check", "."]):
+        proc = subprocess.run([*ruff, *args], cwd=REPO, capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
