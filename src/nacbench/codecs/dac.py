@@ -14,7 +14,6 @@ there is no delay to remove.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,17 +22,16 @@ import torch
 from torch import nn
 
 from nacbench.codecs import register
-from nacbench.codecs.base import CodecAdapter, CodecInfo, WeightsUnavailableError
+from nacbench.codecs.base import CodecInfo, WeightsUnavailableError
 from nacbench.codecs.torchutil import (
     BATCHING_MODES,
+    BatchedTorchAdapter,
     BatchingMode,
-    as_mono_float32,
     check_choice,
     count_parameters,
     fit_length,
     frames_for_length,
     hub_offline,
-    map_batched,
     pad_codes,
     pad_waveforms,
     reject_unknown_options,
@@ -106,23 +104,14 @@ def _load_model(path: Path, option: str) -> nn.Module:
     return model
 
 
-class DacAdapter(CodecAdapter):
+class DacAdapter(BatchedTorchAdapter):
     """DAC 24 kHz with the first ``n_codebooks`` RVQ codebooks."""
 
     def __init__(
         self, model: nn.Module, info: CodecInfo, device: torch.device, batch_size: int, batching: BatchingMode
     ) -> None:
         self.model = model.to(device).eval()
-        self.info = info
-        self.device = device
-        self.batch_size = batch_size
-        self.batching = batching
-
-    def encode(self, wavs: Sequence[np.ndarray]) -> list[np.ndarray]:
-        arrays = [as_mono_float32(w, f"codec {self.info.name!r} input {i}") for i, w in enumerate(wavs)]
-        return map_batched(
-            arrays, [len(w) for w in arrays], self.batch_size, self.batching, self._encode_batch
-        )
+        super().__init__(info, device, batch_size, batching)
 
     @torch.inference_mode()
     def _encode_batch(self, wavs: list[np.ndarray]) -> list[np.ndarray]:
@@ -133,14 +122,6 @@ class DacAdapter(CodecAdapter):
             np.ascontiguousarray(c[:, : frames_for_length(int(n), HOP)])
             for c, n in zip(codes, lengths, strict=True)
         ]
-
-    def decode(self, codes: Sequence[np.ndarray]) -> list[np.ndarray]:
-        arrays = [np.asarray(c, dtype=np.int64) for c in codes]
-        for c in arrays:
-            self.check_codes(c)
-        return map_batched(
-            arrays, [c.shape[1] for c in arrays], self.batch_size, self.batching, self._decode_batch
-        )
 
     @torch.inference_mode()
     def _decode_batch(self, codes: list[np.ndarray]) -> list[np.ndarray]:

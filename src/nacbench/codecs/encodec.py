@@ -16,7 +16,6 @@ input gets (measured: only the last frame changes). Frames: ``ceil(T / 320)``; t
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,17 +24,16 @@ import torch
 from torch import nn
 
 from nacbench.codecs import register
-from nacbench.codecs.base import CodecAdapter, CodecInfo, WeightsUnavailableError
+from nacbench.codecs.base import CodecInfo, WeightsUnavailableError
 from nacbench.codecs.torchutil import (
     BATCHING_MODES,
+    BatchedTorchAdapter,
     BatchingMode,
-    as_mono_float32,
     check_choice,
     count_parameters,
     fit_length,
     frames_for_length,
     hub_offline,
-    map_batched,
     pad_codes,
     pad_waveforms,
     reject_unknown_options,
@@ -119,7 +117,7 @@ def _pretrained_model(weights: str | None, option: str) -> tuple[nn.Module, str]
         ) from exc
 
 
-class EncodecAdapter(CodecAdapter):
+class EncodecAdapter(BatchedTorchAdapter):
     """EnCodec 24 kHz at ``n_codebooks * 0.75`` kbps."""
 
     def __init__(
@@ -132,17 +130,8 @@ class EncodecAdapter(CodecAdapter):
         bandwidth: float,
     ) -> None:
         self.model = model.to(device).eval()
-        self.info = info
-        self.device = device
-        self.batch_size = batch_size
-        self.batching = batching
+        super().__init__(info, device, batch_size, batching)
         self.bandwidth = bandwidth
-
-    def encode(self, wavs: Sequence[np.ndarray]) -> list[np.ndarray]:
-        arrays = [as_mono_float32(w, f"codec {self.info.name!r} input {i}") for i, w in enumerate(wavs)]
-        return map_batched(
-            arrays, [len(w) for w in arrays], self.batch_size, self.batching, self._encode_batch
-        )
 
     @torch.inference_mode()
     def _encode_batch(self, wavs: list[np.ndarray]) -> list[np.ndarray]:
@@ -154,14 +143,6 @@ class EncodecAdapter(CodecAdapter):
             np.ascontiguousarray(c[:, : frames_for_length(int(n), HOP)])
             for c, n in zip(codes, lengths, strict=True)
         ]
-
-    def decode(self, codes: Sequence[np.ndarray]) -> list[np.ndarray]:
-        arrays = [np.asarray(c, dtype=np.int64) for c in codes]
-        for c in arrays:
-            self.check_codes(c)
-        return map_batched(
-            arrays, [c.shape[1] for c in arrays], self.batch_size, self.batching, self._decode_batch
-        )
 
     @torch.inference_mode()
     def _decode_batch(self, codes: list[np.ndarray]) -> list[np.ndarray]:

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import math
 import types
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,18 +34,17 @@ import torch
 from torch import nn
 
 from nacbench.codecs import register
-from nacbench.codecs.base import DIM0_LEAST_SIGNIFICANT, CodecAdapter, CodecInfo, WeightsUnavailableError
+from nacbench.codecs.base import DIM0_LEAST_SIGNIFICANT, CodecInfo, WeightsUnavailableError
 from nacbench.codecs.torchutil import (
     BATCHING_MODES,
+    BatchedTorchAdapter,
     BatchingMode,
-    as_mono_float32,
     check_choice,
     count_parameters,
     hf_cache_dir,
     hf_file,
     hub_offline,
     hub_revision_of,
-    map_batched,
     pad_codes,
     pad_waveforms,
     reject_unknown_options,
@@ -290,8 +288,10 @@ def _decoder_16k(model: nn.Module, decoder_weights: str | None, option: str) -> 
 # --- the adapter ----------------------------------------------------------------------------------------
 
 
-class NeuCodecAdapter(CodecAdapter):
+class NeuCodecAdapter(BatchedTorchAdapter):
     """NeuCodec / Distill-NeuCodec behind the batched adapter interface."""
+
+    min_input_samples = INPUT_HOP
 
     def __init__(
         self,
@@ -304,25 +304,11 @@ class NeuCodecAdapter(CodecAdapter):
     ) -> None:
         self.model = model.to(device).eval()
         self.decoder = decoder.to(device).eval()
-        self.info = info
-        self.device = device
-        self.batch_size = batch_size
-        self.batching = batching
+        super().__init__(info, device, batch_size, batching)
         self.variant = info.extra["variant"]
         self.output_hop = DECODER_HOPS[info.output_sample_rate]
 
     # encode ---------------------------------------------------------------------------------------------
-    def encode(self, wavs: Sequence[np.ndarray]) -> list[np.ndarray]:
-        arrays = [as_mono_float32(w, f"codec {self.info.name!r} input {i}") for i, w in enumerate(wavs)]
-        for i, wav in enumerate(arrays):
-            if len(wav) < INPUT_HOP:
-                raise ValueError(
-                    f"codec {self.info.name!r}: input {i} has {len(wav)} samples, needs >= {INPUT_HOP}"
-                )
-        return map_batched(
-            arrays, [len(w) for w in arrays], self.batch_size, self.batching, self._encode_batch
-        )
-
     @torch.inference_mode()
     def _encode_batch(self, wavs: list[np.ndarray]) -> list[np.ndarray]:
         batch, lengths = pad_waveforms(wavs)
@@ -339,14 +325,6 @@ class NeuCodecAdapter(CodecAdapter):
         return out
 
     # decode ---------------------------------------------------------------------------------------------
-    def decode(self, codes: Sequence[np.ndarray]) -> list[np.ndarray]:
-        arrays = [np.asarray(c, dtype=np.int64) for c in codes]
-        for c in arrays:
-            self.check_codes(c)
-        return map_batched(
-            arrays, [c.shape[1] for c in arrays], self.batch_size, self.batching, self._decode_batch
-        )
-
     @torch.inference_mode()
     def _decode_batch(self, codes: list[np.ndarray]) -> list[np.ndarray]:
         if max(c.shape[1] for c in codes) == 0:

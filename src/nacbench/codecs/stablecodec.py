@@ -35,17 +35,16 @@ import numpy as np
 import torch
 
 from nacbench.codecs import register
-from nacbench.codecs.base import DIM0_LEAST_SIGNIFICANT, CodecAdapter, CodecInfo, WeightsUnavailableError
+from nacbench.codecs.base import DIM0_LEAST_SIGNIFICANT, CodecInfo, WeightsUnavailableError
 from nacbench.codecs.torchutil import (
     BATCHING_MODES,
+    BatchedTorchAdapter,
     BatchingMode,
-    as_mono_float32,
     check_choice,
     count_parameters,
     fit_length,
     frames_for_length,
     hf_file,
-    map_batched,
     pad_codes,
     reject_unknown_options,
     resolve_device,
@@ -160,7 +159,7 @@ def _build(
 # --- the adapter ----------------------------------------------------------------------------------------
 
 
-class StableCodecAdapter(CodecAdapter):
+class StableCodecAdapter(BatchedTorchAdapter):
     """StableCodec with a one-stage post-hoc FSQ bottleneck (default: the paper's levels)."""
 
     def __init__(
@@ -173,18 +172,9 @@ class StableCodecAdapter(CodecAdapter):
         normalize: bool,
     ) -> None:
         self.codec = codec
-        self.info = info
-        self.device = device
-        self.batch_size = batch_size
-        self.batching = batching
+        super().__init__(info, device, batch_size, batching)
         self.normalize = normalize
         self.hop = int(codec.model.downsampling_ratio)
-
-    def encode(self, wavs: Sequence[np.ndarray]) -> list[np.ndarray]:
-        arrays = [as_mono_float32(w, f"codec {self.info.name!r} input {i}") for i, w in enumerate(wavs)]
-        return map_batched(
-            arrays, [len(w) for w in arrays], self.batch_size, self.batching, self._encode_batch
-        )
 
     def _prepare(self, wav: np.ndarray) -> torch.Tensor:
         """One input as the package's file-path ``encode`` prepares it: padded to the hop, -20 LUFS."""
@@ -206,14 +196,6 @@ class StableCodecAdapter(CodecAdapter):
             np.ascontiguousarray(c[None, : frames_for_length(len(w), self.hop)])
             for c, w in zip(codes, wavs, strict=True)
         ]
-
-    def decode(self, codes: Sequence[np.ndarray]) -> list[np.ndarray]:
-        arrays = [np.asarray(c, dtype=np.int64) for c in codes]
-        for c in arrays:
-            self.check_codes(c)
-        return map_batched(
-            arrays, [c.shape[1] for c in arrays], self.batch_size, self.batching, self._decode_batch
-        )
 
     @torch.inference_mode()
     def _decode_batch(self, codes: list[np.ndarray]) -> list[np.ndarray]:

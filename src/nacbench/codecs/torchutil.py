@@ -26,7 +26,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from nacbench.codecs.base import WeightsUnavailableError
+from nacbench.codecs.base import CodecAdapter, CodecInfo, WeightsUnavailableError
 
 BatchingMode = Literal["exact", "padded"]
 BATCHING_MODES: tuple[str, ...] = ("exact", "padded")
@@ -164,6 +164,47 @@ def map_batched(
         for i, res in zip(group, results, strict=True):
             out[i] = res
     return out
+
+
+class BatchedTorchAdapter(CodecAdapter):
+    """The encode/decode loop every torch adapter shares: validate inputs, group them by the batching
+    policy, run the subclass's ``_encode_batch`` / ``_decode_batch`` on each group, restore the order."""
+
+    #: shortest input the encoder accepts (samples at the input rate)
+    min_input_samples = 1
+
+    def __init__(
+        self, info: CodecInfo, device: torch.device, batch_size: int, batching: BatchingMode
+    ) -> None:
+        self.info = info
+        self.device = device
+        self.batch_size = batch_size
+        self.batching = batching
+
+    def encode(self, wavs: Sequence[np.ndarray]) -> list[np.ndarray]:
+        arrays = [as_mono_float32(w, f"codec {self.info.name!r} input {i}") for i, w in enumerate(wavs)]
+        for i, wav in enumerate(arrays):
+            if len(wav) < self.min_input_samples:
+                raise ValueError(
+                    f"codec {self.info.name!r}: input {i} has {len(wav)} samples, needs >= {self.min_input_samples}"
+                )
+        return map_batched(
+            arrays, [len(w) for w in arrays], self.batch_size, self.batching, self._encode_batch
+        )
+
+    def decode(self, codes: Sequence[np.ndarray]) -> list[np.ndarray]:
+        arrays = [np.asarray(c, dtype=np.int64) for c in codes]
+        for c in arrays:
+            self.check_codes(c)
+        return map_batched(
+            arrays, [c.shape[1] for c in arrays], self.batch_size, self.batching, self._decode_batch
+        )
+
+    def _encode_batch(self, wavs: list[np.ndarray]) -> list[np.ndarray]:
+        raise NotImplementedError
+
+    def _decode_batch(self, codes: list[np.ndarray]) -> list[np.ndarray]:
+        raise NotImplementedError
 
 
 def fit_length(wav: np.ndarray, n_samples: int) -> np.ndarray:
