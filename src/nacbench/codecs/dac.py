@@ -125,8 +125,6 @@ class DacAdapter(BatchedTorchAdapter):
 
     @torch.inference_mode()
     def _decode_batch(self, codes: list[np.ndarray]) -> list[np.ndarray]:
-        if max(c.shape[1] for c in codes) == 0:
-            return [np.zeros(0, dtype=np.float32) for _ in codes]
         batch, frames = pad_codes(codes)
         latent, _, _ = self.model.quantizer.from_codes(batch.to(self.device))
         audio = to_numpy_f32(self.model.decode(latent))[:, 0, :]

@@ -146,8 +146,6 @@ class EncodecAdapter(BatchedTorchAdapter):
 
     @torch.inference_mode()
     def _decode_batch(self, codes: list[np.ndarray]) -> list[np.ndarray]:
-        if max(c.shape[1] for c in codes) == 0:
-            return [np.zeros(0, dtype=np.float32) for _ in codes]
         batch, frames = pad_codes(codes)
         emb = self.model.quantizer.decode(batch.transpose(0, 1).to(self.device))
         audio = to_numpy_f32(self.model.decoder(emb))[:, 0, :]

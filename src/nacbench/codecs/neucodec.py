@@ -327,8 +327,6 @@ class NeuCodecAdapter(BatchedTorchAdapter):
     # decode ---------------------------------------------------------------------------------------------
     @torch.inference_mode()
     def _decode_batch(self, codes: list[np.ndarray]) -> list[np.ndarray]:
-        if max(c.shape[1] for c in codes) == 0:
-            return [np.zeros(0, dtype=np.float32) for _ in codes]
         batch, frames = pad_codes(codes)
         from neucodec.model import NeuCodec
 

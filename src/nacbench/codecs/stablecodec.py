@@ -199,8 +199,6 @@ class StableCodecAdapter(BatchedTorchAdapter):
 
     @torch.inference_mode()
     def _decode_batch(self, codes: list[np.ndarray]) -> list[np.ndarray]:
-        if max(c.shape[1] for c in codes) == 0:
-            return [np.zeros(0, dtype=np.float32) for _ in codes]
         batch, frames = pad_codes(codes)
         tokens = [batch[:, 0, :, None].to(self.device)]  # [B, S, 1] per stage
         audio = to_numpy_f32(self.codec.decode(tokens, posthoc_bottleneck=True))[:, 0, :]
