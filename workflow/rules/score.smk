@@ -16,7 +16,9 @@ rule score:
     params:
         metrics=config["metrics"],
         n_shards=lambda w: config["data"][w.dataset]["shards"],
-    threads: 8  # capped at --cores locally; the scorer spreads utterances over its threads
+    # one core per job: there are always many score jobs to fill the cores; a profile may give more
+    # (set-threads), and the scorer then spreads a large shard's utterances over worker processes
+    threads: 1
     resources:
         mem_mb=4000,
         runtime=120,
