@@ -42,7 +42,7 @@ def test_table3_bit_budgets():
     assert t["Codebooks"].tolist() == [1, 1, 6, 12]
     assert t["Bits/frame"].tolist() == [16, 16, 60, 120]
     assert t.loc["DAC", "Weights"] == "random init"
-    assert t.loc["EnCodec", "Weights"] == "pretrained"
+    assert t.loc["EnCodec", "Weights"] == "published"
 
 
 def test_write_table_formats_and_notes(tmp_path):

@@ -38,6 +38,8 @@ RANDOM_NOTE = "RANDOM WEIGHTS - not a result"
 #: what a Table 2 cell shows when the model's weights could not be loaded: never a number
 UNAVAILABLE = "n/a (weights unavailable)"
 RANDOM_INIT = "random init"
+#: trained weights as released, or a classical codec as specified (Codec2, G.711): nothing random
+PUBLISHED = "published"
 
 _QUANTIZER_NAMES = {"fsq": "FSQ", "rvq": "RVQ", "parametric": "Parametric", "other": "Other"}
 _TEX_ESCAPES = {
@@ -161,7 +163,7 @@ def write_table(
 def _weights_label(info_random: bool, available: bool = True) -> str:
     if not available:
         return UNAVAILABLE
-    return RANDOM_INIT if info_random else "pretrained"
+    return RANDOM_INIT if info_random else PUBLISHED
 
 
 def _number(value: float) -> int | float:
