@@ -10,6 +10,8 @@ rule channel:
         f"{R}/channel/{{codec}}/{{dataset}}/{{channel}}/{{shard}}.npz",
     log:
         log_path("channel", "{codec}", "{dataset}", "{channel}", "{shard}"),
+    benchmark:
+        bench_path("channel", "{codec}", "{dataset}", "{channel}", "{shard}")
     params:
         out_of_range=config["study_a"]["out_of_range"],
     resources:

@@ -13,6 +13,8 @@ rule enc_rtf:
         f"{R}/analysis/enc_rtf/{{codec}}.json",
     log:
         log_path("enc_rtf", "{codec}"),
+    benchmark:
+        bench_path("enc_rtf", "{codec}")
     params:
         options=codec_options,
         device=config["device"],

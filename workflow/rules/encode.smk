@@ -8,6 +8,8 @@ rule codec_info:
         f"{R}/codes/{{codec}}/codec.json",
     log:
         log_path("codec_info", "{codec}"),
+    benchmark:
+        bench_path("codec_info", "{codec}")
     params:
         options=codec_options,
         device=config["device"],

@@ -13,6 +13,8 @@ rule codewords:
         f"{R}/labelling/{{codec}}/codewords.npz",
     log:
         log_path("codewords", "{codec}"),
+    benchmark:
+        bench_path("codewords", "{codec}")
     params:
         options=codec_options,
         device=config["device"],

@@ -36,6 +36,8 @@ rule tidy_scores:
         csv=f"{R}/tables/scores_{{dataset}}.csv.gz",
     log:
         log_path("tidy_scores", "{dataset}"),
+    benchmark:
+        bench_path("tidy_scores", "{dataset}")
     conda:
         PIPELINE_ENV
     script:
