@@ -151,6 +151,8 @@ def test_interrupted_run_resumes_without_recomputing(shared_dir: Path, tmp_path:
         proc.wait()
     finished = {p: p.stat().st_mtime_ns for p in (results / "codes").rglob("*.npz")}
     assert finished, "the run was killed before any job finished"
+    # a hard kill leaves Snakemake's lock behind (README: unlock once, then restart)
+    snakemake("--unlock", "--configfile", "configs/offline.yaml", str(overlay))
     snakemake("--cores", "2", "--configfile", "configs/offline.yaml", str(overlay))
     assert {p: p.stat().st_mtime_ns for p in finished} == finished, "finished jobs were recomputed"
     assert (results / "figures" / "figure3.png").exists()
