@@ -129,19 +129,26 @@ def labelling_report(
 # ------------------------------------------------------------------------------------------- Study B
 
 
-def _row_scores(metric_paths: Sequence[str], asr_paths: Sequence[str]) -> dict[str, Any]:
+def _concat(paths: Sequence[str]) -> pd.DataFrame:
+    return pd.concat([pd.read_parquet(p) for p in paths], ignore_index=True)
+
+
+def _of_codec(paths: Sequence[str], codec: str) -> list[str]:
+    """Shard files of one codec: ``results/{metrics|asr}/{codec}/{dataset}/{channel}/{shard}.parquet``."""
+    return [p for p in paths if Path(p).parts[-4] == codec]
+
+
+def corpus_wer(asr: pd.DataFrame) -> dict[str, Any]:
+    """Corpus-level WER/CER (%) of an ASR table, with the model that produced it."""
     from nacbench.asr.wer import corpus_wer_cer
 
-    scores = pd.concat([pd.read_parquet(p) for p in metric_paths], ignore_index=True)
-    asr = pd.concat([pd.read_parquet(p) for p in asr_paths], ignore_index=True)
     wer = corpus_wer_cer(list(asr.reference), list(asr.hypothesis))
     return {
-        "stoi": float(scores["stoi"].mean()),
-        "pesq": float(scores["pesq"].mean()),
         "wer": 100 * wer["wer"],
         "cer": 100 * wer["cer"],
+        "utterances": wer["n_utts"],
+        "words": wer["n_words"],
         "asr_model": str(asr.asr_model.iloc[0]),
-        "n_utterances": len(scores),
     }
 
 
@@ -163,21 +170,18 @@ def study_b_tables(
     table_out: Sequence[str],
     asr_out: Sequence[str],
 ) -> None:
-    """Table 2 rows from config, and a WER/CER table of every Study B codec next to the clean audio."""
+    """Table 2 rows from config, and a WER/CER table of every Study B codec next to the clean audio.
+
+    A row without a codec (no public weights) keeps the parameter counts of its encoder, taken from
+    another row with the same encoder (the counts come from the modules, not from the weights).
+    """
     import json
 
-    from nacbench.asr.wer import corpus_wer_cer
     from nacbench.tables import table2, write_table
 
-    infos = {CodecInfo.read(p).name: CodecInfo.read(p) for p in info_paths}
-    rtf = {json.loads(Path(p).read_text())["codec"]: json.loads(Path(p).read_text()) for p in rtf_paths}
-    measured = {
-        c: _row_scores(
-            [p for p in metric_paths if Path(p).parts[-4] == c],
-            [p for p in asr_paths if Path(p).parts[-4] == c],
-        )
-        for c in codecs
-    }
+    infos = {info.name: info for info in (CodecInfo.read(p) for p in info_paths)}
+    rtf = {d["codec"]: d for d in (json.loads(Path(p).read_text()) for p in rtf_paths)}
+    wers = {c: corpus_wer(_concat(_of_codec(asr_paths, c))) for c in codecs}
     by_encoder = {row["encoder"]: row["codec"] for row in rows if row["codec"]}
     table_rows = []
     for row in rows:
@@ -191,7 +195,10 @@ def study_b_tables(
             "reason": row.get("note", ""),
         }
         if codec:
-            entry |= measured[codec] | {
+            scores = _concat(_of_codec(metric_paths, codec))
+            entry |= wers[codec] | {
+                "stoi": float(scores["stoi"].mean()),
+                "pesq": float(scores["pesq"].mean()),
                 "enc_rtf": rtf[codec]["enc_rtf"],
                 "device": rtf[codec]["device"],
                 "random_weights": infos[codec].random_weights,
@@ -203,27 +210,23 @@ def study_b_tables(
         "Encoder/decoder parameters and autoencoding scores (paper Table 2)",
     )
 
-    reference = pd.concat([pd.read_parquet(p) for p in reference_asr_paths], ignore_index=True)
-    asr_rows = [{"system": "original audio", **_wer_row(corpus_wer_cer, reference), "random_weights": False}]
-    for c in codecs:
-        asr = pd.concat([pd.read_parquet(p) for p in asr_paths if Path(p).parts[-4] == c], ignore_index=True)
-        asr_rows.append(
-            {"system": c, **_wer_row(corpus_wer_cer, asr), "random_weights": infos[c].random_weights}
-        )
-    write_table(
-        pd.DataFrame(asr_rows), _stem(asr_out), "Corpus WER/CER of Whisper on original and decoded audio"
+    systems = {"original audio": (corpus_wer(_concat(reference_asr_paths)), False)}
+    systems |= {c: (wers[c], infos[c].random_weights) for c in codecs}
+    asr_table = pd.DataFrame(
+        [
+            {
+                "system": name,
+                "WER (%)": w["wer"],
+                "CER (%)": w["cer"],
+                "utterances": w["utterances"],
+                "words": w["words"],
+                "ASR model": w["asr_model"],
+                "random_weights": random_weights,
+            }
+            for name, (w, random_weights) in systems.items()
+        ]
     )
-
-
-def _wer_row(corpus_wer_cer: Any, asr: pd.DataFrame) -> dict[str, Any]:
-    wer = corpus_wer_cer(list(asr.reference), list(asr.hypothesis))
-    return {
-        "WER (%)": 100 * wer["wer"],
-        "CER (%)": 100 * wer["cer"],
-        "utterances": wer["n_utts"],
-        "words": wer["n_words"],
-        "ASR model": str(asr.asr_model.iloc[0]),
-    }
+    write_table(asr_table, _stem(asr_out), "Corpus WER/CER of Whisper on original and decoded audio")
 
 
 def code_analysis(
