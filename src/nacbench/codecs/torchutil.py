@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+from abc import abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -200,11 +201,13 @@ class BatchedTorchAdapter(CodecAdapter):
             arrays, [c.shape[1] for c in arrays], self.batch_size, self.batching, self._decode_batch
         )
 
+    @abstractmethod
     def _encode_batch(self, wavs: list[np.ndarray]) -> list[np.ndarray]:
-        raise NotImplementedError
+        """One group of waveforms (all the same length under exact batching) -> their codes."""
 
+    @abstractmethod
     def _decode_batch(self, codes: list[np.ndarray]) -> list[np.ndarray]:
-        raise NotImplementedError
+        """One group of code arrays (at least one frame among them) -> their waveforms."""
 
 
 def fit_length(wav: np.ndarray, n_samples: int) -> np.ndarray:
