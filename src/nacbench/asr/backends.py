@@ -210,14 +210,21 @@ class FasterWhisper:
                 texts[i] = self._transcribe_one(wav)
         return [str(t) for t in texts]
 
+    @property
+    def _decoding(self) -> dict[str, Any]:
+        """The faithful decoding settings, shared by the sequential and the batched paths."""
+        return {
+            "language": LANGUAGE,
+            "task": "transcribe",
+            "beam_size": self.beam_size,
+            "temperature": TEMPERATURE,
+            "condition_on_previous_text": CONDITION_ON_PREVIOUS_TEXT,
+        }
+
     def _transcribe_one(self, wav: np.ndarray) -> str:
         segments, _ = self._model.transcribe(
             wav,
-            language=LANGUAGE,
-            task="transcribe",
-            beam_size=self.beam_size,
-            temperature=TEMPERATURE,
-            condition_on_previous_text=CONDITION_ON_PREVIOUS_TEXT,
+            **self._decoding,
             vad_filter=False,
         )
         return "".join(segment.text for segment in segments).strip()  # segments is a lazy generator
@@ -242,11 +249,7 @@ class FasterWhisper:
         ]
         segments, _ = self._batched.transcribe(
             audio,
-            language=LANGUAGE,
-            task="transcribe",
-            beam_size=self.beam_size,
-            temperature=TEMPERATURE,
-            condition_on_previous_text=CONDITION_ON_PREVIOUS_TEXT,
+            **self._decoding,
             clip_timestamps=clips,
             batch_size=self.batch_size,
         )
