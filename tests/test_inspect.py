@@ -228,10 +228,15 @@ def _texts(fig) -> list[str]:
     found = [t.get_text() for t in fig.texts]
     for ax in fig.axes:
         found.append(ax.get_title())
+        found.extend(t.get_text() for t in ax.texts)
         legend = ax.get_legend()
         if legend is not None:
             found.extend(t.get_text() for t in legend.get_texts())
     return found
+
+
+def _stamped(ax) -> bool:
+    return any(RANDOM_STAMP in t.get_text() for t in ax.texts)
 
 
 @pytest.mark.parametrize(
@@ -239,10 +244,22 @@ def _texts(fig) -> list[str]:
 )
 def test_score_figures_label_random_weight_codecs(draw) -> None:
     marked = _texts(draw(_tidy("beta")))
-    assert RANDOM_STAMP in marked
-    assert any("beta (random)" in t for t in marked)
-    assert not any("alpha (random)" in t for t in marked)
+    assert any("beta (random weights)" in t for t in marked)
+    assert not any("alpha (random" in t for t in marked)
     assert RANDOM_STAMP not in _texts(draw(_tidy(None)))
+    all_random = _tidy("beta").assign(random_weights=True)
+    assert RANDOM_STAMP in _texts(draw(all_random))
+
+
+def test_random_weights_mark_only_their_own_lines_and_panels() -> None:
+    """alpha is real, beta random: beta's line is dotted, and no panel showing alpha is stamped."""
+    curve = ins.figure_metric_curve(_tidy("beta"))
+    styles = {line.get_label(): line.get_linestyle() for line in curve.axes[0].get_lines()}
+    assert styles["beta (random weights)"] == ":" and styles["alpha"] == "-"
+    assert not _stamped(curve.axes[0]) and RANDOM_STAMP not in [t.get_text() for t in curve.texts]
+    scatter = ins.figure_utterance_scatter(_tidy("beta"))
+    panels = {ax.get_title(): ax for ax in scatter.axes if ax.get_title()}
+    assert _stamped(panels["beta (random weights)"]) and not _stamped(panels["alpha"])
 
 
 def test_metric_curve_draws_one_line_per_codec_at_each_p_flip() -> None:
@@ -266,6 +283,8 @@ def test_code_and_flip_figures_label_random_weights(run) -> None:
             assert (RANDOM_STAMP in _texts(fig)) is random_weights
     pooled = ins.pooled_flip_rates(ins.flip_counts(results))
     assert RANDOM_STAMP in _texts(ins.figure_flip_rates(pooled, random={"toy"}))
+    mixed = pd.concat([pooled, pooled.assign(codec="real")])  # a real codec beside the random one
+    assert RANDOM_STAMP not in _texts(ins.figure_flip_rates(mixed, random={"toy"}))
     assert RANDOM_STAMP not in _texts(ins.figure_flip_rates(pooled))
 
 

@@ -1,4 +1,5 @@
-"""Report figures: files are written, the random-weights stamp cannot be lost, panels are as specified."""
+"""Report figures: files are written, random weights are marked where they are (lines, panels) and
+nowhere else, empty panels say why, panels are as specified."""
 
 from __future__ import annotations
 
@@ -6,7 +7,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nacbench.plots import RANDOM_STAMP, figure2, figure3, figure_labelling, row_normalise
+from nacbench.plots import (
+    RANDOM_LINESTYLE,
+    RANDOM_STAMP,
+    figure2,
+    figure3,
+    figure_labelling,
+    row_normalise,
+)
 
 P_GRID = (0.001, 0.01, 0.1, 0.5)
 
@@ -38,13 +46,23 @@ def stamps(fig) -> list[str]:
     return [t.get_text() for t in fig.texts if RANDOM_STAMP in t.get_text()]
 
 
+def panel_stamped(ax) -> bool:
+    return any(RANDOM_STAMP in t.get_text() for t in ax.texts)
+
+
+def curve(ax, label: str):
+    """The mean line of one codec (or labelling) in a panel, found by its legend label."""
+    (line,) = [line for line in ax.get_lines() if line.get_label() == label]
+    return line
+
+
 def assert_written(stem):
     for ext in ("pdf", "png"):
         path = stem.with_name(stem.name + "." + ext)
         assert path.is_file() and path.stat().st_size > 1000, path
 
 
-def test_figure3_panels_stamp_and_legend(tmp_path):
+def test_figure3_panels_marks_random_lines_not_the_figure(tmp_path):
     stem = tmp_path / "figs" / "figure3"
     fig = figure3(tidy(), stem, display_names={"neucodec": "NeuCodec", "dac": "DAC"}, n_boot=100)
     assert_written(stem)
@@ -52,20 +70,52 @@ def test_figure3_panels_stamp_and_legend(tmp_path):
     assert len(axes) == 4
     assert all(ax.get_xscale() == "log" for ax in axes)
     assert axes[2].get_ylabel().startswith("SI-SDR (dB)")
-    assert stamps(fig), "random-weight data must carry the stamp on the figure"
     labels = [t.get_text() for legend in fig.legends for t in legend.get_texts()]
-    assert "DAC (random)" in labels and "NeuCodec" in labels
+    assert "DAC (random weights)" in labels and "NeuCodec" in labels
+    # the random-weight line is dotted and says so; the real codec's line stays a plain solid result
+    for ax in axes:
+        assert curve(ax, "DAC (random weights)").get_linestyle() == RANDOM_LINESTYLE
+        assert curve(ax, "NeuCodec").get_linestyle() == "-"
+        assert not panel_stamped(ax), "a panel with a real codec's curve must not read as a non-result"
+    assert not stamps(fig)
     # per codec: a mean line plus its dashed clean reference
     dashed = [line for line in axes[0].get_lines() if line.get_linestyle() == "--"]
     assert len(dashed) == 2
     assert np.allclose(dashed[0].get_ydata(), 0.9)
 
 
+def test_figure3_all_random_stamps_every_panel(tmp_path):
+    fig = figure3(
+        tidy(random_codecs=("dac", "neucodec")), tmp_path / "f3", metrics=("stoi", "pesq"), n_boot=20
+    )
+    axes = [ax for ax in fig.axes if ax.get_visible()]
+    assert len(axes) == 2 and all(panel_stamped(ax) for ax in axes)
+
+
 def test_figure3_without_random_weights_has_no_stamp(tmp_path):
     fig = figure3(tidy(random_codecs=()), tmp_path / "f3", metrics=("stoi",), n_boot=50)
-    assert not stamps(fig)
+    assert not stamps(fig) and not any(panel_stamped(ax) for ax in fig.axes)
     labels = [t.get_text() for legend in fig.legends for t in legend.get_texts()]
-    assert not any("(random)" in label for label in labels)
+    assert not any("random" in label for label in labels)
+    assert {line.get_linestyle() for line in fig.axes[0].get_lines()} == {"-", "--"}
+
+
+def test_figure3_metric_without_finite_values_keeps_an_empty_panel(tmp_path):
+    """A metric that failed everywhere used to fail the figure ("cannot be log-scaled")."""
+    scores = tidy()
+    scores["pesq"] = np.nan
+    scores["error"] = "pesq: signal shorter than 0.25 s"
+    stem = tmp_path / "f3"
+    fig = figure3(scores, stem, n_boot=20)
+    assert_written(stem)
+    pesq_panel, stoi_panel = fig.axes[1], fig.axes[0]
+    assert not pesq_panel.get_lines()
+    note = " ".join(t.get_text() for t in pesq_panel.texts)
+    assert "no finite values of pesq" in note
+    assert "signal shorter than 0.25 s" in note and "failures table" in note
+    assert len(stoi_panel.get_lines()) == 4  # the other panels are drawn as usual
+    labels = [t.get_text() for legend in fig.legends for t in legend.get_texts()]
+    assert {"neucodec", "dac (random weights)"} <= set(labels)
 
 
 def test_figure3_needs_natural_bsc_rows(tmp_path):
@@ -77,11 +127,25 @@ def test_figure_labelling_one_panel_per_codec(tmp_path):
     stem = tmp_path / "labelling"
     fig = figure_labelling(tidy(), stem, metric="stoi", n_boot=50)
     assert_written(stem)
-    axes = [ax for ax in fig.axes if ax.get_visible()]
-    assert sorted(ax.get_title() for ax in axes) == ["dac (random)", "neucodec"]
-    solid = [line for line in axes[0].get_lines() if line.get_linestyle() == "-"]
+    axes = {ax.get_title(): ax for ax in fig.axes if ax.get_visible()}
+    assert sorted(axes) == ["dac (random weights)", "neucodec"]
+    solid = [line for line in axes["neucodec"].get_lines() if line.get_linestyle() == "-"]
     assert len(solid) == 2  # natural and gray
-    assert stamps(fig)
+    dotted = [line for line in axes["dac (random weights)"].get_lines() if line.get_linestyle() == ":"]
+    assert len(dotted) == 2
+    # only the random codec's panel is stamped; the real codec's panel reads as a result
+    assert panel_stamped(axes["dac (random weights)"]) and not panel_stamped(axes["neucodec"])
+    assert not stamps(fig)
+
+
+def test_figure_labelling_metric_without_finite_values(tmp_path):
+    scores = tidy()
+    scores.loc[scores["codec"] == "dac", "stoi"] = np.nan
+    fig = figure_labelling(scores, tmp_path / "labelling", metric="stoi", n_boot=20)
+    axes = {ax.get_title(): ax for ax in fig.axes if ax.get_visible()}
+    assert "no finite values" in " ".join(t.get_text() for t in axes["dac (random weights)"].texts)
+    assert not panel_stamped(axes["dac (random weights)"])
+    assert len(axes["neucodec"].get_lines()) == 3
 
 
 def test_row_normalise_keeps_unseen_rows_nan():

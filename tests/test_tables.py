@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -14,6 +16,7 @@ from nacbench.tables import (
     summary_table,
     table2,
     table3,
+    table_notes,
     tex_escape,
     write_table,
 )
@@ -64,6 +67,21 @@ def test_write_table_formats_and_notes(tmp_path):
     assert "50% of_frames" not in tex
     back = pd.read_csv(paths["csv"], comment="#")
     np.testing.assert_allclose(back["Bitrate (kbps)"], [0.8, 0.4, 4.5, 9.0])
+
+
+def test_random_note_names_the_random_rows_only(tmp_path):
+    """Lyra and Codec2 beside random-weight codecs: the warning covers the random rows, not the table."""
+    mixed = table3(infos())  # DAC random, the rest published
+    note = next(n for n in table_notes(mixed) if RANDOM_NOTE in n)
+    assert "1 of 4 rows with Weights = random init" in note
+    all_random = table3([replace(i, random_weights=True) for i in infos()])
+    assert table_notes(all_random) == [RANDOM_NOTE]
+    summary = summary_table(tidy_rows(), n_boot=20)
+    md = write_table(summary, tmp_path / "summary", "summary")["md"].read_text()
+    assert "2 of 4 rows with random_weights = yes" in md
+    # each row says which it is
+    flags = [line.rsplit("|", 2)[1].strip() for line in md.splitlines() if line.startswith("| ")][1:]
+    assert sorted(flags) == ["no", "no", "yes", "yes"]
 
 
 def test_write_table_without_random_rows_has_no_warning(tmp_path):
@@ -158,6 +176,7 @@ def test_failure_counts():
     assert row["reasons"] == "pesq: BufferTooShortError"
     clean = f[(f["codec"] == "neucodec") & (f["channel"] == "clean")].iloc[0]
     assert clean["nan_pesq"] == 0 and clean["reasons"] == ""
+    assert bool(row["random_weights"]) and not bool(clean["random_weights"])  # marked per row
 
 
 def test_summary_table_means_and_intervals():

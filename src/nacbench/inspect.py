@@ -6,8 +6,9 @@ labelling study), so nothing here assumes a condition exists: everything starts 
 
 Figures are :class:`matplotlib.figure.Figure` objects built without pyplot (as in :mod:`nacbench.plots`),
 so they can be tested headless and shown in the notebook with ``display``. Nothing here writes into the
-results folder. Anything drawn from random-weight codecs gets "(random)" in its labels and the red
-:data:`nacbench.plots.RANDOM_STAMP` across the canvas: a screenshot of the notebook must not pass for a
+results folder. Anything drawn from random-weight codecs gets "(random weights)" in its labels (and a
+dotted line), and a panel or figure showing nothing else the red :data:`nacbench.plots.RANDOM_STAMP`,
+as in the report's figures: a screenshot of the notebook must not pass for a
 result.
 """
 
@@ -29,7 +30,16 @@ from nacbench.channel import ChannelSpec, codes_to_bits
 from nacbench.codecs.base import CodecInfo
 from nacbench.codes_io import CodeShard, load_shard
 from nacbench.data.manifest import read_manifest
-from nacbench.plots import METRIC_LABELS, PFLIP_LABEL, codec_colours, stamp_random
+from nacbench.plots import (
+    METRIC_LABELS,
+    PFLIP_LABEL,
+    RANDOM_LABEL,
+    RANDOM_LINESTYLE,
+    codec_colours,
+    random_label,
+    stamp_panel,
+    stamp_random,
+)
 from nacbench.tables import failure_counts
 
 __all__ = [
@@ -508,16 +518,23 @@ def random_codecs(tidy: pd.DataFrame) -> set[str]:
 
 
 def failure_table(tidy: pd.DataFrame) -> pd.DataFrame:
-    """:func:`nacbench.tables.failure_counts` (NaN scores and their reasons) with ``random_weights``."""
+    """:func:`nacbench.tables.failure_counts` (NaN scores and their reasons, ``random_weights`` per row);
+    a table without the flag has no row it can vouch for as random."""
     table = failure_counts(tidy)
-    return table.assign(random_weights=table["codec"].astype(str).isin(random_codecs(tidy)))
+    return table if "random_weights" in table.columns else table.assign(random_weights=False)
 
 
 # --------------------------------------------------------------------------------------------- figures
 
 
 def _label(codec: str, random: Iterable[str]) -> str:
-    return f"{codec} (random)" if codec in set(random) else codec
+    return random_label(codec, codec in set(random))
+
+
+def _all_random(codecs: Iterable[str], random: Iterable[str]) -> bool:
+    """Stamp a panel only when everything in it is built on random weights (as the report does)."""
+    codecs = set(codecs)
+    return bool(codecs) and codecs <= set(random)
 
 
 def _finish(fig: Figure, random_weights: bool) -> Figure:
@@ -542,7 +559,7 @@ def figure_codes(clean: np.ndarray, received: np.ndarray, title: str, random_wei
     axes[2].set_title(
         f"{int(changed.sum())} of {changed.size} codes changed ({changed.mean():.2%})", fontsize=9
     )
-    fig.suptitle(title + (" (random)" if random_weights else ""))
+    fig.suptitle(title + (f" {RANDOM_LABEL}" if random_weights else ""))
     return _finish(fig, random_weights)
 
 
@@ -564,7 +581,7 @@ def figure_bit_errors(
     rate = errors.mean() if errors.size else float("nan")
     ax.set_title(f"{title}: {int(errors.sum())} of {errors.size} bits differ ({rate:.3%})")
     if random_weights:
-        ax.set_title(ax.get_title() + " (random)")
+        ax.set_title(ax.get_title() + f" {RANDOM_LABEL}")
     return _finish(fig, random_weights)
 
 
@@ -600,7 +617,7 @@ def figure_flip_rates(pooled: pd.DataFrame, random: Iterable[str] = ()) -> Figur
     ax.set_xlabel(PFLIP_LABEL)
     ax.set_ylabel("measured flip rate (bits flipped / sent)")
     ax.set_title("Bit errors the channel stage recorded")
-    return _finish(fig, bool(random & set(codecs)))
+    return _finish(fig, _all_random(codecs, random))
 
 
 def _sweep(tidy: pd.DataFrame, labelling: str) -> pd.DataFrame:
@@ -625,7 +642,15 @@ def figure_metric_curve(
         for codec in codecs:
             stats = curve[curve["codec"] == codec].sort_values("p_flip")
             x = stats["p_flip"].to_numpy(float)
-            ax.plot(x, stats["mean"], marker="o", color=colours[codec], label=_label(codec, random))
+            style = RANDOM_LINESTYLE if codec in random else "-"
+            ax.plot(
+                x,
+                stats["mean"],
+                marker="o",
+                color=colours[codec],
+                linestyle=style,
+                label=_label(codec, random),
+            )
             ax.fill_between(
                 x, stats["ci_low"], stats["ci_high"], color=colours[codec], alpha=0.2, linewidth=0
             )
@@ -639,7 +664,7 @@ def figure_metric_curve(
     ax.set_ylabel(METRIC_LABELS.get(metric, metric))
     ax.set_title(f"{metric} vs P_flip ({labelling} labelling; dashed = clean)")
     ax.grid(True, alpha=0.3)
-    return _finish(fig, bool(random & set(codecs)))
+    return _finish(fig, _all_random(codecs, random))
 
 
 def figure_utterance_scatter(tidy: pd.DataFrame, metric: str = "stoi", labelling: str = "natural") -> Figure:
@@ -680,6 +705,8 @@ def figure_utterance_scatter(tidy: pd.DataFrame, metric: str = "stoi", labelling
             color="0.3",
         )
         ax.set_title(_label(codec, random))
+        if codec in random:
+            stamp_panel(ax)  # one codec per panel: the stamp marks exactly its panel
         ax.set_xlabel(f"{metric}, clean")
         ax.set_ylabel(f"{metric}, after the channel")
     for ax in axes[len(codecs) :]:
@@ -687,4 +714,4 @@ def figure_utterance_scatter(tidy: pd.DataFrame, metric: str = "stoi", labelling
     if mappable is not None:
         fig.colorbar(mappable, ax=axes[: len(codecs)].tolist(), label=PFLIP_LABEL)
     fig.suptitle(f"Per-utterance {metric}: clean vs BSC ({labelling} labelling)")
-    return _finish(fig, bool(random & set(codecs)))
+    return fig

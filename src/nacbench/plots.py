@@ -3,9 +3,16 @@
 Figures are built on :class:`matplotlib.figure.Figure` directly, never through pyplot: no global
 backend switch (a notebook importing this keeps its inline backend), no figure registry to leak memory,
 and ``savefig`` renders with Agg (png) or the pdf backend with no display. They are saved
-as pdf and png, and returned so callers and tests can inspect them. Any figure drawn from random-weight
-data carries a red "RANDOM WEIGHTS — not a result" stamp on the canvas itself and "(random)" in the
-affected legend labels: a png that escapes the report must still say what it is.
+as pdf and png, and returned so callers and tests can inspect them.
+
+Random weights are marked where they are, no wider: a line built on a random-weight codec is dotted
+and says "(random weights)" in its legend label or panel title, and a panel whose every line is such
+carries the red "RANDOM WEIGHTS — not a result" stamp on the panel itself. A png that escapes the
+report still says which of its curves are not results, while the real codecs' curves beside them
+(Lyra, Codec2 in the offline run) still read as the results they are.
+
+A panel with no finite value to draw (a metric that failed everywhere) is kept, with a note saying
+so and why, instead of failing the figure: the tables that explain the failure are written anyway.
 """
 
 from __future__ import annotations
@@ -22,9 +29,26 @@ from matplotlib.lines import Line2D
 
 from nacbench.analysis.summary import METRICS, mean_ci
 
-__all__ = ["RANDOM_STAMP", "figure2", "figure3", "figure_labelling", "save_figure"]
+__all__ = [
+    "RANDOM_LABEL",
+    "RANDOM_LINESTYLE",
+    "RANDOM_STAMP",
+    "figure2",
+    "figure3",
+    "figure_labelling",
+    "mark_empty_panel",
+    "random_label",
+    "save_figure",
+    "stamp_panel",
+]
 
 RANDOM_STAMP = "RANDOM WEIGHTS — not a result"
+#: appended to the legend label or panel title of anything drawn from a random-weight codec
+RANDOM_LABEL = "(random weights)"
+#: the line style of a curve drawn from a random-weight codec (real curves are solid; clean is dashed)
+RANDOM_LINESTYLE = ":"
+#: the start of the note in a panel that has nothing finite to draw
+EMPTY_PANEL = "no finite values"
 
 METRIC_LABELS: dict[str, str] = {
     "stoi": "STOI (classic, 0–1) ↑",
@@ -48,8 +72,9 @@ def save_figure(fig: Figure, out_stem: Path) -> dict[str, Path]:
 
 
 def stamp_random(fig: Figure) -> None:
-    """A large diagonal red watermark across the whole canvas: it survives any crop of the figure and,
-    unlike a banner, cannot collide with the title or the legend."""
+    """A large diagonal red watermark across the whole canvas, for a figure whose *every* panel is
+    built on random weights (Fig. 2 of a random-weight encoder pair): it survives any crop of the
+    figure and, unlike a banner, cannot collide with the title or the legend."""
     fig.text(
         0.5,
         0.5,
@@ -65,6 +90,48 @@ def stamp_random(fig: Figure) -> None:
     )
 
 
+def stamp_panel(ax: Axes) -> None:
+    """The red watermark across one panel whose every line is built on random weights."""
+    ax.text(
+        0.5,
+        0.5,
+        RANDOM_STAMP,
+        transform=ax.transAxes,
+        color="red",
+        alpha=0.3,
+        fontsize=13,
+        fontweight="bold",
+        rotation=25,
+        ha="center",
+        va="center",
+        zorder=100,
+    )
+
+
+def random_label(text: str, random: bool) -> str:
+    """``text`` with :data:`RANDOM_LABEL` appended when it names something built on random weights."""
+    return f"{text} {RANDOM_LABEL}" if random else text
+
+
+def mark_empty_panel(
+    ax: Axes, what: str, reasons: Sequence[str] = (), x_range: tuple[float, float] | None = None
+) -> None:
+    """Keep a panel that has nothing finite to draw, saying so and why, so the figure is still written.
+
+    ``x_range`` fixes the (log) P_flip axis an empty panel could not derive from data: matplotlib
+    cannot log-scale an axis without positive data and would otherwise fail the whole figure.
+    """
+    why = "; ".join(reasons[:3]) + (f"; ... ({len(reasons) - 3} more)" if len(reasons) > 3 else "")
+    text = f"{EMPTY_PANEL} of {what}"
+    text += f"\n({why})" if why else ""
+    text += "\nsee the failures table"
+    if x_range is not None:
+        ax.set_xlim(*x_range)
+    ax.set_ylim(0.0, 1.0)
+    ax.set_yticks([])
+    ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", fontsize=9, wrap=True)
+
+
 def codec_colours(codecs: Sequence[str]) -> dict[str, tuple]:
     """One colour per codec, by sorted name, so the same set of codecs gets the same colours everywhere."""
     return {name: _PALETTE[i % len(_PALETTE)] for i, name in enumerate(sorted(set(codecs)))}
@@ -77,8 +144,23 @@ def _random_codecs(tidy: pd.DataFrame) -> set[str]:
 
 
 def _label(name: str, display_names: Mapping[str, str] | None, random: bool) -> str:
-    text = (display_names or {}).get(name, name)
-    return f"{text} (random)" if random else text
+    return random_label((display_names or {}).get(name, name), random)
+
+
+def metric_failures(tidy: pd.DataFrame, metric: str) -> list[str]:
+    """The distinct reasons the ``error`` column gives for ``metric`` (``"metric: reason"`` entries),
+    or the whole entry when it names no metric (an utterance that could not be scored at all)."""
+    if "error" not in tidy.columns:
+        return []
+    reasons: set[str] = set()
+    for entry in tidy["error"].dropna().astype(str):
+        for part in filter(None, (p.strip() for p in entry.split(";"))):
+            name, sep, reason = part.partition(":")
+            if sep and name.strip() == metric:
+                reasons.add(reason.strip())
+            elif not sep or name.strip() not in METRICS:
+                reasons.add(part)
+    return sorted(reasons)
 
 
 def _clean_rows(tidy: pd.DataFrame) -> pd.DataFrame:
@@ -88,11 +170,22 @@ def _clean_rows(tidy: pd.DataFrame) -> pd.DataFrame:
     return clean.drop_duplicates(subset=keys)
 
 
-def _draw_curve(ax: Axes, stats: pd.DataFrame, colour, label: str) -> None:
-    stats = stats.sort_values("p_flip")
+def _draw_curve(ax: Axes, stats: pd.DataFrame, colour, label: str, random: bool = False) -> bool:
+    """Draw the finite points of one mean curve and its band; False (nothing drawn) when none is."""
+    stats = stats[np.isfinite(stats["mean"].to_numpy(dtype=float))].sort_values("p_flip")
+    if stats.empty:
+        return False
     x = stats["p_flip"].to_numpy(dtype=float)
-    ax.plot(x, stats["mean"], marker="o", markersize=3.5, color=colour, label=label)
+    style = RANDOM_LINESTYLE if random else "-"
+    ax.plot(x, stats["mean"], marker="o", markersize=3.5, color=colour, linestyle=style, label=label)
     ax.fill_between(x, stats["ci_low"], stats["ci_high"], color=colour, alpha=0.2, linewidth=0)
+    return True
+
+
+def _p_range(sweep: pd.DataFrame) -> tuple[float, float]:
+    p = sweep["p_flip"].to_numpy(dtype=float)
+    p = p[p > 0]
+    return (float(p.min()) / 1.5, float(p.max()) * 1.5) if p.size else (1e-3, 1.0)
 
 
 def _style_axis(ax: Axes, metric: str) -> None:
@@ -119,7 +212,9 @@ def figure3(
 
     Lines are pooled means over utterances and seeds with a 95 % cluster-bootstrap band; each codec's
     clean score is a dashed line in its colour. Only the ``labelling`` (natural binary, as in the paper)
-    rows are drawn; clean rows are taken whatever labelling they are filed under.
+    rows are drawn; clean rows are taken whatever labelling they are filed under. A random-weight
+    codec's curve is dotted and labelled so; a panel is stamped only when all it shows is random, and a
+    metric with no finite value anywhere gets a panel that says so (see :func:`mark_empty_panel`).
     """
     sweep = tidy[(tidy["model"] == "bsc") & (tidy["labelling"] == labelling)]
     if sweep.empty:
@@ -131,28 +226,33 @@ def figure3(
     n_rows = int(np.ceil(len(metrics) / n_cols))
     fig = Figure(figsize=(5.2 * n_cols, 3.8 * n_rows), layout="constrained")
     axes = np.atleast_1d(fig.subplots(n_rows, n_cols, squeeze=False)).ravel()
+    legend: dict[str, object] = {}
     for ax, metric in zip(axes, metrics, strict=False):
         curve = mean_ci(sweep, ["codec", "p_flip"], metric, n_boot=n_boot, seed=seed)
         reference = mean_ci(clean, ["codec"], metric, n_boot=0, seed=seed).set_index("codec")["mean"]
+        drawn: set[str] = set()
         for codec in codecs:
-            _draw_curve(
-                ax,
-                curve[curve["codec"] == codec],
-                colours[codec],
-                _label(codec, display_names, codec in random),
-            )
+            label = _label(codec, display_names, codec in random)
+            if _draw_curve(ax, curve[curve["codec"] == codec], colours[codec], label, codec in random):
+                drawn.add(codec)
             if codec in reference.index and np.isfinite(reference[codec]):
                 ax.axhline(reference[codec], color=colours[codec], linestyle="--", linewidth=1.0, alpha=0.8)
+                drawn.add(codec)
+        legend |= dict(zip(*reversed(ax.get_legend_handles_labels()), strict=True))
         _style_axis(ax, metric)
+        if not drawn:
+            mark_empty_panel(ax, metric, metric_failures(tidy, metric), _p_range(sweep))
+        elif drawn <= random:
+            stamp_panel(ax)
     for ax in axes[len(metrics) :]:
         ax.set_visible(False)
-    handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(
-        [*handles, _clean_handle()], [*labels, "clean (no bit errors)"], loc="outside lower center", ncols=6
+        [*legend.values(), _clean_handle()],
+        [*legend, "clean (no bit errors)"],
+        loc="outside lower center",
+        ncols=6,
     )
     fig.suptitle(f"Scores under a binary symmetric channel ({labelling} labelling; mean, 95% CI)")
-    if random & set(codecs):
-        stamp_random(fig)
     save_figure(fig, out_stem)
     return fig
 
@@ -185,14 +285,22 @@ def figure_labelling(
     curve = mean_ci(sweep, ["codec", "labelling", "p_flip"], metric, n_boot=n_boot, seed=seed)
     reference = mean_ci(clean, ["codec"], metric, n_boot=0, seed=seed).set_index("codec")["mean"]
     for ax, codec in zip(axes, codecs, strict=False):
+        # one codec per panel: its lines are all random or all real, and the panel says which
+        is_random = codec in random
+        drawn = False
         for lab in labellings:
             stats = curve[(curve["codec"] == codec) & (curve["labelling"] == lab)]
-            if not stats.empty:
-                _draw_curve(ax, stats, colours[lab], lab)
+            drawn |= _draw_curve(ax, stats, colours[lab], lab, is_random)
         if codec in reference.index and np.isfinite(reference[codec]):
             ax.axhline(reference[codec], color="grey", linestyle="--", linewidth=1.0)
-        ax.set_title(_label(codec, display_names, codec in random))
+            drawn = True
+        ax.set_title(_label(codec, display_names, is_random))
         _style_axis(ax, metric)
+        if not drawn:
+            codec_rows = tidy[tidy["codec"].astype(str) == codec]
+            mark_empty_panel(ax, metric, metric_failures(codec_rows, metric), _p_range(sweep))
+        elif is_random:
+            stamp_panel(ax)
         if ax.get_subplotspec().colspan.start != 0:
             ax.set_ylabel("")  # the y axis is shared: one label per row is enough
     for ax in axes[len(codecs) :]:
@@ -200,10 +308,12 @@ def figure_labelling(
     handles = [
         Line2D([], [], color=colours[lab], marker="o", markersize=3.5, label=lab) for lab in labellings
     ]
+    if random & set(codecs):
+        handles.append(
+            Line2D([], [], color="black", linestyle=RANDOM_LINESTYLE, label=f"dotted: {RANDOM_LABEL}")
+        )
     fig.legend(handles=[*handles, _clean_handle()], loc="outside lower center", ncols=len(handles) + 1)
     fig.suptitle("Index labelling under a binary symmetric channel (mean, 95% CI over utterances and seeds)")
-    if random & set(codecs):
-        stamp_random(fig)
     save_figure(fig, out_stem)
     return fig
 

@@ -24,6 +24,8 @@ __all__ = [
     "UNAVAILABLE",
     "failure_counts",
     "format_cell",
+    "random_note",
+    "random_rows",
     "summary_table",
     "table2",
     "table3",
@@ -76,17 +78,42 @@ def _formatted(df: pd.DataFrame, float_format: str) -> pd.DataFrame:
     return df.apply(lambda col: col.map(lambda v: format_cell(v, float_format))).astype(str)
 
 
+def random_rows(df: pd.DataFrame) -> pd.Series:
+    """Which rows are built on random weights: a true ``random_weights`` cell or a "random init"
+    ``Weights`` cell (the two ways a table marks a row)."""
+    flags = pd.Series(False, index=df.index)
+    if "random_weights" in df.columns:
+        flags |= df["random_weights"].astype("boolean").fillna(False).astype(bool)
+    if "Weights" in df.columns:
+        flags |= df["Weights"].astype(str).str.contains(RANDOM_INIT, regex=False)
+    return flags
+
+
+def random_note(df: pd.DataFrame) -> str | None:
+    """The warning for a table with random-weight rows, naming those rows when others are real.
+
+    Like the figures' stamp, it covers what is random and no more: in a table that mixes a real codec
+    (Lyra, Codec2) with random-weight ones, the real rows stay results and the note says which are not.
+    """
+    flags = random_rows(df)
+    if not flags.any():
+        return None
+    if flags.all():
+        return RANDOM_NOTE
+    marker = "random_weights = yes" if "random_weights" in df.columns else f"Weights = {RANDOM_INIT}"
+    return (
+        f"{RANDOM_NOTE}: the {int(flags.sum())} of {len(df)} rows with {marker}; "
+        "the other rows are built on published weights or classical codecs"
+    )
+
+
 def table_notes(df: pd.DataFrame, notes: Iterable[str] = ()) -> list[str]:
     """The caller's notes, plus the table's own (``df.attrs["notes"]``) and a random-weights warning
-    whenever a row is marked as random-weight (a ``random_weights`` column or a "random init" cell)."""
+    whenever a row is marked as random-weight (see :func:`random_note`)."""
     out = [*notes, *df.attrs.get("notes", [])]
-    random = False
-    if "random_weights" in df.columns:
-        random = bool(df["random_weights"].fillna(False).astype(bool).any())
-    if "Weights" in df.columns:
-        random = random or bool(df["Weights"].astype(str).str.contains(RANDOM_INIT, regex=False).any())
-    if random and not any(RANDOM_NOTE.lower() in n.lower() for n in out):
-        out.insert(0, RANDOM_NOTE)
+    warning = random_note(df)
+    if warning and not any(RANDOM_NOTE.lower() in n.lower() for n in out):
+        out.insert(0, warning)
     return list(dict.fromkeys(out))  # keep order, drop repeats
 
 
@@ -261,6 +288,9 @@ def failure_counts(tidy: pd.DataFrame, metrics: Sequence[str] = METRICS) -> pd.D
         return "; ".join(sorted({r for r in series if r}))
 
     counts["reasons"] = grouped["error"].agg(reasons)
+    if "random_weights" in tidy.columns:  # each row says whether its failures come from random weights
+        flags = tidy["random_weights"].astype("boolean").fillna(False).astype(bool)
+        counts["random_weights"] = flags.groupby([tidy[k] for k in keys], sort=True, dropna=False).any()
     return counts.reset_index()
 
 
