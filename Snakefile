@@ -34,7 +34,7 @@ rule all:
 
 rule data:
     input:
-        [manifest(name) for name in config["data"]],
+        [f for name in config["data"] for f in dataset_targets(name)],
 
 
 rule study_a:

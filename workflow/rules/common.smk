@@ -74,13 +74,14 @@ def bench_path(rule_name, *parts):
 
 def all_targets():
     targets = [f"{R}/report/config.yaml"]
+    targets += [f for name in config["data"] for f in dataset_targets(name)]
     if config["study_a"]["codecs"]:
         targets += study_a_targets()
     if config["study_labelling"]["codecs"]:
         targets += labelling_targets()
     if plan.study_b_codecs(config) or config["study_b"]["rows"]:
         targets += study_b_targets()
-    return targets
+    return list(dict.fromkeys(targets))
 
 
 # ---- inputs and targets used by several rule files (the rules are defined by the time these run)
@@ -119,16 +120,58 @@ def row_inputs(kind):
     ]
 
 
+# Every documented output (README "What it computes" and "results/ layout") is a target of `all` and of
+# its study's target, intermediates included: Snakemake rebuilds a missing file only when something
+# asks for it, so a deleted tidy table or shard would otherwise stay missing behind up-to-date figures.
+
+
+def dataset_targets(dataset):
+    return [manifest(dataset), f"{R}/data/{dataset}/skipped.tsv"]
+
+
+def condition_targets(codecs, dataset, channels):
+    """codec.json, codes, received codes, kept listening audio and scores of codecs x channels."""
+    out = []
+    for codec in codecs:
+        out.append(f"{R}/codes/{codec}/codec.json")
+        out += shard_files(f"{R}/codes/{{codec}}/{{dataset}}/{{shard}}.npz", dataset, codec=codec)
+        for channel in channels:
+            for kind, ext in (("channel", ".npz"), ("listen", ""), ("metrics", ".parquet")):
+                pattern = f"{R}/{kind}/{{codec}}/{{dataset}}/{{channel}}/{{shard}}{ext}"
+                out += shard_files(pattern, dataset, codec=codec, channel=channel)
+    return out
+
+
+def tidy_targets(dataset):
+    return [f"{R}/tables/scores_{dataset}.parquet", f"{R}/tables/scores_{dataset}.csv.gz"]
+
+
 def study_b_targets():
-    targets = list(rules.table2.output)
-    if config["study_b"]["reference_codec"] and config["study_b"]["distilled_codec"]:
+    sb, dataset = config["study_b"], config["study_b"]["dataset"]
+    codecs = plan.study_b_codecs(config)
+    targets = [*rules.table2.output, *dataset_targets(dataset)]
+    targets += condition_targets(codecs, dataset, ["clean"])
+    targets += shard_files(f"{R}/asr/reference/{{dataset}}/{{shard}}.parquet", dataset)
+    targets += row_inputs("asr")
+    targets += [f"{R}/analysis/enc_rtf/{codec}.json" for codec in codecs]
+    if sb["reference_codec"] and sb["distilled_codec"]:
         targets += list(rules.code_analysis.output)
     return targets
 
 
 def labelling_targets():
-    return rules.labelling_report.output
+    dataset, study = config["study_a"]["dataset"], config["study_labelling"]
+    channels = [spec.name for spec in plan.labelling_channels(config)]
+    targets = [*rules.labelling_report.output, *dataset_targets(dataset), *tidy_targets(dataset)]
+    targets += condition_targets(study["codecs"], dataset, channels)
+    for codec in study["codecs"]:
+        targets += [f"{R}/labelling/{codec}/codewords.npz", f"{R}/labelling/{codec}/expected_distortion.csv"]
+        targets += [f"{R}/labelling/{codec}/{name}.npz" for name in study["labellings"] if name != "natural"]
+    return targets
 
 
 def study_a_targets():
-    return [*rules.figure3.output, *rules.table3.output]
+    dataset = config["study_a"]["dataset"]
+    channels = [spec.name for spec in plan.study_a_channels(config)]
+    targets = [*rules.figure3.output, *rules.table3.output, *dataset_targets(dataset), *tidy_targets(dataset)]
+    return targets + condition_targets(config["study_a"]["codecs"], dataset, channels)
