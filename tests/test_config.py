@@ -38,6 +38,16 @@ def test_shipped_configs_are_valid(overlays: tuple[str, ...]) -> None:
     validate_config(load(*overlays))
 
 
+def test_shipped_configs_write_to_their_own_results_folders() -> None:
+    """The offline overlay's random-weight artifacts and the quick overlay's subset never land where the
+    full run looks for its own."""
+    folders = {
+        name: load(*overlays)["results"]
+        for name, overlays in {"full": (), "quick": ("quick.yaml",), "offline": ("offline.yaml",)}.items()
+    }
+    assert folders == {"full": "results", "quick": "results/quick", "offline": "results/offline"}
+
+
 def expect_error(config: dict, *fragments: str) -> None:
     with pytest.raises(ConfigError) as info:
         validate_config(config)

@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from nacbench import stages
-from nacbench.codes_io import load_shard
+from nacbench.codecs.base import CodecInfo
+from nacbench.codes_io import CodeShard, load_shard, save_shard
 from nacbench.logs import job_log
 
 CODEC2 = {"adapter": "codec2", "mode": 3200}
@@ -78,3 +79,66 @@ def test_a_failing_job_log_names_the_utterance(rows: pd.DataFrame, tmp_path: Pat
     text = log.read_text()
     assert bad.utt_id.iloc[-1] in text and str(broken) in text and "job failed" in text
     assert not (tmp_path / "codes.npz").exists()  # nothing half-written is left as done
+
+
+# ----------------------------------------------- another configuration's artifacts are refused, by name
+
+
+def _random_artifacts(tmp_path: Path) -> dict[str, Path]:
+    """A codec.json, codes and received codes recorded as random-weight, as the offline overlay leaves
+    them, for a codec that the config under test asks to run on real weights."""
+    info = CodecInfo("codec2-3200", "Codec2", 8000, 8000, 50.0, (2,) * 64, "parametric", random_weights=True)
+    paths = {"info": tmp_path / "codes" / "codec.json", "codes": tmp_path / "channel" / "000.npz"}
+    paths["info"].parent.mkdir(parents=True)
+    info.write(paths["info"])
+    save_shard(paths["codes"], CodeShard(["u0"], [np.zeros((64, 3), np.int64)], True), 64)
+    return paths
+
+
+def test_decode_refuses_random_weight_codes_in_a_real_weights_run(tmp_path: Path) -> None:
+    paths = _random_artifacts(tmp_path)
+    with pytest.raises(stages.WeightsMismatch, match="RANDOM weights") as err:
+        stages.decode_shard(
+            "codec2-3200", CODEC2, "cpu", str(paths["codes"]), str(tmp_path / "a"), str(tmp_path / "l"), []
+        )
+    assert str(paths["codes"]) in str(err.value) and "results/offline" in str(err.value)
+    assert not (tmp_path / "a").exists() or not list((tmp_path / "a").iterdir())
+
+
+def test_score_refuses_random_weight_codec_info(tmp_path: Path) -> None:
+    paths = _random_artifacts(tmp_path)
+    rows = pd.DataFrame({"utt_id": ["u0"], "path": ["unused.flac"], "duration_s": [1.0]})
+    condition = stages.condition_columns("codec2-3200", "ds", "clean", "000")
+    with pytest.raises(stages.WeightsMismatch, match="Delete it") as err:
+        stages.score_shard(
+            str(tmp_path), str(paths["codes"]), str(paths["info"]), rows, METRICS, 1, condition, "x.parquet"
+        )
+    assert str(paths["info"]) in str(err.value)
+    # asked for random weights (the offline overlay), the same artifacts pass the check
+    stages.check_random_weights(paths["info"], True, "codec2-3200", asked=True)
+
+
+def test_tables_refuse_scores_built_on_other_weights(tmp_path: Path) -> None:
+    from nacbench.report import study_a_tables
+
+    scores = tmp_path / "scores.parquet"
+    pd.DataFrame(
+        {"codec": ["dac", "lyra"], "labelling": "natural", "random_weights": [True, False], "utt_id": "u"}
+    ).to_parquet(scores)
+    outs = [[str(tmp_path / f"{name}.csv")] for name in ("t3", "summary", "breakdown", "failures")]
+    with pytest.raises(stages.WeightsMismatch) as err:
+        study_a_tables(str(scores), [], ["dac", "lyra"], *outs, {}, 10, 0, {"dac": False, "lyra": False})
+    assert str(scores) in str(err.value) and "'dac'" in str(err.value)
+    assert not (tmp_path / "t3.csv").exists()
+
+
+def test_results_folder_with_another_configurations_codec_info_is_refused(tmp_path: Path) -> None:
+    paths = _random_artifacts(tmp_path / "results")
+    target = tmp_path / "results" / "codes" / "codec2-3200" / "codec.json"
+    target.parent.mkdir(parents=True)
+    paths["info"].replace(target)
+    with pytest.raises(stages.WeightsMismatch) as err:
+        stages.check_results_folder(tmp_path / "results", {"codec2-3200": CODEC2})
+    assert str(target) in str(err.value)
+    stages.check_results_folder(tmp_path / "results", {"codec2-3200": {**CODEC2, "random_weights": True}})
+    stages.check_results_folder(tmp_path / "elsewhere", {"codec2-3200": CODEC2})  # nothing there yet

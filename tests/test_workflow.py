@@ -18,6 +18,7 @@ import pytest
 import yaml
 from conftest import REPO, snakemake, write_overlay
 
+from nacbench.codecs.base import CodecInfo
 from nacbench.codes_io import load_shard
 
 STAGES = ("manifest", "encode", "channel", "decode", "score", "tidy_scores", "figure3", "table3", "table2")
@@ -130,6 +131,20 @@ def test_deleted_documented_outputs_are_rebuilt(tmp_path: Path) -> None:
     assert {str(documented[k]) for k in ("labelling", "expected_distortion")} <= labelling
     data = scheduled_outputs(snakemake("-n", "data", "--configfile", str(overlay)).stdout)
     assert str(documented["skipped"]) in data
+
+
+def test_random_weight_artifacts_in_the_results_folder_stop_the_run(tmp_path: Path) -> None:
+    """Another configuration's random-weight codec.json in this run's folder: Snakemake alone would
+    take it (and all built on it) as done when .snakemake/ is missing; the run stops and says why."""
+    overlay = classical_overlay(tmp_path)
+    info = tmp_path / "results" / "codes" / "codec2-3200" / "codec.json"
+    info.parent.mkdir(parents=True)
+    CodecInfo("codec2-3200", "Codec2", 8000, 8000, 50.0, (2,) * 64, "parametric", random_weights=True).write(
+        info
+    )
+    proc = snakemake("-n", "--configfile", str(overlay), check=False)
+    assert proc.returncode != 0
+    assert str(info) in proc.stderr + proc.stdout and "RANDOM weights" in proc.stderr + proc.stdout
 
 
 @pytest.mark.parametrize("profile", ["profiles/default", "profiles/slurm"])

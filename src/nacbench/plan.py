@@ -60,6 +60,18 @@ def labelling_channels(config: Config) -> list[ChannelSpec]:
     return specs
 
 
+def asks_random_weights(options: Mapping[str, Any]) -> bool:
+    """Whether a codec entry asks for its architecture with random weights (``random_weights: true``,
+    the offline overlay's stand-ins) rather than published weights or a classical codec."""
+    return bool(options.get("random_weights", False))
+
+
+def random_weights_asked(config: Config, codecs: list[str]) -> dict[str, bool]:
+    """Per codec, what the config asks (see :func:`asks_random_weights`): the stages compare it with
+    what each artifact they read records, so another configuration's artifacts are never mixed in."""
+    return {codec: asks_random_weights(config["codecs"][codec]) for codec in codecs}
+
+
 def study_b_codecs(config: Config) -> list[str]:
     sb = config["study_b"]
     names = [row["codec"] for row in sb["rows"] if row["codec"]]

@@ -27,8 +27,7 @@ def _stem(paths: Sequence[str]) -> Path:
     return Path(str(paths[0])).with_suffix("")
 
 
-def display_names(info_paths: Sequence[str]) -> dict[str, str]:
-    infos = [CodecInfo.read(p) for p in info_paths]
+def display_names(infos: Sequence[CodecInfo]) -> dict[str, str]:
     return {i.name: i.display_name or i.name for i in infos}
 
 
@@ -44,14 +43,40 @@ def breakdown_all(tidy: pd.DataFrame, margins: Mapping[str, float], n_boot: int,
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
+def read_checked(
+    info_paths: Sequence[str], random_weights: Mapping[str, bool], scores_path: str | None = None
+) -> tuple[list[CodecInfo], pd.DataFrame | None]:
+    """Codec infos (and the tidy score table) after checking that each records the weights the config
+    asks for (``random_weights``: codec -> asked); see :func:`nacbench.stages.check_random_weights`."""
+    from nacbench.stages import check_random_weights, check_scores_weights
+
+    infos = []
+    for path in info_paths:
+        info = CodecInfo.read(path)
+        if info.name in random_weights:
+            check_random_weights(path, info.random_weights, info.name, random_weights[info.name])
+        infos.append(info)
+    tidy = None
+    if scores_path is not None:
+        tidy = pd.read_parquet(scores_path)
+        check_scores_weights(scores_path, tidy[tidy["codec"].isin(list(random_weights))], random_weights)
+    return infos, tidy
+
+
 def study_a_figure(
-    scores_path: str, info_paths: Sequence[str], codecs: Sequence[str], outs: Sequence[str], seed: int
+    scores_path: str,
+    info_paths: Sequence[str],
+    codecs: Sequence[str],
+    outs: Sequence[str],
+    seed: int,
+    random_weights: Mapping[str, bool],
 ) -> None:
     from nacbench.plots import figure3
 
-    tidy = pd.read_parquet(scores_path)
+    infos, tidy = read_checked(info_paths, random_weights, scores_path)
+    assert tidy is not None
     tidy = tidy[tidy["codec"].isin(codecs)]
-    figure3(tidy, _stem(outs), display_names=display_names(info_paths), seed=seed)
+    figure3(tidy, _stem(outs), display_names=display_names(infos), seed=seed)
 
 
 def study_a_tables(
@@ -65,15 +90,16 @@ def study_a_tables(
     margins: Mapping[str, float],
     n_boot: int,
     seed: int,
+    random_weights: Mapping[str, bool],
 ) -> None:
     """Table 3 from codec metadata, plus the per-condition summary, break-down points and failure counts."""
     from nacbench.tables import failure_counts, summary_table, table3, write_table
 
-    infos = [CodecInfo.read(p) for p in info_paths]
+    infos, tidy = read_checked(info_paths, random_weights, scores_path)
+    assert tidy is not None
     write_table(
         table3(infos), _stem(table_out), "Compared FSQ and RVQ models (paper Table 3), with bit budgets"
     )
-    tidy = pd.read_parquet(scores_path)
     tidy = tidy[tidy["codec"].isin(codecs) & (tidy["labelling"] == "natural")]
     metrics = [m for m in SIGNAL_METRICS if m in tidy.columns]
     write_table(
@@ -103,12 +129,14 @@ def labelling_report(
     margins: Mapping[str, float],
     n_boot: int,
     seed: int,
+    random_weights: Mapping[str, bool],
 ) -> None:
     """Labelling study: metric vs P_flip per labelling, break-down points, expected distortion table."""
     from nacbench.plots import figure_labelling
     from nacbench.tables import write_table
 
-    tidy = pd.read_parquet(scores_path)
+    _, tidy = read_checked([], random_weights, scores_path)
+    assert tidy is not None
     tidy = tidy[tidy["codec"].isin(codecs)]
     figure_labelling(tidy, _stem(figure_out), metric="stoi", n_boot=n_boot, seed=seed)
     write_table(
@@ -169,6 +197,7 @@ def study_b_tables(
     info_paths: Sequence[str],
     table_out: Sequence[str],
     asr_out: Sequence[str],
+    random_weights: Mapping[str, bool],
 ) -> None:
     """Table 2 rows from config, and a WER/CER table of every Study B codec next to the clean audio.
 
@@ -177,9 +206,10 @@ def study_b_tables(
     """
     import json
 
+    from nacbench.stages import check_scores_weights
     from nacbench.tables import table2, write_table
 
-    infos = {info.name: info for info in (CodecInfo.read(p) for p in info_paths)}
+    infos = {info.name: info for info in read_checked(info_paths, random_weights)[0]}
     rtf = {d["codec"]: d for d in (json.loads(Path(p).read_text()) for p in rtf_paths)}
     wers = {c: corpus_wer(_concat(_of_codec(asr_paths, c))) for c in codecs}
     by_encoder = {row["encoder"]: row["codec"] for row in rows if row["codec"]}
@@ -195,7 +225,10 @@ def study_b_tables(
             "reason": row.get("note", ""),
         }
         if codec:
-            scores = _concat(_of_codec(metric_paths, codec))
+            shards = {p: pd.read_parquet(p) for p in _of_codec(metric_paths, codec)}
+            for path, shard in shards.items():
+                check_scores_weights(path, shard, random_weights)
+            scores = pd.concat(shards.values(), ignore_index=True)
             entry |= wers[codec] | {
                 "stoi": float(scores["stoi"].mean()),
                 "pesq": float(scores["pesq"].mean()),

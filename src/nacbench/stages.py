@@ -32,6 +32,55 @@ CHUNK = 16
 UTTERANCES_PER_WORKER = 8
 
 
+# ------------------------------------------------------------------------------------ weights identity
+
+
+class WeightsMismatch(ValueError):
+    """An artifact built on other weights than the config asks for: another configuration's results."""
+
+
+def check_random_weights(path: str | Path, recorded: bool, codec: str, asked: bool) -> None:
+    """Refuse an artifact whose ``random_weights`` disagrees with what the config asks for ``codec``.
+
+    The offline overlay builds the paper's codecs with random weights; its artifacts in a folder a
+    real-weights run reads (a copied results folder, a checkout without ``.snakemake/``) would
+    otherwise pass for results. The message names the file and both ways out.
+    """
+    if bool(recorded) == bool(asked):
+        return
+    found = "RANDOM weights" if recorded else "real (published) weights"
+    wanted = "random weights (random_weights: true)" if asked else "real weights"
+    raise WeightsMismatch(
+        f"{path}: built on {found}, but this configuration asks for {wanted} for codec {codec!r}, so it "
+        "belongs to another configuration's run. Delete it (and what was built from it, e.g. the "
+        f"codec's folders under codes/, channel/, metrics/) and rerun, or point `results:` at this "
+        "configuration's own results folder (configs/offline.yaml writes to results/offline)."
+    )
+
+
+def check_scores_weights(path: str | Path, tidy: pd.DataFrame, asked: Mapping[str, bool]) -> None:
+    """:func:`check_random_weights` for every codec of a score table (its ``random_weights`` column)."""
+    if "random_weights" not in tidy.columns or tidy.empty:
+        return
+    flags = tidy["random_weights"].astype("boolean").fillna(False).astype(bool)
+    for codec, recorded in flags.groupby(tidy["codec"].astype(str)):
+        if codec in asked and (recorded != asked[codec]).any():
+            check_random_weights(path, not asked[codec], codec, asked[codec])
+
+
+def check_results_folder(results: str | Path, codecs: Mapping[str, Mapping[str, Any]]) -> None:
+    """At start-up: every ``codes/<codec>/codec.json`` already in ``results`` matches what the config
+    asks. Snakemake alone would take a copied folder of random-weight artifacts as done."""
+    from nacbench.plan import asks_random_weights
+
+    for codec, options in codecs.items():
+        path = Path(results) / "codes" / codec / "codec.json"
+        if path.is_file():
+            check_random_weights(
+                path, CodecInfo.read(path).random_weights, codec, asks_random_weights(options)
+            )
+
+
 # ------------------------------------------------------------------------------------------------ data
 
 
@@ -189,6 +238,7 @@ def decode_shard(
     """Decode a shard to ``audio_dir/<utt>.wav`` (float, codec output rate); keep listening copies as FLAC."""
     codec = load_codec(name, options, device)
     shard = load_shard(codes_path)
+    check_random_weights(codes_path, shard.random_weights, name, codec.info.random_weights)
     rate = codec.info.output_sample_rate
     Path(audio_dir).mkdir(parents=True, exist_ok=True)
     Path(listen_dir).mkdir(parents=True, exist_ok=True)
@@ -239,12 +289,19 @@ def score_shard(
     processes: int,
     condition: Mapping[str, Any],
     out: str,
+    random_weights: bool = False,
 ) -> None:
-    """Score every utterance of a shard at 16 kHz against its original input; one parquet row each."""
+    """Score every utterance of a shard at 16 kHz against its original input; one parquet row each.
+
+    ``random_weights`` is what the config asks for this codec: codec.json and the received codes must
+    record the same (:func:`check_random_weights`), so no other configuration's artifact is scored.
+    """
     from nacbench.metrics.scoring import failed_row, score_many
 
     info = CodecInfo.read(info_path)
     shard = load_shard(codes_path)
+    check_random_weights(info_path, info.random_weights, info.name, random_weights)
+    check_random_weights(codes_path, shard.random_weights, info.name, random_weights)
     params = {k: dict(v) for k, v in metric_params.items()}
     pairs, missing = [], []
     for utt, path in zip(rows.utt_id, rows.path, strict=True):

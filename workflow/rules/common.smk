@@ -8,10 +8,13 @@ sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 from nacbench import plan
 from nacbench.channel import ChannelSpec
 from nacbench.config import external_rule_files, validate_config
+from nacbench.stages import check_results_folder
 
 validate_config(config)
 
 R = config["results"]
+# artifacts of another configuration (random vs real weights) in this results folder stop the run here
+check_results_folder(R, config["codecs"])
 PIPELINE_ENV = "../../envs/pipeline.yaml"
 EXTERNAL_RULE_FILES = external_rule_files(config)
 # Rules that build a codec through its Python adapter must not match codecs whose own rule file
@@ -31,6 +34,10 @@ wildcard_constraints:
 
 def codec_options(wildcards):
     return config["codecs"][wildcards.codec]
+
+
+def asks_random(wildcards):
+    return plan.asks_random_weights(config["codecs"][wildcards.codec])
 
 
 def codec_env_of(codec):

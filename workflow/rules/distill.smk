@@ -54,6 +54,7 @@ rule table2:
         rows=SB["rows"],
         codecs=plan.study_b_codecs(config),
         asr=SB["asr"],
+        random_weights=plan.random_weights_asked(config, plan.study_b_codecs(config)),
     conda:
         PIPELINE_ENV
     script:

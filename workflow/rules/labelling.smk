@@ -99,6 +99,7 @@ rule labelling_report:
         margins=config["study_labelling"]["breakdown_margin"],
         bootstrap=config["study_labelling"]["bootstrap"],
         seed=config["seed"],
+        random_weights=plan.random_weights_asked(config, config["study_labelling"]["codecs"]),
     conda:
         PIPELINE_ENV
     script:

@@ -31,6 +31,7 @@ rule figure3:
     params:
         codecs=config["study_a"]["codecs"],
         seed=config["seed"],
+        random_weights=plan.random_weights_asked(config, config["study_a"]["codecs"]),
     conda:
         PIPELINE_ENV
     script:
@@ -69,6 +70,7 @@ rule table3:
         margins=config["study_labelling"]["breakdown_margin"],
         bootstrap=config["study_labelling"]["bootstrap"],
         seed=config["seed"],
+        random_weights=plan.random_weights_asked(config, config["study_a"]["codecs"]),
     conda:
         PIPELINE_ENV
     script:

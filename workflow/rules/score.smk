@@ -16,6 +16,7 @@ rule score:
     params:
         metrics=config["metrics"],
         n_shards=lambda w: config["data"][w.dataset]["shards"],
+        random_weights=asks_random,
     # one core per job: there are always many score jobs to fill the cores; a profile may give more
     # (set-threads), and the scorer then spreads a large shard's utterances over worker processes
     threads: 1

@@ -3,4 +3,4 @@ from nacbench.report import study_a_figure
 
 with job_log(snakemake.log[0]):
     i, p = snakemake.input, snakemake.params
-    study_a_figure(i.scores, i.info, p.codecs, snakemake.output, p.seed)
+    study_a_figure(i.scores, i.info, p.codecs, snakemake.output, p.seed, p.random_weights)

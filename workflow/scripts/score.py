@@ -9,5 +9,13 @@ if __name__ == "__main__":
         rows = shard_rows(i.manifest, w.shard, p.n_shards)
         condition = condition_columns(w.codec, w.dataset, w.channel, w.shard)
         score_shard(
-            i.audio, i.codes, i.info, rows, p.metrics, snakemake.threads, condition, snakemake.output[0]
+            i.audio,
+            i.codes,
+            i.info,
+            rows,
+            p.metrics,
+            snakemake.threads,
+            condition,
+            snakemake.output[0],
+            random_weights=p.random_weights,
         )

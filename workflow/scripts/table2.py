@@ -3,4 +3,6 @@ from nacbench.report import study_b_tables
 
 with job_log(snakemake.log[0]):
     i, o, p = snakemake.input, snakemake.output, snakemake.params
-    study_b_tables(p.rows, p.codecs, i.metrics, i.asr, i.reference_asr, i.rtf, i.info, o.table, o.asr)
+    study_b_tables(
+        p.rows, p.codecs, i.metrics, i.asr, i.reference_asr, i.rtf, i.info, o.table, o.asr, p.random_weights
+    )

@@ -14,4 +14,5 @@ with job_log(snakemake.log[0]):
         p.margins,
         p.bootstrap,
         p.seed,
+        p.random_weights,
     )
