@@ -8,10 +8,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import soundfile as sf
 
 from nacbench import stages
 from nacbench.codecs.base import CodecInfo
 from nacbench.codes_io import CodeShard, load_shard, save_shard
+from nacbench.data.manifest import DatasetError
 from nacbench.logs import job_log
 
 CODEC2 = {"adapter": "codec2", "mode": 3200}
@@ -142,3 +144,27 @@ def test_results_folder_with_another_configurations_codec_info_is_refused(tmp_pa
     assert str(target) in str(err.value)
     stages.check_results_folder(tmp_path / "results", {"codec2-3200": {**CODEC2, "random_weights": True}})
     stages.check_results_folder(tmp_path / "elsewhere", {"codec2-3200": CODEC2})  # nothing there yet
+
+
+def test_every_drawn_utterance_skipped_names_the_files_and_writes_skipped_tsv(tmp_path: Path) -> None:
+    """on_error: skip and nothing usable: the error says which files and why, and the skip list is
+    written (also to a copy that survives Snakemake removing a failed job's outputs)."""
+    chapter = tmp_path / "LibriSpeech" / "test-clean" / "19" / "198"
+    chapter.mkdir(parents=True)
+    (chapter / "19-198.trans.txt").write_text("19-198-0000 HELLO\n19-198-0001 WORLD\n")
+    (chapter / "19-198-0000.flac").write_bytes(b"not audio at all")
+    sf.write(chapter / "19-198-0001.flac", np.zeros(800, np.float32), 8000)  # wrong rate
+    data = {"reader": "librispeech", "root": str(tmp_path), "on_error": "skip"}
+    outs = {k: tmp_path / "out" / f"{k}.tsv" for k in ("manifest", "skipped", "kept")}
+    with pytest.raises(DatasetError) as err:
+        stages.build_manifest("libri", data, "unused", 0, *(str(p) for p in outs.values()))
+    message = str(err.value)
+    assert "data.libri" in message and "no usable utterances (2 skipped)" in message
+    assert str(chapter / "19-198-0000.flac") in message and "cannot read audio header" in message
+    assert str(chapter / "19-198-0001.flac") in message and "8000 Hz, expected 16000" in message
+    assert str(outs["skipped"]) in message
+    for path in (outs["skipped"], outs["kept"]):
+        skipped = pd.read_csv(path, sep="\t")
+        assert sorted(skipped.utt_id) == ["19-198-0000", "19-198-0001"]
+        assert skipped.reason.str.len().gt(0).all()
+    assert not outs["manifest"].exists()

@@ -105,22 +105,40 @@ def download_dataset(name: str, data: Mapping[str, Any], downloads: str, record_
 
 
 def build_manifest(
-    name: str, data: Mapping[str, Any], downloads: str, seed: int, manifest_out: str, skipped_out: str
+    name: str,
+    data: Mapping[str, Any],
+    downloads: str,
+    seed: int,
+    manifest_out: str,
+    skipped_out: str,
+    kept_skips_out: str | None = None,
 ) -> None:
-    """Read a dataset (local copy or unpacked download) and write its manifest and skip list."""
+    """Read a dataset (local copy or unpacked download) and write its manifest and skip list.
+
+    When every file is left out, the skip list is still written (to ``skipped_out`` and, since a failed
+    job's outputs are removed, to ``kept_skips_out``, a log file that stays) and the error lists the
+    files and why.
+    """
     from nacbench.data.arctic import read_arctic
     from nacbench.data.librispeech import read_librispeech
+    from nacbench.data.manifest import DatasetError, NoUsableUtterances
 
     root = data["root"] or str(Path(downloads) / name)
     log.info("dataset %s: reading %s", name, root)
-    if data["reader"] == "librispeech":
-        utts, skips = read_librispeech(root, data.get("subset", "test-clean"), data["on_error"])
-    else:
-        utts, skips, notes = read_arctic(
-            root, data["speakers"], data.get("utterances_per_speaker", 100), seed, data["on_error"]
-        )
-        for note in notes:
-            log.warning("%s", note)
+    try:
+        if data["reader"] == "librispeech":
+            utts, skips = read_librispeech(root, data.get("subset", "test-clean"), data["on_error"])
+        else:
+            utts, skips, notes = read_arctic(
+                root, data["speakers"], data.get("utterances_per_speaker", 100), seed, data["on_error"]
+            )
+            for note in notes:
+                log.warning("%s", note)
+    except NoUsableUtterances as exc:
+        kept = [p for p in (skipped_out, kept_skips_out) if p]
+        for path in kept:
+            write_skips(exc.skips, path)
+        raise DatasetError(f"data.{name}: {exc}\nthe full skip list is in {' and '.join(kept)}") from exc
     if data.get("max_utterances"):
         utts = utts[: int(data["max_utterances"])]
     for skip in skips:

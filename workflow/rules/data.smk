@@ -24,7 +24,9 @@ rule manifest:
         manifest=f"{R}/data/{{dataset}}/manifest.tsv",
         skipped=f"{R}/data/{{dataset}}/skipped.tsv",
     log:
-        log_path("manifest", "{dataset}"),
+        main=log_path("manifest", "{dataset}"),
+        # a copy of skipped.tsv that survives a failed job (Snakemake removes the failed job's outputs)
+        skipped=str(Path(R, "logs", "manifest", "{dataset}.skipped.tsv")),
     benchmark:
         bench_path("manifest", "{dataset}")
     params:

@@ -1,7 +1,7 @@
 from nacbench.logs import job_log
 from nacbench.stages import build_manifest
 
-with job_log(snakemake.log[0]):
+with job_log(snakemake.log.main):
     build_manifest(
         snakemake.wildcards.dataset,
         snakemake.params.data,
@@ -9,4 +9,5 @@ with job_log(snakemake.log[0]):
         snakemake.params.seed,
         snakemake.output.manifest,
         snakemake.output.skipped,
+        snakemake.log.skipped,
     )

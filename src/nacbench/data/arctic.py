@@ -20,6 +20,7 @@ import numpy as np
 from nacbench.data.manifest import (
     AudioCheck,
     DatasetError,
+    NoUsableUtterances,
     Skip,
     Utterance,
     check_on_error,
@@ -156,5 +157,5 @@ def read_arctic(
         log.extend(spk_log)
     skips = resolve_problems(problems, policy, f"CMU-Arctic at {root}")
     if not utts:
-        raise DatasetError(f"CMU-Arctic at {root}: no usable utterances ({len(skips)} skipped)")
+        raise NoUsableUtterances(f"CMU-Arctic at {root}", skips)
     return sorted(utts, key=lambda u: u.utt_id), skips, log

@@ -13,6 +13,7 @@ from pathlib import Path
 from nacbench.data.manifest import (
     AudioCheck,
     DatasetError,
+    NoUsableUtterances,
     Skip,
     Utterance,
     check_on_error,
@@ -94,7 +95,7 @@ def read_librispeech(
     ``on_error="error"`` raises one :class:`DatasetError` listing every problem (bad audio, transcript
     line without audio, audio without transcript, wrong rate, non-mono); ``"skip"`` leaves those files
     out and returns them as :class:`Skip` records for ``skipped.tsv``. An empty result is always an
-    error. ``check`` is how deeply audio is verified (see :func:`probe_audio`).
+    error (:class:`NoUsableUtterances`, listing every file left out and why). ``check`` is how deeply audio is verified (see :func:`probe_audio`).
     """
     policy = check_on_error(on_error)
     subset_dir = find_subset_dir(root, subset)
@@ -107,7 +108,5 @@ def read_librispeech(
             problems.extend(chapter_problems)
     skips = resolve_problems(problems, policy, f"LibriSpeech {subset} at {subset_dir}")
     if not utts:
-        raise DatasetError(
-            f"LibriSpeech {subset} at {subset_dir}: no usable utterances ({len(skips)} skipped)"
-        )
+        raise NoUsableUtterances(f"LibriSpeech {subset} at {subset_dir}", skips)
     return sorted(utts, key=lambda u: u.utt_id), skips

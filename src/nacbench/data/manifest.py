@@ -38,6 +38,19 @@ class DatasetError(ValueError):
     """A dataset that cannot be used as it is; the message names the files and what is wrong."""
 
 
+class NoUsableUtterances(DatasetError):
+    """Every file was left out (or none was found): the message lists them with their reasons, and
+    ``skips`` carries them so the data stage can still write ``skipped.tsv``."""
+
+    def __init__(self, dataset: str, skips: Sequence[Skip]) -> None:
+        self.skips = list(skips)
+        if self.skips:
+            detail = f" ({len(self.skips)} skipped):\n{describe_problems(self.skips)}"
+        else:
+            detail = " (no audio files found)"
+        super().__init__(f"{dataset}: no usable utterances{detail}")
+
+
 @dataclass(frozen=True)
 class Utterance:
     """One row of a manifest: where the audio is and what is said in it."""
@@ -74,12 +87,17 @@ def resolve_problems(problems: Sequence[Skip], on_error: OnError, dataset: str) 
     """
     if not problems or on_error == "skip":
         return list(problems)
-    listed = "\n".join(f"  {p.path}: {p.reason}" for p in problems[:_MAX_LISTED])
-    more = f"\n  ... and {len(problems) - _MAX_LISTED} more" if len(problems) > _MAX_LISTED else ""
     raise DatasetError(
         f"{dataset}: {len(problems)} problem(s) in the input (set on_error: skip to leave these files "
-        f"out and record them):\n{listed}{more}"
+        f"out and record them):\n{describe_problems(problems)}"
     )
+
+
+def describe_problems(problems: Sequence[Skip]) -> str:
+    """One indented ``path: reason`` line per problem, the first :data:`_MAX_LISTED` of them."""
+    listed = "\n".join(f"  {p.path}: {p.reason}" for p in problems[:_MAX_LISTED])
+    more = f"\n  ... and {len(problems) - _MAX_LISTED} more" if len(problems) > _MAX_LISTED else ""
+    return listed + more
 
 
 def probe_audio(path: str | Path, expected_rate: int = 16_000, check: AudioCheck = "full") -> tuple[int, int]:
