@@ -95,6 +95,31 @@ def test_tex_escape_is_single_pass():
     assert tex_escape(r"a_b%c\d") == r"a\_b\%c\textbackslash{}d"
 
 
+def test_table2_explains_its_parameter_columns_by_module():
+    params = {
+        "acoustic": 38_462_480,
+        "semantic": 593_078_000,
+        "parts": {
+            "acoustic_encoder.CodecEnc": 38_462_480,
+            "semantic_encoder.semantic_model": 580_493_120,
+            "semantic_encoder.SemanticEncoder_module": 12_584_880,
+        },
+        "encoder_total": 635_753_000,
+        "semantic_note": "counted on the full facebook/w2v-bert-2.0 architecture (meta device)",
+    }
+    rows = [
+        {"encoder": "NeuCodec", "decoder": d, "params": params, "available": False, "reason": "r"}
+        for d in ("16kHz", "24kHz")
+    ]
+    notes = [n for n in table2(rows).attrs["notes"] if "parameters (M)" in n]
+    assert notes == [
+        "NeuCodec encoder parameters (M): acoustic 38.46 = CodecEnc 38.46; semantic 593.08 = "
+        "semantic_model 580.49 + SemanticEncoder_module 12.58; with the fusion layer and the FSQ input "
+        "projection 635.75 (semantic model counted on the full facebook/w2v-bert-2.0 architecture "
+        "(meta device))"
+    ]
+
+
 def test_table2_keeps_unavailable_rows_empty(tmp_path):
     rows = [
         {

@@ -180,11 +180,20 @@ def corpus_wer(asr: pd.DataFrame) -> dict[str, Any]:
     }
 
 
-def encoder_params(info: CodecInfo) -> dict[str, int | None]:
+def encoder_params(info: CodecInfo) -> dict[str, Any]:
+    """Table 2's parameter columns of a codec, with the per-module parts behind them (``parts``), the
+    whole encoder's count and how the semantic model was counted, for the note under the table."""
     p = info.parameters
     acoustic, semantic = p.get("acoustic_encoder"), p.get("semantic_encoder")
     total = (acoustic or 0) + (semantic or 0) if acoustic is not None or semantic is not None else None
-    return {"acoustic": acoustic, "semantic": semantic, "total": total}
+    return {
+        "acoustic": acoustic,
+        "semantic": semantic,
+        "total": total,
+        "parts": {k: v for k, v in p.items() if k.startswith(("acoustic_encoder.", "semantic_encoder."))},
+        "encoder_total": p.get("encoder_total"),
+        "semantic_note": info.extra.get("semantic_parameters"),
+    }
 
 
 def study_b_tables(

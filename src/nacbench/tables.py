@@ -231,12 +231,38 @@ def _millions(count: Any) -> float:
     return float(count) / 1e6 if count is not None else np.nan
 
 
+def parameter_note(encoder: str, params: dict[str, Any]) -> str | None:
+    """The per-module sums behind an encoder's parameter columns, as a line under Table 2.
+
+    The paper gives rounded figures (NeuCodec 35 / 600, Distilled 21 / 21 M) without saying which
+    modules they cover; this line says exactly which modules ours count, so a difference can be traced.
+    """
+    parts = params.get("parts") or {}
+    if not parts:
+        return None
+    columns = []
+    for column in ("acoustic", "semantic"):
+        items = {k.split(".", 1)[1]: v for k, v in parts.items() if k.startswith(f"{column}_encoder.")}
+        if items:
+            terms = " + ".join(f"{name} {_millions(v):.2f}" for name, v in items.items())
+            columns.append(f"{column} {_millions(sum(items.values())):.2f} = {terms}")
+    text = f"{encoder} encoder parameters (M): " + "; ".join(columns)
+    if params.get("encoder_total") is not None:
+        text += (
+            f"; with the fusion layer and the FSQ input projection {_millions(params['encoder_total']):.2f}"
+        )
+    if params.get("semantic_note"):
+        text += f" (semantic model {params['semantic_note']})"
+    return text
+
+
 def table2(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
     """Paper Table 2: parameters (millions) and autoencoding scores per encoder/decoder pair.
 
     A row with ``available=False`` keeps its parameter counts (they come from the architecture) but its
     measured cells read :data:`UNAVAILABLE` — never a number from elsewhere — and its reason is added to
     ``attrs["notes"]``. Random-weight rows are labelled "random init" (and trigger the warning note).
+    Each encoder whose ``params`` carry per-module ``parts`` gets one :func:`parameter_note`.
     """
     out, notes = [], []
     for row in rows:
@@ -257,6 +283,9 @@ def table2(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
         record["Device"] = row.get("device", "")
         record["ASR model"] = row.get("asr_model", "")
         record["Weights"] = _weights_label(bool(row.get("random_weights", False)), available)
+        note = parameter_note(row["encoder"], params)
+        if note and note not in notes:
+            notes.append(note)
         if not available:
             notes.append(
                 f"{row['encoder']} / {row['decoder']}: {UNAVAILABLE}: {row.get('reason') or 'no reason given'}"

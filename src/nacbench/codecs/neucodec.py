@@ -352,20 +352,48 @@ class NeuCodecAdapter(BatchedTorchAdapter):
         return _encoder_groups(self.model, self.variant)["all"]
 
 
+#: the model attributes behind Table 2's two encoder columns, per variant (the fusion layer and the FSQ
+#: input projection belong to neither: they count only in ``encoder_total``)
+ENCODER_COLUMNS: dict[str, dict[str, tuple[str, ...]]] = {
+    "neucodec": {"acoustic": ("CodecEnc",), "semantic": ("semantic_model", "SemanticEncoder_module")},
+    "distill": {
+        "acoustic": ("codec_encoder", "fc_sq_prior"),
+        "semantic": ("semantic_model", "SemanticEncoder_module"),
+    },
+}
+
+
 def _encoder_groups(model: nn.Module, variant: str) -> dict[str, list[nn.Module]]:
     """Encoder modules by role (Table 2 counts acoustic and semantic parameters separately)."""
-    semantic = [model.semantic_model, model.SemanticEncoder_module]
-    acoustic = [model.CodecEnc] if variant == "neucodec" else [model.codec_encoder, model.fc_sq_prior]
+    columns = ENCODER_COLUMNS[variant]
+    acoustic = [getattr(model, name) for name in columns["acoustic"]]
+    semantic = [getattr(model, name) for name in columns["semantic"]]
     fusion = [model.fc_prior, model.generator.quantizer.project_in]
     return {"acoustic": acoustic, "semantic": semantic, "fusion": fusion, "all": acoustic + semantic + fusion}
 
 
-def parameter_groups(model: nn.Module, decoder: nn.Module, variant: str) -> dict[str, int]:
+def full_semantic_parameters(variant: str) -> int:
+    """Parameters of the published semantic model's architecture (w2v-BERT 2.0: 24 layers, ~580 M;
+    DistilHuBERT: 2 layers), counted on the meta device: no memory, no initialisation, seconds."""
+    with torch.device("meta"):
+        semantic, _, _ = _random_semantic(variant, None)
+    return count_parameters(semantic)
+
+
+def parameter_groups(
+    model: nn.Module, decoder: nn.Module, variant: str, full_semantic: int | None = None
+) -> dict[str, int]:
     """Parameter counts by role.
 
     ``acoustic_encoder`` and ``semantic_encoder`` (semantic model + its adapter) are Table 2's columns;
     ``encoder_total`` adds the fusion layer and the FSQ input projection; ``decoder`` is the decoder
-    actually used (Vocos backbone + head + ``fc_post_a`` + FSQ output projection).
+    actually used (Vocos backbone + head + ``fc_post_a`` + FSQ output projection). ``<column>.<attribute>``
+    entries break each column down by module, so a difference from the paper's rounded figures can be
+    traced to a module.
+
+    The counts describe the architecture, not the weights: with a shrunken random semantic stand-in
+    (``random_semantic_layers``), ``full_semantic`` (:func:`full_semantic_parameters`) replaces the
+    stand-in's count, which is kept as ``semantic_model_built``.
     """
     groups = _encoder_groups(model, variant)
     quantizer = decoder.generator.quantizer
@@ -375,15 +403,29 @@ def parameter_groups(model: nn.Module, decoder: nn.Module, variant: str) -> dict
         decoder.fc_post_a,
         quantizer.project_out,
     ]
-    acoustic = count_parameters(*groups["acoustic"])
-    semantic = count_parameters(*groups["semantic"])
-    return {
+    parts = {
+        f"{column}_encoder.{name}": count_parameters(getattr(model, name))
+        for column, names in ENCODER_COLUMNS[variant].items()
+        for name in names
+    }
+    encoder_total = count_parameters(*groups["all"])
+    built_semantic = parts["semantic_encoder.semantic_model"]
+    if full_semantic is not None:
+        parts["semantic_encoder.semantic_model"] = full_semantic
+        encoder_total += full_semantic - built_semantic
+    acoustic = sum(v for k, v in parts.items() if k.startswith("acoustic_encoder."))
+    semantic = sum(v for k, v in parts.items() if k.startswith("semantic_encoder."))
+    out = {
         "acoustic_encoder": acoustic,
         "semantic_encoder": semantic,
         "acoustic_plus_semantic": acoustic + semantic,
-        "encoder_total": count_parameters(*groups["all"]),
+        "encoder_total": encoder_total,
         "decoder": count_parameters(*decoder_modules),
+        **parts,
     }
+    if full_semantic is not None:
+        out["semantic_model_built"] = built_semantic
+    return out
 
 
 _OPTIONS = (
@@ -432,6 +474,8 @@ def build_neucodec(
         raise missing_decoder_16k_error(f"codecs.{name}.decoder_weights")  # before any download
     spec = VARIANTS[variant]
     torch_device = resolve_device(device)
+    # a shrunken random semantic model still reports the published architecture's size (Table 2)
+    full_semantic = full_semantic_parameters(variant) if random_semantic_layers is not None else None
 
     if random_weights:
         with seeded(seed):
@@ -469,13 +513,19 @@ def build_neucodec(
         fsq_index_order=DIM0_LEAST_SIGNIFICANT,
         weights_id=weights_id,
         random_weights=bool(random_weights),
-        parameters=parameter_groups(model, decoder, variant),
+        parameters=parameter_groups(model, decoder, variant, full_semantic),
         extra={
             "variant": variant,
             "decoder_rate": decoder_rate,
             "decoder_hop": DECODER_HOPS[decoder_rate],
             "decoder_weights": decoder_weights,
             "semantic_model": semantic_id,
+            "semantic_parameters": (
+                f"counted on the full {spec['semantic_hub_id']} architecture (meta device); "
+                f"the run used the stand-in {semantic_id}"
+                if full_semantic is not None
+                else f"counted on the model the run used ({semantic_id})"
+            ),
             "frames": "floor(n_samples / 320); distill drops its trailing padding frame",
             "fsq_level_values": level_values(FSQ_LEVELS)[0].tolist(),  # same grid in every dimension
             "batching": batching,
