@@ -8,6 +8,11 @@ min_version("9.0")
 configfile: "config.yaml"
 
 
+# the HTML report (snakemake --report) opens on this page: what the run computed, with which weights,
+# and its headline numbers
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/encode.smk"

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import pandas as pd
@@ -80,6 +81,9 @@ def lay_out_outputs(overlay: Path) -> None:
         target = Path(path)
         if rule == "decode" and not target.suffix:  # audio/ and listen/ are directory() outputs
             target.mkdir(parents=True, exist_ok=True)
+        elif rule == "codec_info":  # read at start-up (which weights built this folder)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            CodecInfo(target.parent.name, "", 8000, 8000, 50.0, (2,), "parametric").write(target)
         else:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.touch()
@@ -131,6 +135,67 @@ def test_deleted_documented_outputs_are_rebuilt(tmp_path: Path) -> None:
     assert {str(documented[k]) for k in ("labelling", "expected_distortion")} <= labelling
     data = scheduled_outputs(snakemake("-n", "data", "--configfile", str(overlay)).stdout)
     assert str(documented["skipped"]) in data
+
+
+def _headline_inputs(tmp_path: Path) -> dict[str, list[str] | str]:
+    """Study A tables of a real codec beside a random-weight one, written by the pipeline's writers."""
+    from nacbench.report import breakdown_all
+    from nacbench.tables import summary_table, write_table
+
+    rows = []
+    for codec, random in (("codec2-3200", False), ("dac", True)):
+        for utt in range(3):
+            common = {"codec": codec, "dataset": "ds", "utt_id": f"u{utt}", "random_weights": random}
+            rows.append({**common, "model": "clean", "p_flip": 0.0, "labelling": "natural", "stoi": 0.9})
+            rows += [
+                {**common, "model": "bsc", "p_flip": p, "labelling": "natural", "stoi": 0.9 - p - 0.01 * utt}
+                for p in (0.01, 0.1, 0.5)
+            ]
+    tidy = pd.DataFrame(rows).assign(pesq=2.0)
+    tables = tmp_path / "tables"
+    write_table(summary_table(tidy, ["stoi", "pesq"], n_boot=20), tables / "summary", "s")
+    write_table(breakdown_all(tidy, {"stoi": 0.1}, 20, 0), tables / "breakdown", "b")
+    infos = []
+    for codec, random in (("codec2-3200", False), ("dac", True)):
+        path = tmp_path / f"{codec}.json"
+        CodecInfo(codec, codec.upper(), 8000, 8000, 50.0, (2,), "other", random_weights=random).write(path)
+        infos.append(str(path))
+    return {"info": infos, "summary": str(tables / "summary.csv"), "breakdown": str(tables / "breakdown.csv")}
+
+
+def test_report_page_headline_numbers(tmp_path: Path) -> None:
+    from nacbench.report import report_page
+
+    inputs = _headline_inputs(tmp_path)
+    page = report_page(inputs["info"], inputs["summary"], inputs["breakdown"], None, str(tmp_path / "h.json"))
+    assert json.loads((tmp_path / "h.json").read_text()) == page
+    assert page["random_codecs"] == ["dac"] and page["published_codecs"] == ["codec2-3200"]
+    study_a = {c["codec"]: c for c in page["study_a"]["codecs"]}
+    assert page["study_a"]["p_at"] == "0.1" and page["study_a"]["utterances"] == 3
+    assert study_a["codec2-3200"]["clean_stoi"] == "0.9" and study_a["codec2-3200"]["stoi_at"] == "0.79"
+    assert study_a["dac"]["weights"] == "random init" and study_a["codec2-3200"]["weights"] == "published"
+    assert page["study_b"] is None
+
+
+def test_html_report_opens_on_the_run_summary(tmp_path: Path) -> None:
+    """The report's first page says what was computed, on which weights, and the headline numbers."""
+    from nacbench.report import report_page
+
+    overlay = classical_overlay(tmp_path)
+    lay_out_outputs(overlay)
+    inputs = _headline_inputs(tmp_path / "inputs")
+    headline = tmp_path / "results" / "report" / "headline.json"
+    report_page(inputs["info"], inputs["summary"], inputs["breakdown"], None, str(headline))
+    html = tmp_path / "report.html"
+    snakemake("--report", str(html), "--configfile", str(overlay))
+    text = html.read_text()
+    start = text.index("nacbench: FSQ neural audio codecs on noisy channels")
+    page = text[start : start + 4000]
+    assert "0.01, 0.1 (seeds 0)" in page
+    assert "RANDOM WEIGHTS - not a result</strong>: dac ran with random weights" in page
+    assert "codec2-3200 ran on published weights" in page
+    assert "CODEC2-3200 (published): clean STOI 0.9, PESQ 2" in page
+    assert "DAC (random init)" in page
 
 
 def test_random_weight_artifacts_in_the_results_folder_stop_the_run(tmp_path: Path) -> None:
@@ -222,6 +287,13 @@ def test_report_renders(offline_run: dict[str, Path], tmp_path: Path) -> None:
     report = tmp_path / "report.zip"
     snakemake("--report", str(report), "--configfile", "configs/offline.yaml", str(offline_run["overlay"]))
     assert report.stat().st_size > 10_000
+    with zipfile.ZipFile(report) as archive:
+        (page,) = [n for n in archive.namelist() if n.endswith("report.html")]
+        html = archive.read(page).decode()
+    opening = html[html.index("nacbench: FSQ neural audio codecs on noisy channels") :][:4000]
+    # the reduced run has real codecs only: the page says so and gives their headline numbers
+    assert "every codec ran on its published weights" in opening
+    assert "Study A</strong> (" in opening and "Lyra" in opening and "clean STOI 0." in opening
 
 
 @pytest.mark.slow

@@ -6,6 +6,7 @@ the paper's figures and tables plus the extensions (break-down P_flip, failure c
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -213,8 +214,6 @@ def study_b_tables(
     A row without a codec (no public weights) keeps the parameter counts of its encoder, taken from
     another row with the same encoder (the counts come from the modules, not from the weights).
     """
-    import json
-
     from nacbench.stages import check_scores_weights
     from nacbench.tables import table2, write_table
 
@@ -281,8 +280,6 @@ def code_analysis(
     figure_out: Sequence[str],
 ) -> None:
     """Paper Sec. 4.2: how similar are the two encoders' codes for the same audio (and Figure 2)."""
-    import json
-
     from nacbench.analysis.codes import agreement_to_json, code_agreement, mean_cosine
     from nacbench.codes_io import load_shard
     from nacbench.plots import figure2
@@ -316,3 +313,110 @@ def code_analysis(
 
 def _ids_codes(shard: Any) -> tuple[list[str], list[np.ndarray]]:
     return shard.utt_ids, shard.codes
+
+
+# ------------------------------------------------------------------------------- the report's first page
+
+
+def _cell(value: Any, digits: str = "{:.3g}") -> str:
+    from nacbench.tables import format_cell
+
+    return format_cell(value, digits)
+
+
+def _read_csv(path: str | Path) -> pd.DataFrame:
+    return pd.read_csv(path, comment="#")  # write_table puts its notes on leading "#" lines
+
+
+def report_page(
+    info_paths: Sequence[str],
+    summary_path: str | None,
+    breakdown_path: str | None,
+    table2_path: str | None,
+    out: str,
+) -> dict[str, Any]:
+    """The headline numbers the HTML report opens with (``workflow/report/workflow.rst``), as json.
+
+    Study A: per codec, its weights, clean STOI/PESQ, STOI at the largest tested P_flip not above 10 %
+    (the paper's "intelligible up to 10 % flipped bits") and the STOI break-down P_flip. Study B: Table 2's
+    rows. Numbers are pre-formatted text, so the page template only places them.
+    """
+    from nacbench.tables import PUBLISHED, RANDOM_INIT
+
+    infos = {info.name: info for info in (CodecInfo.read(p) for p in info_paths)}
+    page: dict[str, Any] = {
+        "random_codecs": sorted(n for n, i in infos.items() if i.random_weights),
+        "published_codecs": sorted(n for n, i in infos.items() if not i.random_weights),
+        "study_a": None,
+        "study_b": None,
+    }
+    if summary_path:
+        summary = _read_csv(summary_path)
+        breakdown = _read_csv(breakdown_path) if breakdown_path else pd.DataFrame()
+        bsc = summary[summary["model"] == "bsc"]
+        tested = sorted(bsc["p_flip"].unique())
+        within = [p for p in tested if p <= 0.1] or tested[:1]
+        p_at = within[-1] if within else None
+        codecs = []
+        for codec, rows in summary.groupby("codec", sort=False):
+            clean = rows[rows["model"] == "clean"]
+            at = rows[(rows["model"] == "bsc") & (rows["p_flip"] == p_at)]
+            stoi_break = (
+                breakdown[(breakdown["codec"] == codec) & (breakdown["metric"] == "stoi")]
+                if not breakdown.empty
+                else breakdown
+            )
+            point = "n/a"
+            if not stoi_break.empty:
+                first = stoi_break.iloc[0]
+                point = (
+                    _cell(first["p_breakdown"]) if pd.notna(first["p_breakdown"]) else str(first["reason"])
+                )
+            info = infos.get(str(codec))
+            codecs.append(
+                {
+                    "codec": str(codec),
+                    "name": info.display_name if info else str(codec),
+                    "weights": RANDOM_INIT if info and info.random_weights else PUBLISHED,
+                    "clean_stoi": _cell(clean["stoi_mean"].iloc[0])
+                    if "stoi_mean" in clean and len(clean)
+                    else "n/a",
+                    "clean_pesq": _cell(clean["pesq_mean"].iloc[0])
+                    if "pesq_mean" in clean and len(clean)
+                    else "n/a",
+                    "stoi_at": _cell(at["stoi_mean"].iloc[0]) if "stoi_mean" in at and len(at) else "n/a",
+                    "breakdown_stoi": point,
+                }
+            )
+        page["study_a"] = {
+            "utterances": int(summary["n_utterances"].max()) if len(summary) else 0,
+            "p_flip": [_cell(p) for p in tested],
+            "p_at": _cell(p_at),
+            "codecs": codecs,
+        }
+    if table2_path:
+        table = _read_csv(table2_path)
+        page["study_b"] = {
+            "rows": [
+                {
+                    "encoder": str(row["Encoder"]),
+                    "decoder": str(row["Decoder"]),
+                    "wer": _cell(row["WER (%)"]),
+                    "stoi": _cell(row["STOI"]),
+                    "pesq": _cell(row["PESQ"]),
+                    "weights": str(row["Weights"]),
+                }
+                for _, row in table.iterrows()
+            ]
+        }
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    Path(out).write_text(json.dumps(page, indent=2, sort_keys=True) + "\n")
+    return page
+
+
+def read_report_page(path: str | Path) -> dict[str, Any]:
+    """The headline json for the report's opening page, or an empty page before the run wrote it."""
+    try:
+        return dict(json.loads(Path(path).read_text()))
+    except (OSError, ValueError):
+        return {}

@@ -75,10 +75,13 @@ def check_results_folder(results: str | Path, codecs: Mapping[str, Mapping[str, 
 
     for codec, options in codecs.items():
         path = Path(results) / "codes" / codec / "codec.json"
-        if path.is_file():
-            check_random_weights(
-                path, CodecInfo.read(path).random_weights, codec, asks_random_weights(options)
-            )
+        if not path.is_file():
+            continue
+        try:
+            recorded = CodecInfo.read(path).random_weights
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f"{path}: unreadable codec.json ({exc}); delete it and rerun") from exc
+        check_random_weights(path, recorded, codec, asks_random_weights(options))
 
 
 # ------------------------------------------------------------------------------------------------ data

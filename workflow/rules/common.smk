@@ -80,7 +80,7 @@ def bench_path(rule_name, *parts):
 
 
 def all_targets():
-    targets = [f"{R}/report/config.yaml"]
+    targets = [f"{R}/report/config.yaml", f"{R}/report/headline.json"]
     targets += [f for name in config["data"] for f in dataset_targets(name)]
     if config["study_a"]["codecs"]:
         targets += study_a_targets()

@@ -1,6 +1,16 @@
 # Report stage: Figure 3, Table 3, failure counts, the resolved config; `snakemake --report` collects them.
+import copy
+
+from nacbench.report import read_report_page
 
 DS_A = config["study_a"]["dataset"]
+
+
+# The report's opening page (workflow/report/workflow.rst) can see only the config: the run's headline
+# numbers reach it there, read from the json the report_page rule writes (empty before the run). The
+# config the rules use is copied first, so the headline never reaches a rule's params.
+RUN_CONFIG = copy.deepcopy(config)
+config["report_page"] = read_report_page(f"{R}/report/headline.json")
 
 
 rule save_config:
@@ -9,7 +19,7 @@ rule save_config:
     log:
         log_path("save_config", "all"),
     params:
-        config=config,
+        config=RUN_CONFIG,
     conda:
         PIPELINE_ENV
     script:
@@ -75,3 +85,27 @@ rule table3:
         PIPELINE_ENV
     script:
         "../scripts/table3.py"
+
+
+def report_page_inputs(wildcards):
+    """What the opening page summarises: every studied codec's codec.json and the studies' tables."""
+    studied = [*config["study_a"]["codecs"], *config["study_labelling"]["codecs"], *plan.study_b_codecs(config)]
+    inputs = {"info": expand(f"{R}/codes/{{codec}}/codec.json", codec=list(dict.fromkeys(studied)))}
+    if config["study_a"]["codecs"]:
+        inputs |= {"summary": rules.table3.output.summary[0], "breakdown": rules.table3.output.breakdown[0]}
+    if config["study_b"]["rows"]:
+        inputs["table2"] = rules.table2.output.table[0]
+    return inputs
+
+
+rule report_page:
+    input:
+        unpack(report_page_inputs),
+    output:
+        f"{R}/report/headline.json",
+    log:
+        log_path("report_page", "all"),
+    conda:
+        PIPELINE_ENV
+    script:
+        "../scripts/report_page.py"
