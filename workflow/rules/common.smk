@@ -166,6 +166,17 @@ def study_b_targets():
     return targets
 
 
+def report_page_inputs(wildcards):
+    """What the opening page summarises: every studied codec's codec.json and the studies' tables."""
+    studied = [*config["study_a"]["codecs"], *config["study_labelling"]["codecs"], *plan.study_b_codecs(config)]
+    inputs = {"info": expand(f"{R}/codes/{{codec}}/codec.json", codec=list(dict.fromkeys(studied)))}
+    if config["study_a"]["codecs"]:
+        inputs |= {"summary": rules.table3.output.summary[0], "breakdown": rules.table3.output.breakdown[0]}
+    if config["study_b"]["rows"]:
+        inputs["table2"] = rules.table2.output.table[0]
+    return inputs
+
+
 def labelling_targets():
     dataset, study = config["study_a"]["dataset"], config["study_labelling"]
     channels = [spec.name for spec in plan.labelling_channels(config)]
