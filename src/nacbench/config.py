@@ -1,13 +1,15 @@
 """Start-up validation of the pipeline configuration.
 
-The JSON Schema (workflow/schemas/config.schema.yaml) checks types and ranges; the cross-field checks
-here need to know several sections at once (a codec named in a study must be defined, a labelling must
-fit its codec). Every message names the offending field, so a typo stops the run before any job starts.
+The JSON Schema (``src/nacbench/schemas/config.schema.yaml``, package data) checks types and ranges; the
+cross-field checks here need to know several sections at once (a codec named in a study must be defined,
+a labelling must fit its codec). Every message names the offending field, so a typo stops the run before
+any job starts.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +18,8 @@ import yaml
 
 from nacbench.codecs import ADAPTER_MODULES, EXTERNAL_ADAPTER, static_layout
 
-SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+#: the configuration schema, shipped inside the package so an installed (non-editable) nacbench has it
+SCHEMA_FILE = resources.files("nacbench") / "schemas" / "config.schema.yaml"
 
 
 class ConfigError(ValueError):
@@ -30,8 +33,9 @@ def _field(path: Iterable[Any]) -> str:
     return out or "<root>"
 
 
-def load_schema(path: Path = SCHEMA_PATH) -> dict[str, Any]:
-    return yaml.safe_load(path.read_text())
+def load_schema(path: Path | None = None) -> dict[str, Any]:
+    """The JSON Schema as a dict: the package's own (:data:`SCHEMA_FILE`) unless ``path`` names another."""
+    return yaml.safe_load((path or SCHEMA_FILE).read_text(encoding="utf-8"))
 
 
 def schema_errors(config: Mapping[str, Any], schema: Mapping[str, Any] | None = None) -> list[str]:
