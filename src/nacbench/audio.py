@@ -1,7 +1,7 @@
 """Audio I/O and the pipeline's one resampler.
 
 Every sample-rate change in the pipeline goes through :func:`resample`, so all codecs are fed and
-scored through the same filter (DESIGN.md: "one resampler for every codec, no silent resampling").
+scored through the same filter (README, "Faithful scoring": one resampler, no silent resampling).
 """
 
 from __future__ import annotations

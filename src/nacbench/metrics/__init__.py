@@ -1,6 +1,6 @@
 """Signal metrics, one module per metric, registered by name with their metadata (VERSA style).
 
-Two rules set this registry apart from its peers (DESIGN.md, "Faithfulness rules"):
+Two rules set this registry apart from its peers (README, "Faithful scoring"):
 
 * no metric resamples: each states the rates it accepts and raises :class:`MetricError` otherwise, so
   every rate change in the pipeline goes through :func:`nacbench.audio.resample`;
