@@ -1,5 +1,6 @@
 """Stage functions without Snakemake: one shard through encode -> channel -> decode -> score, and the
-log of a failing job naming the utterance it was on."""
+log of a failing job naming the utterance it was on. The audio is generated (conftest.speech_like), so
+these run without ../shared."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import write_librispeech_like
 
 from nacbench import stages
 from nacbench.codes_io import load_shard
@@ -18,9 +20,10 @@ METRICS = {"stoi": {}, "si_sdr": {}}
 
 
 @pytest.fixture
-def rows(shared_dir: Path, tmp_path: Path) -> pd.DataFrame:
+def rows(tmp_path: Path) -> pd.DataFrame:
+    corpus = write_librispeech_like(tmp_path / "corpus", n_utterances=5)
     manifest, skipped = tmp_path / "manifest.tsv", tmp_path / "skipped.tsv"
-    data = {"reader": "librispeech", "root": str(shared_dir / "corpus" / "LibriSpeech"), "on_error": "error"}
+    data = {"reader": "librispeech", "root": str(corpus / "LibriSpeech"), "on_error": "error"}
     stages.build_manifest("librispeech", data, "unused", 0, str(manifest), str(skipped))
     return stages.shard_rows(str(manifest), "000", 2)  # utterances 0, 2, 4
 
