@@ -13,7 +13,7 @@ import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 import pandas as pd
@@ -113,7 +113,15 @@ def _number(value: Any) -> float:
         return math.nan
 
 
-def read_benchmark_tsv(path: Path) -> dict[str, float]:
+class BenchmarkTimes(TypedDict):
+    """What one benchmark file says about its job (the measurement fields of :class:`BenchmarkJob`)."""
+
+    wall_s: float
+    cpu_s: float
+    max_rss_mb: float
+
+
+def read_benchmark_tsv(path: Path) -> BenchmarkTimes:
     """Wall seconds (median over the file's repeats), CPU seconds (median) and peak RSS (max, MiB).
 
     Snakemake writes one row per ``repeat(...)`` of the job; jobs faster than its sampling interval
@@ -131,11 +139,11 @@ def read_benchmark_tsv(path: Path) -> dict[str, float]:
         raise CostError(f"{path}: non-numeric wall time in column 's': {list(df['s'])}")
     cpu = np.array([_number(v) for v in df["cpu_time"]])
     rss = np.array([_number(v) for v in df["max_rss"]])
-    return {
-        "wall_s": float(np.median(wall)),
-        "cpu_s": float(np.nanmedian(cpu)) if np.isfinite(cpu).any() else math.nan,
-        "max_rss_mb": float(np.nanmax(rss)) if np.isfinite(rss).any() else math.nan,
-    }
+    return BenchmarkTimes(
+        wall_s=float(np.median(wall)),
+        cpu_s=float(np.nanmedian(cpu)) if np.isfinite(cpu).any() else math.nan,
+        max_rss_mb=float(np.nanmax(rss)) if np.isfinite(rss).any() else math.nan,
+    )
 
 
 def shard_audio_seconds(durations: np.ndarray, shard: int, n_shards: int) -> float:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TypedDict
 
 import numpy as np
 from scipy.optimize import nnls
@@ -66,6 +67,18 @@ class CostModel:
         return min(as_rate, as_overhead), max(as_rate, as_overhead)
 
 
+class _Common(TypedDict):
+    """The fields of a :class:`CostModel` that do not depend on how it was fitted."""
+
+    rule: str
+    codec: str | None
+    n_jobs: int
+    max_rss_mb: float
+    datasets: tuple[str, ...]
+    wall_median_s: float
+    source: str
+
+
 def fit_overhead_rate(audio_s: np.ndarray, wall_s: np.ndarray) -> tuple[float, float]:
     """Least-squares ``wall = a + b * audio`` with ``a, b >= 0`` (a negative overhead or rate is noise)."""
     design = np.column_stack([np.ones_like(audio_s, dtype=float), np.asarray(audio_s, dtype=float)])
@@ -87,15 +100,15 @@ def fit_cost_model(jobs: Sequence[BenchmarkJob]) -> CostModel:
     max_rss = float(np.nanmax(rss)) if np.isfinite(rss).any() else math.nan
     datasets = tuple(sorted({j.key.dataset for j in jobs if j.key.dataset}))
     sources = {j.source for j in jobs}
-    common = {
-        "rule": rule,
-        "codec": codec,
-        "n_jobs": len(jobs),
-        "max_rss_mb": max_rss,
-        "datasets": datasets,
-        "wall_median_s": float(np.median(wall)),
-        "source": "+".join(sorted(sources)),
-    }
+    common = _Common(
+        rule=rule,
+        codec=codec,
+        n_jobs=len(jobs),
+        max_rss_mb=max_rss,
+        datasets=datasets,
+        wall_median_s=float(np.median(wall)),
+        source="+".join(sorted(sources)),
+    )
     with_audio = [j.audio_s is not None for j in jobs]
     if not any(with_audio):
         median = float(np.median(wall))
