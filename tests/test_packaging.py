@@ -97,9 +97,7 @@ def test_schema_is_package_data() -> None:
     assert packaged.is_file() and packaged == SCHEMA_FILE
     schema = load_schema()
     assert schema == yaml.safe_load(packaged.read_text()) and "study_a" in schema["properties"]
-    copies = [
-        p for p in REPO.rglob("config.schema.yaml") if ".venv" not in p.parts and "build" not in p.parts
-    ]
+    copies = [p for root in ("src", "workflow") for p in (REPO / root).rglob("config.schema.yaml")]
     assert copies == [REPO / "src" / "nacbench" / "schemas" / "config.schema.yaml"]
 
 
