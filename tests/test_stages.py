@@ -78,3 +78,66 @@ def test_a_failing_job_log_names_the_utterance(rows: pd.DataFrame, tmp_path: Pat
     text = log.read_text()
     assert bad.utt_id.iloc[-1] in text and str(broken) in text and "job failed" in text
     assert not (tmp_path / "codes.npz").exists()  # nothing half-written is left as done
+
+
+def _synthetic_rows(tmp_path: Path, n: int, rate: int = 16_000) -> pd.DataFrame:
+    """``n`` generated utterances (noise-modulated tones, 0.6 s) written as FLAC, as a manifest slice."""
+    from nacbench.audio import write_audio
+
+    rng = np.random.default_rng(0)
+    t = np.arange(int(0.6 * rate)) / rate
+    rows = []
+    for i in range(n):
+        wav = 0.3 * np.sin(2 * np.pi * (200 + 50 * i) * t) + 0.01 * rng.normal(size=t.size)
+        path = tmp_path / "orig" / f"u{i}.flac"
+        write_audio(path, wav.astype(np.float32), rate)
+        rows.append({"utt_id": f"u{i}", "path": str(path), "duration_s": t.size / rate})
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("policy", ["clamp", "wrap"])
+def test_out_of_range_counts_reach_the_score_and_failure_tables(tmp_path: Path, policy: str) -> None:
+    """A 5-entry codebook sends 3 bits per index: flipped indices 5-7 are out of range. Their count per
+    utterance and the policy that mapped them back must appear in the scores and the failures table."""
+    from nacbench.audio import write_decoded
+    from nacbench.codecs.base import CodecInfo
+    from nacbench.codes_io import CodeShard, save_shard
+    from nacbench.tables import failure_counts
+
+    rows = _synthetic_rows(tmp_path, 3)
+    info = CodecInfo("toy5", "Toy5", 16_000, 16_000, 50.0, (5, 3), "other")
+    info.write(tmp_path / "codec.json")
+    rng = np.random.default_rng(1)
+    codes = [np.stack([rng.integers(0, 5, 200), rng.integers(0, 3, 200)]) for _ in range(3)]
+    save_shard(tmp_path / "codes.npz", CodeShard(list(rows.utt_id), codes, False), 2)
+    received = tmp_path / "bsc.npz"
+    channel = "bsc-p0.2-seed0"
+    stages.transmit_shard(
+        str(tmp_path / "codes.npz"),
+        str(tmp_path / "codec.json"),
+        channel,
+        "toy5",
+        "toy",
+        "000",
+        str(received),
+        out_of_range=policy,
+    )
+    sent = load_shard(received).extras["out_of_range"]
+    assert (sent > 0).all()  # p = 0.2 over 200 frames: every utterance has some
+    audio = tmp_path / "audio"
+    for utt, path in zip(rows.utt_id, rows.path, strict=True):
+        write_decoded(audio / f"{utt}.wav", stages.read_audio(path), 16_000)
+    out = tmp_path / "scores.parquet"
+    condition = stages.condition_columns("toy5", "toy", channel, "000")
+    stages.score_shard(
+        str(audio), str(received), str(tmp_path / "codec.json"), rows, {"si_sdr": {}}, 1, condition, str(out)
+    )
+    scores = pd.read_parquet(out)
+    np.testing.assert_array_equal(scores.out_of_range, sent)
+    assert scores.out_of_range_policy.eq(policy).all()
+    assert list(scores.columns).index("out_of_range") == list(scores.columns).index("bits_flipped") + 1
+
+    failures = failure_counts(scores, ["si_sdr"]).iloc[0]
+    assert failures["utterances_out_of_range"] == 3
+    assert failures["indices_out_of_range"] == int(sent.sum())
+    assert failures["out_of_range_policy"] == policy

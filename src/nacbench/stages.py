@@ -30,6 +30,8 @@ log = logging.getLogger("nacbench")
 CHUNK = 16
 #: fewest utterances per scoring worker process (spawning one costs ~1-3 s)
 UTTERANCES_PER_WORKER = 8
+#: ``out_of_range_policy`` of a score row whose codes never went through the channel stage
+NO_CHANNEL_POLICY = "n/a"
 
 
 # ------------------------------------------------------------------------------------------------ data
@@ -266,11 +268,17 @@ def score_shard(
     if missing:
         gone = pd.DataFrame([{"utt_id": u, **failed_row(params, "no decoded audio")} for u in missing])
         scores = pd.concat([scores, gone], ignore_index=True)
+    zeros = np.zeros(len(shard.utt_ids), np.int64)
+    policy = shard.extras.get("out_of_range_policy")
     counts = pd.DataFrame(
         {
             "utt_id": shard.utt_ids,
-            "bits_sent": shard.extras.get("bits_sent", np.zeros(len(shard.utt_ids), np.int64)),
-            "bits_flipped": shard.extras.get("bits_flipped", np.zeros(len(shard.utt_ids), np.int64)),
+            "bits_sent": shard.extras.get("bits_sent", zeros),
+            "bits_flipped": shard.extras.get("bits_flipped", zeros),
+            # received indices outside their codebook (a codebook that is not a power of two), and what
+            # the channel did with them: the scores of such utterances depend on that policy
+            "out_of_range": shard.extras.get("out_of_range", zeros),
+            "out_of_range_policy": NO_CHANNEL_POLICY if policy is None else str(policy),
         }
     )
     table = rows[["utt_id", "duration_s"]].merge(scores, on="utt_id", how="left").merge(counts, on="utt_id")
