@@ -338,7 +338,17 @@ def load_codewords(path: str) -> tuple[list[np.ndarray] | None, list[np.ndarray]
     return vectors, usage
 
 
-def build_labelling(name: str, codec: str, info_path: str, codewords_path: str, seed: int, out: str) -> None:
+def build_labelling(
+    name: str,
+    codec: str,
+    info_path: str,
+    codewords_path: str,
+    seed: int,
+    out: str,
+    iterations: int | None = None,
+) -> None:
+    """One labelling artifact; ``iterations`` is ``study_labelling.switching_iterations`` (the switching
+    search's budget in sweeps, used by ``distortion-aware`` only and recorded in its meta)."""
     from nacbench.labelling import make_labelling
 
     info = CodecInfo.read(info_path)
@@ -351,6 +361,7 @@ def build_labelling(name: str, codec: str, info_path: str, codewords_path: str, 
         vectors=vectors if name == "distortion-aware" else None,
         usage=usage,
         codec=codec,
+        max_sweeps=iterations,
     )
     labelling.meta["random_weights"] = info.random_weights
     labelling.to_npz(out)
