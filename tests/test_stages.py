@@ -3,13 +3,16 @@ log of a failing job naming the utterance it was on."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from nacbench import stages
+from nacbench.codecs.base import CodecAdapter, CodecInfo
 from nacbench.codes_io import load_shard
 from nacbench.logs import job_log
 
@@ -141,3 +144,57 @@ def test_out_of_range_counts_reach_the_score_and_failure_tables(tmp_path: Path, 
     assert failures["utterances_out_of_range"] == 3
     assert failures["indices_out_of_range"] == int(sent.sum())
     assert failures["out_of_range_policy"] == policy
+
+
+class _LevelNormalisingCodec(CodecAdapter):
+    """A toy StableCodec: normalises every input to RMS 0.1 (StableCodec: -20 LUFS), then sends each
+    sample as a 12-bit index, so its decoder returns the normalised level, not the input's."""
+
+    def __init__(self) -> None:
+        self.info = CodecInfo("toy-norm", "ToyNorm", 16_000, 16_000, 16_000.0, (4096,), "other")
+
+    def input_gain_db(self, wav: np.ndarray) -> float:
+        return float(20 * np.log10(0.1 / np.sqrt(np.mean(np.square(wav, dtype=np.float64)))))
+
+    def encode(self, wavs: Sequence[np.ndarray]) -> list[np.ndarray]:
+        scaled = [w * 10 ** (self.input_gain_db(w) / 20) for w in wavs]
+        return [np.clip(np.rint((x + 1) * 2047.5), 0, 4095).astype(np.int64)[None] for x in scaled]
+
+    def decode(self, codes: Sequence[np.ndarray]) -> list[np.ndarray]:
+        return [(c[0] / 2047.5 - 1).astype(np.float32) for c in codes]
+
+
+def test_input_normalisation_is_undone_before_scoring(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The gain an adapter applies before encoding is recorded in the codes npz, carried by the channel
+    npz and divided out at decoding: the decoded audio is at the input's level and mel-MSE (which is not
+    gain-invariant) does not charge the codec a loudness offset."""
+    mel = yaml.safe_load((Path(__file__).resolve().parents[1] / "config.yaml").read_text())["metrics"][
+        "mel_mse"
+    ]
+    adapter = _LevelNormalisingCodec()
+    monkeypatch.setattr(stages, "load_codec", lambda name, options, device: adapter)
+    rows = _synthetic_rows(tmp_path, 2)
+    info, codes, received = tmp_path / "codec.json", tmp_path / "codes.npz", tmp_path / "clean.npz"
+    stages.write_codec_info("toy-norm", {}, "cpu", str(info))
+    stages.encode_shard("toy-norm", {}, "cpu", rows, str(codes))
+    originals = [stages.read_audio(p) for p in rows.path]
+    expected = [adapter.input_gain_db(w) for w in originals]
+    np.testing.assert_allclose(load_shard(codes).extras["input_gain_db"], expected)
+    assert abs(expected[0]) > 5  # 0.3-amplitude tone vs RMS 0.1: a real offset to undo
+    stages.transmit_shard(str(codes), str(info), "clean", "toy-norm", "toy", "000", str(received))
+    np.testing.assert_allclose(load_shard(received).extras["input_gain_db"], expected)
+
+    audio = tmp_path / "audio"
+    stages.decode_shard("toy-norm", {}, "cpu", str(received), str(audio), str(tmp_path / "listen"), [])
+    for utt, original in zip(rows.utt_id, originals, strict=True):
+        decoded = stages.read_audio(audio / f"{utt}.wav")
+        level = 20 * np.log10(
+            np.sqrt(np.mean(decoded.astype(np.float64) ** 2) / np.mean(original.astype(np.float64) ** 2))
+        )
+        assert abs(level) < 0.05
+    out = tmp_path / "scores.parquet"
+    condition = stages.condition_columns("toy-norm", "toy", "clean", "000")
+    stages.score_shard(str(audio), str(received), str(info), rows, {"mel_mse": mel}, 1, condition, str(out))
+    assert (pd.read_parquet(out).mel_mse < 0.05).all()

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from nacbench.audio import SCORING_RATE, read_audio, resample, write_audio, write_decoded
+from nacbench.audio import SCORING_RATE, apply_gain_db, read_audio, resample, write_audio, write_decoded
 from nacbench.channel import ChannelSpec, derive_rng, transmit
 from nacbench.codecs.base import CodecAdapter, CodecInfo
 from nacbench.codes_io import CodeShard, load_shard, save_shard
@@ -32,6 +32,9 @@ CHUNK = 16
 UTTERANCES_PER_WORKER = 8
 #: ``out_of_range_policy`` of a score row whose codes never went through the channel stage
 NO_CHANNEL_POLICY = "n/a"
+#: per-utterance extra of the codes and channel npz: the gain (dB) the adapter applied before encoding
+#: (:meth:`CodecAdapter.input_gain_db`); the decode stage undoes it (absent = 0, e.g. external codecs)
+INPUT_GAIN_KEY = "input_gain_db"
 
 
 # ------------------------------------------------------------------------------------------------ data
@@ -110,20 +113,28 @@ def _in_chunks(rows: pd.DataFrame, what: str) -> list[pd.DataFrame]:
 
 
 def encode_shard(name: str, options: Mapping[str, Any], device: str, rows: pd.DataFrame, out: str) -> None:
-    """Resample each utterance to the codec's input rate (the one resampler) and encode it."""
+    """Resample each utterance to the codec's input rate (the one resampler) and encode it.
+
+    The gain the adapter applies before encoding (:meth:`CodecAdapter.input_gain_db`, 0 for most) is
+    recorded per utterance, so the decode stage can bring the output back to the input's level.
+    """
     codec = load_codec(name, options, device)
     rate = codec.info.input_sample_rate
     codes: list[np.ndarray] = []
+    gains: list[float] = []
     for chunk in _in_chunks(rows, f"encode {name}"):
         log.info("encoding %s", ", ".join(chunk.utt_id))
         wavs = [resample(read_audio(p), SCORING_RATE, rate) for p in chunk.path]
-        for utt, c in zip(chunk.utt_id, codec.encode(wavs), strict=True):
+        for utt, wav, c in zip(chunk.utt_id, wavs, codec.encode(wavs), strict=True):
             try:
                 codec.check_codes(c)
             except ValueError as exc:
                 raise ValueError(f"utterance {utt}: {exc}") from exc
             codes.append(c.astype(np.int64))
-    save_shard(out, CodeShard(list(rows.utt_id), codes, codec.info.random_weights), codec.info.n_codebooks)
+            gains.append(float(codec.input_gain_db(wav)))
+    extras = {INPUT_GAIN_KEY: np.asarray(gains, dtype=np.float64)}
+    shard = CodeShard(list(rows.utt_id), codes, codec.info.random_weights, extras)
+    save_shard(out, shard, codec.info.n_codebooks)
 
 
 # --------------------------------------------------------------------------------------------- channel
@@ -171,6 +182,8 @@ def transmit_shard(
         "out_of_range_policy": np.array(out_of_range),
         "channel": np.array(channel),
     }
+    if INPUT_GAIN_KEY in shard_in.extras:  # travels with the codes to the decode stage
+        extras[INPUT_GAIN_KEY] = shard_in.extras[INPUT_GAIN_KEY]
     save_shard(
         out, CodeShard(shard_in.utt_ids, result.codes, shard_in.random_weights, extras), info.n_codebooks
     )
@@ -188,9 +201,16 @@ def decode_shard(
     listen_dir: str,
     listen_ids: Sequence[str],
 ) -> None:
-    """Decode a shard to ``audio_dir/<utt>.wav`` (float, codec output rate); keep listening copies as FLAC."""
+    """Decode a shard to ``audio_dir/<utt>.wav`` (float, codec output rate); keep listening copies as FLAC.
+
+    The gain the adapter applied before encoding (``input_gain_db``, recorded by the encode stage) is
+    undone here, once: the decoded audio on disk, its listening copy, the scores and the ASR all see the
+    codec's output at the input's level (StableCodec would otherwise come back at -20 LUFS and mel-MSE
+    would charge it the loudness offset).
+    """
     codec = load_codec(name, options, device)
     shard = load_shard(codes_path)
+    gains = shard.extras.get(INPUT_GAIN_KEY, np.zeros(len(shard.utt_ids)))
     rate = codec.info.output_sample_rate
     Path(audio_dir).mkdir(parents=True, exist_ok=True)
     Path(listen_dir).mkdir(parents=True, exist_ok=True)
@@ -199,7 +219,9 @@ def decode_shard(
     for start in progress(range(0, len(index), CHUNK), desc=f"decode {name}"):
         ids = shard.utt_ids[start : start + CHUNK]
         log.info("decoding %s", ", ".join(ids))
-        for utt, wav in zip(ids, codec.decode(shard.codes[start : start + CHUNK]), strict=True):
+        decoded = codec.decode(shard.codes[start : start + CHUNK])
+        for utt, gain, out in zip(ids, gains[start : start + CHUNK], decoded, strict=True):
+            wav = apply_gain_db(out, -float(gain)) if gain else out
             write_decoded(Path(audio_dir) / f"{utt}.wav", wav, rate)
             if utt in keep:
                 write_audio(Path(listen_dir) / f"{utt}.flac", wav, rate)
