@@ -198,3 +198,122 @@ def test_input_normalisation_is_undone_before_scoring(
     condition = stages.condition_columns("toy-norm", "toy", "clean", "000")
     stages.score_shard(str(audio), str(received), str(info), rows, {"mel_mse": mel}, 1, condition, str(out))
     assert (pd.read_parquet(out).mel_mse < 0.05).all()
+
+
+# ------------------------------------------------------------------------------ labelling: the fit set
+
+
+class _ScalarGridCodec(CodecAdapter):
+    """One 4-entry codebook whose codewords are the levels 0, 1, 2, 3 of a uniform scalar grid."""
+
+    def __init__(self) -> None:
+        self.info = CodecInfo("grid4", "Grid4", 16_000, 16_000, 50.0, (4,), "other")
+
+    def encode(self, wavs: Sequence[np.ndarray]) -> list[np.ndarray]:
+        raise NotImplementedError("the fit-set tests write their codes directly")
+
+    def decode(self, codes: Sequence[np.ndarray]) -> list[np.ndarray]:
+        raise NotImplementedError("the fit-set tests decode nothing")
+
+    def codeword_vectors(self) -> list[np.ndarray]:
+        return [np.arange(4.0)[:, None]]
+
+
+def _fit_dataset(tmp_path: Path, name: str, codes: list[np.ndarray], n_shards: int) -> tuple[str, list[str]]:
+    """A manifest of ``len(codes)`` utterances and their codes split into shards (i goes to i mod n)."""
+    from nacbench.codes_io import CodeShard, save_shard
+    from nacbench.data.manifest import MANIFEST_COLUMNS
+
+    ids = [f"{name}_{i:03d}" for i in range(len(codes))]
+    rows = [
+        {"utt_id": u, "speaker": "s", "path": f"/{u}.wav", "duration_s": 1.0, "sample_rate": 16000}
+        for u in ids
+    ]
+    manifest = tmp_path / f"{name}.tsv"
+    pd.DataFrame(rows).assign(transcript="").reindex(columns=MANIFEST_COLUMNS).to_csv(
+        manifest, sep="\t", index=False
+    )
+    paths = []
+    for s in range(n_shards):
+        path = tmp_path / f"{name}_{s:03d}.npz"
+        save_shard(path, CodeShard(ids[s::n_shards], codes[s::n_shards], False), 1)
+        paths.append(str(path))
+    return str(manifest), paths
+
+
+def _labelling_stages(tmp_path: Path, in_sample: bool, usage_codes: list[np.ndarray]) -> pd.DataFrame:
+    from nacbench.labelling import Labelling
+
+    info = tmp_path / "codec.json"
+    _ScalarGridCodec().info.write(info)
+    # the fit set: the first 3 of 5 utterances; the last two would count only level 0 if they were used
+    fit_codes = [*usage_codes, np.zeros((1, 50), np.int64), np.zeros((1, 50), np.int64)]
+    manifest, shards = _fit_dataset(tmp_path, "arctic", fit_codes, 2)
+    words = tmp_path / "codewords.npz"
+    stages.write_codewords("grid4", {}, "cpu", shards, str(words), manifest, ("arctic", 3), in_sample)
+    for name in ("gray", "distortion-aware"):
+        stages.build_labelling(name, "grid4", str(info), str(words), 0, str(tmp_path / f"{name}.npz"), 50)
+    da = Labelling.from_npz(tmp_path / "distortion-aware.npz").meta
+    assert da["fit_set"]["dataset"] == "arctic" and da["fit_set"]["utterances"] == 3
+    assert da["fit_set"]["ids_sha256"] == stages.ids_sha256(["arctic_000", "arctic_001", "arctic_002"])
+    assert da["fit_set"]["in_sample"] is in_sample and da["usage_provenance"].startswith(
+        "in-sample" if in_sample else "out-of-sample"
+    )
+    labellings = [str(tmp_path / f"{n}.npz") for n in ("gray", "distortion-aware")]
+    return stages.expected_distortion_table(
+        "grid4", str(info), str(words), labellings, str(tmp_path / "ed.csv")
+    )
+
+
+@pytest.mark.parametrize("in_sample", [False, True])
+def test_usage_comes_from_the_fit_set_and_says_where(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, in_sample: bool
+) -> None:
+    monkeypatch.setattr(stages, "load_codec", lambda name, options, device: _ScalarGridCodec())
+    usage_codes = [np.array([[0, 1, 1, 2]]), np.array([[2, 2, 3]]), np.array([[1]])]
+    table = _labelling_stages(tmp_path, in_sample, usage_codes)
+    vectors, usage = stages.load_codewords(str(tmp_path / "codewords.npz"))
+    np.testing.assert_array_equal(usage[0], [1, 3, 3, 1])  # the first 3 utterances only
+    assert table.fit_set.eq("arctic (3 utterances)").all() and table.in_sample.eq(in_sample).all()
+    assert table.note.str.contains("in-sample").all() == in_sample
+    with pytest.raises(ValueError, match=r"fit.utterances: 9 asked for.*lists 5"):
+        stages.fit_set_codes([str(tmp_path / "arctic_000.npz")], str(tmp_path / "arctic.tsv"), "arctic", 9)
+    with pytest.raises(ValueError, match=r"1 utterances \(first arctic_001\) are in no codes shard"):
+        stages.fit_set_codes([str(tmp_path / "arctic_000.npz")], str(tmp_path / "arctic.tsv"), "arctic", 2)
+
+
+def test_expected_distortion_table_shows_whether_natural_or_gray_is_cheaper(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Natural binary is optimal on a uniform 4-level grid only under uniform usage. With FSQ-like
+    middle-heavy usage the table must report whichever of natural and Gray really costs less."""
+    monkeypatch.setattr(stages, "load_codec", lambda name, options, device: _ScalarGridCodec())
+    counts = np.array([5, 45, 45, 5])  # middle-heavy, as FSQ's levels are used
+    usage_codes = [np.repeat(np.arange(4), counts)[None]]
+    usage_codes += [np.zeros((1, 0), np.int64), np.zeros((1, 0), np.int64)]
+    table = _labelling_stages(tmp_path, False, usage_codes).set_index("labelling")
+
+    p = counts / counts.sum()
+    level = np.arange(4.0)
+
+    def cost(labels: list[int]) -> float:  # mean over the 2 bit positions of E[(level - flipped level)^2]
+        index_of = {lab: i for i, lab in enumerate(labels)}
+        return float(
+            np.mean(
+                [
+                    sum(p[i] * (level[i] - level[index_of[labels[i] ^ (1 << b)]]) ** 2 for i in range(4))
+                    for b in range(2)
+                ]
+            )
+        )
+
+    natural, gray = cost([0, 1, 2, 3]), cost([0, 1, 3, 2])
+    assert table.loc["natural", "expected_sq_jump"] == pytest.approx(natural)
+    assert table.loc["gray", "expected_sq_jump"] == pytest.approx(gray)
+    cheaper, dearer = ("natural", "gray") if natural < gray else ("gray", "natural")
+    assert table.loc[cheaper, "expected_sq_jump"] < table.loc[dearer, "expected_sq_jump"]
+    assert not table.loc[dearer, "cheapest"]
+    lowest = table["expected_sq_jump"].min()
+    assert table["cheapest"].tolist() == table["expected_sq_jump"].eq(lowest).tolist()
+    # the distortion-aware search finds at least the cheaper of the two
+    assert table.loc["distortion-aware", "expected_sq_jump"] <= min(natural, gray) + 1e-12

@@ -13,7 +13,8 @@ Labellings
                           (for FSQ it destroys the grid's locality).
     ``distortion-aware``  the binary switching algorithm (Zeger & Gersho 1990) minimising the expected
                           squared distance, in decoder-input space, between a codeword and its one-bit-flip
-                          neighbours, weighted by usage on the clean codes.
+                          neighbours, weighted by usage on the clean codes of the fit set (config
+                          ``fit``, disjoint from the evaluation set unless a config says otherwise).
 
 Product labelling for large FSQ codebooks. A full switching search over 65,536 codewords needs a
 65,536^2 distance matrix. FSQ with power-of-two levels splits the label's bits into one field per digit,

@@ -7,6 +7,7 @@ them, so light stages (channel, tables) start in a fraction of a second.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import Mapping, Sequence
@@ -333,22 +334,84 @@ def write_json(data: Any, out: str) -> None:
 # -------------------------------------------------------------------------------------------- labelling
 
 
+def fit_set_codes(
+    code_paths: Sequence[str], manifest_path: str, dataset: str, n_utterances: int
+) -> tuple[list[str], list[np.ndarray]]:
+    """The fit set's utterance ids and clean codes: the first ``n_utterances`` of the dataset's manifest,
+    gathered from the encode stage's shards (utterance *i* sits in shard *i* mod *n*)."""
+    ids = list(read_manifest(manifest_path).utt_id[: int(n_utterances)])
+    if len(ids) < int(n_utterances):
+        raise ValueError(
+            f"fit.utterances: {n_utterances} asked for, but the manifest of dataset {dataset!r} "
+            f"({manifest_path}) lists {len(ids)}"
+        )
+    by_id: dict[str, np.ndarray] = {}
+    for path in code_paths:
+        shard = load_shard(path)
+        by_id.update(zip(shard.utt_ids, shard.codes, strict=True))
+    missing = [u for u in ids if u not in by_id]
+    if missing:
+        raise ValueError(
+            f"fit set of dataset {dataset!r}: {len(missing)} utterances (first {missing[0]}) are in no codes "
+            f"shard among {list(code_paths)}"
+        )
+    return ids, [by_id[u] for u in ids]
+
+
+def ids_sha256(ids: Sequence[str]) -> str:
+    """SHA-256 of utterance ids, one per line: names a fit set compactly and exactly."""
+    return hashlib.sha256("\n".join(ids).encode()).hexdigest()
+
+
 def write_codewords(
-    name: str, options: Mapping[str, Any], device: str, code_paths: Sequence[str], out: str
+    name: str,
+    options: Mapping[str, Any],
+    device: str,
+    code_paths: Sequence[str],
+    out: str,
+    fit_manifest: str,
+    fit: tuple[str, int],
+    in_sample: bool,
 ) -> None:
-    """Cache what the labelling study needs from a codec: codeword vectors (if any) and clean usage."""
+    """Cache what the labelling study needs from a codec: codeword vectors (if any) and clean usage.
+
+    Usage is counted on the fit set (config ``fit``: the first N utterances of a dataset, encoded by the
+    codec), so the distortion-aware labelling is not fitted on the utterances it is scored on. Which fit
+    set it was (dataset, utterances, SHA-256 of their ids) and whether it is the evaluation dataset
+    (``in_sample``) are stored with the counts and travel into every artifact built from them.
+    """
     from nacbench.labelling import usage_counts
 
     codec = load_codec(name, options, device)
-    codes = [c for path in code_paths for c in load_shard(path).codes]
+    dataset, n_utterances = fit
+    ids, codes = fit_set_codes(code_paths, fit_manifest, dataset, n_utterances)
     usage = usage_counts(codes, codec.info.codebook_sizes)
     vectors = codec.codeword_vectors()
     arrays = {f"usage_{k}": u for k, u in enumerate(usage)}
     if vectors is not None:
         arrays |= {f"vectors_{k}": np.asarray(v, dtype=np.float32) for k, v in enumerate(vectors)}
-    log.info("%s: usage from %d utterances; codeword vectors: %s", name, len(codes), vectors is not None)
+    provenance = {
+        "dataset": dataset,
+        "utterances": len(ids),
+        "ids_sha256": ids_sha256(ids),
+        "frames": int(sum(c.shape[1] for c in codes)),
+        "in_sample": bool(in_sample),
+    }
+    log.info(
+        "%s: usage from %d utterances of %s%s; codeword vectors: %s",
+        name,
+        len(ids),
+        dataset,
+        " (IN-SAMPLE: the evaluation dataset)" if in_sample else "",
+        vectors is not None,
+    )
     tmp = Path(out).with_name(Path(out).name + ".tmp.npz")
-    np.savez(tmp, n_codebooks=np.array(codec.info.n_codebooks), **arrays)
+    np.savez(
+        tmp,
+        n_codebooks=np.array(codec.info.n_codebooks),
+        fit_set=np.array(json.dumps(provenance, sort_keys=True)),
+        **arrays,
+    )
     tmp.replace(out)
 
 
@@ -358,6 +421,21 @@ def load_codewords(path: str) -> tuple[list[np.ndarray] | None, list[np.ndarray]
         usage = [data[f"usage_{i}"] for i in range(k)]
         vectors = [data[f"vectors_{i}"] for i in range(k)] if "vectors_0" in data.files else None
     return vectors, usage
+
+
+def load_fit_set(path: str) -> dict[str, Any]:
+    """The fit set a codewords file's usage was counted on (dataset, utterances, ids_sha256, in_sample)."""
+    with np.load(path) as data:
+        if "fit_set" not in data.files:
+            raise ValueError(
+                f"{path}: no fit set recorded (written before fit sets existed): delete it and rerun"
+            )
+        return dict(json.loads(str(data["fit_set"])))
+
+
+#: what the labelling artifacts and the expected-distortion table say when usage was counted on the
+#: evaluation dataset itself
+IN_SAMPLE_NOTE = "in-sample: usage counted on the evaluation dataset"
 
 
 def build_labelling(
@@ -386,17 +464,35 @@ def build_labelling(
         max_sweeps=iterations,
     )
     labelling.meta["random_weights"] = info.random_weights
+    if name == "distortion-aware":  # the only labelling fitted to usage: say on what
+        fit = load_fit_set(codewords_path)
+        labelling.meta["fit_set"] = fit
+        labelling.meta["usage_provenance"] = (
+            IN_SAMPLE_NOTE if fit["in_sample"] else f"out-of-sample: usage counted on {fit['dataset']}"
+        )
     labelling.to_npz(out)
 
 
 def expected_distortion_table(
     codec: str, info_path: str, codewords_path: str, labelling_paths: Sequence[str], out: str
 ) -> pd.DataFrame:
-    """Expected squared decoder-input jump per flipped bit, per labelling (overall and per bit position)."""
+    """Expected squared decoder-input jump per flipped bit, per labelling (overall and per bit position).
+
+    Codewords are weighted by their usage on the fit set, so the table shows whichever labelling is
+    cheaper under the codec's real usage: natural binary is optimal for a uniform scalar grid only when
+    its levels are used uniformly, and under FSQ's middle-heavy usage Gray can cost less. ``cheapest``
+    marks the lowest cost per codebook; ``fit_set`` and ``in_sample`` say where the usage came from
+    (an in-sample fit is also spelled out in ``note``).
+    """
     from nacbench.labelling import Labelling, expected_distortion
 
     info = CodecInfo.read(info_path)
     vectors, usage = load_codewords(codewords_path)
+    fit = load_fit_set(codewords_path)
+    fit_columns = {
+        "fit_set": f"{fit['dataset']} ({fit['utterances']} utterances)",
+        "in_sample": fit["in_sample"],
+    }
     labellings = [("natural", None)] + [
         (Labelling.from_npz(p).name, Labelling.from_npz(p)) for p in labelling_paths
     ]
@@ -416,10 +512,12 @@ def expected_distortion_table(
                 row |= {
                     "expected_sq_jump": overall,
                     "per_bit": " ".join(f"{v:.4g}" for v in per_bit),
-                    "note": "",
+                    "note": IN_SAMPLE_NOTE if fit["in_sample"] else "",
                 }
-            rows.append(row | {"random_weights": info.random_weights})
+            rows.append(row | fit_columns | {"random_weights": info.random_weights})
     table = pd.DataFrame(rows)
+    best = table.groupby("codebook")["expected_sq_jump"].transform("min")
+    table.insert(table.columns.get_loc("per_bit"), "cheapest", table["expected_sq_jump"].eq(best))
     table.to_csv(out, index=False)
     return table
 
