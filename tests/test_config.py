@@ -82,6 +82,29 @@ def test_labelling_that_does_not_fit_stops_before_any_job() -> None:
     expect_error(config, "study_labelling.labellings", "codec2-3200", "codeword vectors")
 
 
+def test_fit_set_is_required_and_checked() -> None:
+    config = load()
+    del config["fit"]
+    expect_error(config, "'fit' is a required property")
+    config = load()
+    config["fit"]["dataset"] = "timit"
+    expect_error(config, "fit.dataset", "unknown dataset 'timit'")
+    config = load("offline.yaml")
+    config["fit"]["utterances"] = 401  # 4 speakers x 100 utterances at most
+    expect_error(config, "fit.utterances", "401 asked for", "data.cmu_arctic holds at most 400")
+    config = load("quick.yaml")
+    config["fit"] = {"dataset": "librispeech", "utterances": 41}  # quick keeps 40
+    expect_error(config, "fit.utterances", "data.librispeech holds at most 40")
+
+
+@pytest.mark.parametrize("overlays", [(), ("quick.yaml",), ("offline.yaml",)])
+def test_shipped_fit_sets_are_out_of_sample(overlays: tuple[str, ...]) -> None:
+    config = load(*overlays)
+    assert plan.fit_set(config)[0] == "cmu_arctic" and not plan.fit_in_sample(config)
+    config["fit"]["dataset"] = config["study_a"]["dataset"]
+    assert plan.fit_in_sample(config)
+
+
 def test_plan_of_the_full_config() -> None:
     config = load()
     conds = plan.conditions(config)

@@ -160,6 +160,21 @@ def test_failure_counts():
     assert clean["nan_pesq"] == 0 and clean["reasons"] == ""
 
 
+def test_failure_counts_report_out_of_range_indices_and_policy():
+    tidy = tidy_rows()
+    noisy = tidy["channel"] == "bsc-p0.1-seed0"
+    tidy["out_of_range"] = np.where(noisy, np.arange(len(tidy)) % 3, 0)  # 0, 1, 2, ... per utterance
+    tidy["out_of_range_policy"] = np.where(tidy["model"] == "clean", "n/a", "clamp")
+    f = failure_counts(tidy).set_index(["codec", "channel"])
+    expected = tidy[noisy & (tidy["codec"] == "dac")]["out_of_range"]
+    row = f.loc[("dac", "bsc-p0.1-seed0")]
+    assert row["utterances_out_of_range"] == int((expected > 0).sum()) > 0
+    assert row["indices_out_of_range"] == int(expected.sum()) and row["out_of_range_policy"] == "clamp"
+    clean = f.loc[("dac", "clean")]
+    assert clean["indices_out_of_range"] == 0 and clean["out_of_range_policy"] == "n/a"
+    assert "utterances_out_of_range" not in failure_counts(tidy_rows()).columns  # older tables: no columns
+
+
 def test_summary_table_means_and_intervals():
     s = summary_table(tidy_rows(), n_boot=200)
     assert len(s) == 4  # 2 codecs x (clean, bsc 0.1)

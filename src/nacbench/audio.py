@@ -53,6 +53,13 @@ def write_decoded(path: str | Path, wav: np.ndarray, rate: int) -> None:
     sf.write(str(path), np.asarray(wav, dtype=np.float32), rate, format="WAV", subtype="FLOAT")
 
 
+def apply_gain_db(wav: np.ndarray, gain_db: float) -> np.ndarray:
+    """``wav`` scaled by ``gain_db`` decibels (amplitude factor 10^(gain/20)), as float32."""
+    return (np.asarray(wav, dtype=np.float32) * np.float32(10.0 ** (float(gain_db) / 20.0))).astype(
+        np.float32
+    )
+
+
 def resample(wav: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
     """Polyphase resampling by the exact rational factor (Kaiser window, scipy defaults).
 

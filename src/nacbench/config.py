@@ -59,6 +59,7 @@ def cross_field_errors(config: Mapping[str, Any]) -> list[str]:
         if name not in datasets:
             errors.append(f"{field}: unknown dataset {name!r}; defined under data: {sorted(datasets)}")
 
+    need_dataset("fit.dataset", config["fit"]["dataset"])
     need_dataset("study_a.dataset", config["study_a"]["dataset"])
     need_dataset("study_b.dataset", config["study_b"]["dataset"])
     for i, name in enumerate(config["study_a"]["codecs"]):
@@ -83,7 +84,26 @@ def cross_field_errors(config: Mapping[str, Any]) -> list[str]:
     for name, ds in config["data"].items():
         if ds["reader"] == "cmu_arctic" and not ds.get("speakers"):
             errors.append(f"data.{name}.speakers: required for the cmu_arctic reader")
+    errors += fit_errors(config)
     return errors
+
+
+def fit_errors(config: Mapping[str, Any]) -> list[str]:
+    """A fit set larger than its dataset can ever be (known before any job runs; the manifest is checked
+    again when usage is counted)."""
+    fit = config["fit"]
+    ds = config["data"].get(fit["dataset"])
+    if ds is None:
+        return []  # reported by the name checks
+    limits = [int(ds["max_utterances"])] if ds.get("max_utterances") else []
+    if ds["reader"] == "cmu_arctic" and ds.get("speakers"):
+        limits.append(len(ds["speakers"]) * int(ds.get("utterances_per_speaker", 100)))
+    if limits and int(fit["utterances"]) > min(limits):
+        return [
+            f"fit.utterances: {fit['utterances']} asked for, but data.{fit['dataset']} holds at most "
+            f"{min(limits)} utterances"
+        ]
+    return []
 
 
 def labelling_errors(config: Mapping[str, Any]) -> list[str]:

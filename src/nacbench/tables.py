@@ -243,7 +243,10 @@ def table2(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
 def failure_counts(tidy: pd.DataFrame, metrics: Sequence[str] = METRICS) -> pd.DataFrame:
     """Per codec x (dataset) x channel x labelling: rows, NaN count per metric, and the distinct reasons.
 
-    A mean is only as good as the scores behind it; this table says how many were missing and why.
+    A mean is only as good as the scores behind it; this table says how many were missing and why. When
+    the score table carries the channel's out-of-range counts (a codebook that is not a power of two),
+    it also says how many utterances and indices fell outside their codebook and which policy
+    (``study_a.out_of_range``) turned them back into indices: those scores depend on that choice.
     """
     keys = [c for c in ("codec", "dataset", "channel", "labelling") if c in tidy.columns]
     present = [m for m in metrics if m in tidy.columns]
@@ -260,6 +263,13 @@ def failure_counts(tidy: pd.DataFrame, metrics: Sequence[str] = METRICS) -> pd.D
     def reasons(series: pd.Series) -> str:
         return "; ".join(sorted({r for r in series if r}))
 
+    if "out_of_range" in tidy.columns:
+        oor = pd.to_numeric(tidy["out_of_range"], errors="coerce").fillna(0).astype(np.int64)
+        policy = tidy.get("out_of_range_policy", pd.Series("", index=tidy.index)).fillna("").astype(str)
+        by = [tidy[k] for k in keys]
+        counts["utterances_out_of_range"] = (oor > 0).groupby(by, sort=True, dropna=False).sum().astype(int)
+        counts["indices_out_of_range"] = oor.groupby(by, sort=True, dropna=False).sum().astype(int)
+        counts["out_of_range_policy"] = policy.groupby(by, sort=True, dropna=False).agg(reasons)
     counts["reasons"] = grouped["error"].agg(reasons)
     return counts.reset_index()
 

@@ -122,6 +122,17 @@ class CodecAdapter(ABC):
     def decode(self, codes: Sequence[np.ndarray]) -> list[np.ndarray]:
         """Integer codes -> waveforms at ``info.output_sample_rate`` (delay not yet removed)."""
 
+    def input_gain_db(self, wav: np.ndarray) -> float:
+        """Gain (dB) this adapter applies to ``wav`` before encoding (0: it encodes the input as given).
+
+        A codec that normalises its input (StableCodec: -20 LUFS) decodes to the normalised level, not
+        the input's, and the level-dependent metrics (mel-MSE) would charge it that offset. The encode
+        stage records this gain per utterance (``input_gain_db`` in the codes npz), the channel stage
+        carries it, and the decode stage applies its inverse, so decoded audio comes back at the input's
+        level. Computed from the same preprocessing ``encode`` applies, so both always agree.
+        """
+        return 0.0
+
     def codeword_vectors(self) -> list[np.ndarray] | None:
         """Per codebook, the vectors the decoder consumes for each index: ``[size, dim]``.
 
