@@ -69,3 +69,21 @@ def offline_run(shared_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> d
     overlay = write_overlay(base / "overlay.yaml", results)
     snakemake("--cores", "2", "--configfile", "configs/offline.yaml", str(overlay))
     return {"results": results, "overlay": overlay}
+
+
+@pytest.fixture
+def toy_metric():
+    """A metric registered by a test alone (lower is better, with a unit), removed from the registry
+    afterwards: whatever lists metrics must pick it up without any other code knowing it."""
+    from nacbench.metrics import METRICS, register_metric
+
+    @register_metric(
+        "toy", label="Toy distance", unit="furlongs", higher_is_better=False, description="test only"
+    )
+    def toy(ref, deg, rate):
+        return float(abs(ref - deg).mean())
+
+    try:
+        yield METRICS["toy"]
+    finally:
+        METRICS.pop("toy", None)

@@ -117,3 +117,37 @@ def test_shipped_codec_entries_build(overlays: tuple[str, ...], shared_dir: Path
             opts["random_semantic_layers"] = 1
         codec = build_codec(name, opts)
         assert codec.info.name == name
+
+
+@pytest.mark.parametrize(
+    ("settings", "field", "text"),
+    [
+        ({"f_min": 9000.0, "f_max": 8000.0}, "metrics.mel_mse.f_min", "below f_max"),
+        ({"win_length": 2048}, "metrics.mel_mse.win_length", "longer than n_fft (1024)"),
+        ({"f_max": 11025.0}, "metrics.mel_mse.f_max", "Nyquist frequency of 16000 Hz"),
+        ({"n_fft": 256, "win_length": 256, "n_mels": 128}, "metrics.mel_mse.n_mels", "bands are empty"),
+    ],
+)
+def test_mel_settings_that_cannot_score_are_refused(settings: dict, field: str, text: str) -> None:
+    """Before: f_min above f_max passed and gave every row mel-MSE 0.0; win_length above n_fft passed
+    and failed every utterance after all decoding was done."""
+    config = load()
+    config["metrics"]["mel_mse"].update(settings)
+    expect_error(config, field, text)
+
+
+def test_unknown_metric_and_margin_are_refused() -> None:
+    config = load()
+    config["metrics"]["visqol"] = {}
+    config["study_labelling"]["breakdown_margin"]["sdr"] = 1.0
+    expect_error(config, "metrics.visqol: unknown metric", "study_labelling.breakdown_margin.sdr")
+
+
+def test_a_registered_metric_is_configured_with_its_own_checks(toy_metric) -> None:
+    """A metric added as a module needs no schema edit: its config entry is checked by the metric."""
+    config = load()
+    config["metrics"]["toy"] = {}
+    config["study_labelling"]["breakdown_margin"]["toy"] = 0.5
+    validate_config(config)
+    config["metrics"]["toy"] = {"scale": 2}
+    expect_error(config, "metrics.toy.scale: not a parameter of metric 'toy'")

@@ -76,9 +76,36 @@ def cross_field_errors(config: Mapping[str, Any]) -> list[str]:
                 f"codecs.{name}.adapter: unknown adapter {options['adapter']!r}; known: {sorted(ADAPTER_MODULES)}"
             )
     errors += labelling_errors(config)
+    errors += metric_errors(config)
     for name, ds in config["data"].items():
         if ds["reader"] == "cmu_arctic" and not ds.get("speakers"):
             errors.append(f"data.{name}.speakers: required for the cmu_arctic reader")
+    return errors
+
+
+def metric_errors(config: Mapping[str, Any]) -> list[str]:
+    """Metrics that are not registered, or whose settings cannot give a meaningful score.
+
+    Each registered metric checks its own parameters (:meth:`nacbench.metrics.Metric.param_errors`) at
+    the rate every score is computed at, e.g. mel-MSE's ``f_min >= f_max`` (which would score every
+    utterance a fake perfect 0.0) or ``win_length > n_fft`` (which would fail every utterance after all
+    decoding is done).
+    """
+    from nacbench.audio import SCORING_RATE
+    from nacbench.metrics import METRICS
+
+    errors = []
+    for name, params in config["metrics"].items():
+        if name not in METRICS:
+            errors.append(f"metrics.{name}: unknown metric; registered: {sorted(METRICS)}")
+            continue
+        for param, problem in METRICS[name].param_errors(params or {}, SCORING_RATE):
+            errors.append(f"metrics.{name}.{param}: {problem}")
+    for name in config["study_labelling"]["breakdown_margin"]:
+        if name not in config["metrics"]:
+            errors.append(
+                f"study_labelling.breakdown_margin.{name}: not a scored metric; scored: {sorted(config['metrics'])}"
+            )
     return errors
 
 

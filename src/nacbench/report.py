@@ -15,11 +15,9 @@ import numpy as np
 import pandas as pd
 
 from nacbench.codecs.base import CodecInfo
+from nacbench.metrics import metric_names
 
 log = logging.getLogger("nacbench")
-
-#: metric -> column name in the tidy table
-SIGNAL_METRICS = ("stoi", "pesq", "si_sdr", "mel_mse")
 
 
 def _stem(paths: Sequence[str]) -> Path:
@@ -75,7 +73,7 @@ def study_a_tables(
     )
     tidy = pd.read_parquet(scores_path)
     tidy = tidy[tidy["codec"].isin(codecs) & (tidy["labelling"] == "natural")]
-    metrics = [m for m in SIGNAL_METRICS if m in tidy.columns]
+    metrics = [m for m in metric_names() if m in tidy.columns]
     write_table(
         summary_table(tidy, metrics, n_boot=n_boot, seed=seed),
         _stem(summary_out),
