@@ -151,3 +151,23 @@ def test_a_registered_metric_is_configured_with_its_own_checks(toy_metric) -> No
     validate_config(config)
     config["metrics"]["toy"] = {"scale": 2}
     expect_error(config, "metrics.toy.scale: not a parameter of metric 'toy'")
+
+
+def test_code_analysis_needs_quantizer_output() -> None:
+    """Known from the static codec table: DAC has no ``quantizer_output`` (and no FSQ levels)."""
+    config = load()
+    config["study_b"]["reference_codec"] = "dac"
+    expect_error(config, "study_b.reference_codec", "'dac'", "'quantizer_output'", "code analysis")
+
+
+def test_external_codec_cannot_join_the_labelling_study() -> None:
+    config = load()
+    config["codecs"]["g711"] = {"adapter": "external", "rules": "workflow/rules/examples/g711.smk"}
+    config["study_labelling"]["codecs"] = ["g711"]
+    expect_error(config, "study_labelling.codecs[0]", "'g711' is external")
+
+
+def test_codec_options_the_static_table_cannot_lay_out_are_refused() -> None:
+    config = load("offline.yaml")
+    config["codecs"]["codec2-3200"]["mode"] = 3000
+    expect_error(config, "codecs.codec2-3200.mode", "not a Codec2 mode")

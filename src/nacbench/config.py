@@ -14,7 +14,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from nacbench.codecs import ADAPTER_MODULES, EXTERNAL_ADAPTER, static_layout
+from nacbench.codecs import ADAPTERS, EXTERNAL_ADAPTER, Capability, StaticLayout, static_layout
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
 
@@ -71,11 +71,17 @@ def cross_field_errors(config: Mapping[str, Any]) -> list[str]:
         if options["adapter"] == EXTERNAL_ADAPTER:
             if not isinstance(options.get("rules"), str):
                 errors.append(f"codecs.{name}.rules: an external codec needs the path of its rule file")
-        elif options["adapter"] not in ADAPTER_MODULES:
+        elif options["adapter"] not in ADAPTERS:
             errors.append(
-                f"codecs.{name}.adapter: unknown adapter {options['adapter']!r}; known: {sorted(ADAPTER_MODULES)}"
+                f"codecs.{name}.adapter: unknown adapter {options['adapter']!r}; known: {sorted(ADAPTERS)}"
             )
+        else:
+            try:
+                static_layout(options["adapter"], options)
+            except ValueError as exc:
+                errors.append(f"codecs.{name}.{exc}")
     errors += labelling_errors(config)
+    errors += capability_errors(config)
     errors += metric_errors(config)
     for name, ds in config["data"].items():
         if ds["reader"] == "cmu_arctic" and not ds.get("speakers"):
@@ -115,10 +121,9 @@ def labelling_errors(config: Mapping[str, Any]) -> list[str]:
 
     errors = []
     for codec in config["study_labelling"]["codecs"]:
-        options = config["codecs"].get(codec)
-        if options is None or options["adapter"] not in ADAPTER_MODULES:
-            continue  # reported by the name checks
-        layout = static_layout(options["adapter"], options)
+        layout = _layout(config, codec)
+        if layout is None:
+            continue  # reported by the name, adapter and capability checks
         for labelling in config["study_labelling"]["labellings"]:
             try:
                 check_labelling_fits(
@@ -128,6 +133,62 @@ def labelling_errors(config: Mapping[str, Any]) -> list[str]:
                 errors.append(
                     f"study_labelling.labellings: {labelling!r} does not fit codec {codec!r}: {exc}"
                 )
+    return errors
+
+
+def _layout(config: Mapping[str, Any], codec: str) -> StaticLayout | None:
+    """The static layout of a configured codec; None when it has none (unknown, external, bad options)."""
+    options = config["codecs"].get(codec)
+    if options is None or options["adapter"] not in ADAPTERS:
+        return None
+    try:
+        return static_layout(options["adapter"], options)
+    except ValueError:
+        return None  # reported under codecs.<name>
+
+
+def capability_errors(config: Mapping[str, Any]) -> list[str]:
+    """Studies that need an optional adapter capability a codec lacks, as far as the static table knows.
+
+    The labelling study writes every codec's codewords and usage through its Python adapter, and the
+    Study B code analysis projects codes through the reference codec's ``quantizer_output`` on FSQ
+    levels. (Distortion-aware labelling's need for codeword vectors is checked per labelling, with the
+    labelling's own reason, by :func:`labelling_errors`.)
+    """
+    errors = []
+
+    def need(
+        field: str, codec: str | None, capability: Capability | None, purpose: str
+    ) -> StaticLayout | None:
+        options = config["codecs"].get(codec) if codec else None
+        if options is None:
+            return None  # no codec, or an unknown one (reported by the name checks)
+        if options["adapter"] == EXTERNAL_ADAPTER:
+            errors.append(
+                f"{field}: codec {codec!r} is external (a rule file): {purpose} needs a Python adapter"
+            )
+            return None
+        layout = _layout(config, codec)
+        if layout is not None and capability is not None and capability not in layout.capabilities:
+            errors.append(
+                f"{field}: codec {codec!r} (adapter {options['adapter']}) does not provide "
+                f"{capability.value!r}, which {purpose} needs"
+            )
+        return layout
+
+    for i, codec in enumerate(config["study_labelling"]["codecs"]):
+        need(f"study_labelling.codecs[{i}]", codec, None, "the labelling study")
+    sb = config["study_b"]
+    if sb["reference_codec"] and sb["distilled_codec"]:
+        layout = need(
+            "study_b.reference_codec", sb["reference_codec"], Capability.QUANTIZER_OUTPUT, "the code analysis"
+        )
+        if layout is not None and layout.fsq_levels is None:
+            errors.append(
+                f"study_b.reference_codec: codec {sb['reference_codec']!r} has no FSQ levels; the code "
+                "analysis compares FSQ levels"
+            )
+        need("study_b.distilled_codec", sb["distilled_codec"], None, "the code analysis")
     return errors
 
 

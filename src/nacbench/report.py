@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from nacbench.codecs.base import CodecInfo
+from nacbench.codecs.base import Capability, CodecAdapter, CodecInfo
 from nacbench.metrics import metric_names
 
 log = logging.getLogger("nacbench")
@@ -231,7 +231,7 @@ def code_analysis(
     reference_paths: Sequence[str],
     distilled_paths: Sequence[str],
     info_paths: Sequence[str],
-    reference_codec: Any,
+    reference_codec: CodecAdapter,
     stats_out: str,
     confusion_out: str,
     figure_out: Sequence[str],
@@ -243,6 +243,7 @@ def code_analysis(
     from nacbench.codes_io import load_shard
     from nacbench.plots import figure2
 
+    project = reference_codec.require(Capability.QUANTIZER_OUTPUT, "the code analysis").quantizer_output
     infos = [CodecInfo.read(p) for p in info_paths]
     levels = infos[0].fsq_levels
     if levels is None:
@@ -256,8 +257,8 @@ def code_analysis(
     pairs = [(ref[u], dis[u]) for u in common]
     stats = code_agreement(pairs, levels)
     stats["mean_cosine_projection"] = mean_cosine(
-        [reference_codec.quantizer_output(a) for a, _ in pairs],
-        [reference_codec.quantizer_output(b) for _, b in pairs],
+        [project(a) for a, _ in pairs],
+        [project(b) for _, b in pairs],
     )
     random_weights = any(i.random_weights for i in infos)
     out = agreement_to_json(stats) | {

@@ -18,7 +18,7 @@ import pandas as pd
 
 from nacbench.audio import SCORING_RATE, read_audio, resample, write_audio, write_decoded
 from nacbench.channel import ChannelSpec, derive_rng, transmit
-from nacbench.codecs.base import CodecAdapter, CodecInfo
+from nacbench.codecs.base import Capability, CodecAdapter, CodecInfo
 from nacbench.codes_io import CodeShard, load_shard, save_shard
 from nacbench.data.manifest import read_manifest, select_shard, write_manifest, write_skips
 from nacbench.logs import progress
@@ -312,7 +312,7 @@ def write_codewords(
     codec = load_codec(name, options, device)
     codes = [c for path in code_paths for c in load_shard(path).codes]
     usage = usage_counts(codes, codec.info.codebook_sizes)
-    vectors = codec.codeword_vectors()
+    vectors = codec.codeword_vectors() if codec.has(Capability.CODEWORD_VECTORS) else None
     arrays = {f"usage_{k}": u for k, u in enumerate(usage)}
     if vectors is not None:
         arrays |= {f"vectors_{k}": np.asarray(v, dtype=np.float32) for k, v in enumerate(vectors)}
