@@ -171,3 +171,47 @@ def test_codec_options_the_static_table_cannot_lay_out_are_refused() -> None:
     config = load("offline.yaml")
     config["codecs"]["codec2-3200"]["mode"] = 3000
     expect_error(config, "codecs.codec2-3200.mode", "not a Codec2 mode")
+
+
+def test_own_recordings_need_only_a_folder() -> None:
+    config = load()
+    config["data"]["mine"] = {
+        "reader": "audio_folder",
+        "root": "/recordings",
+        "shards": 2,
+        "on_error": "skip",
+    }
+    config["study_a"]["dataset"] = "mine"
+    validate_config(config)
+
+
+@pytest.mark.parametrize(
+    ("dataset", "fragments"),
+    [
+        ({"reader": "audio_folder", "root": None}, ("data.mine.root", "audio_folder reader cannot download")),
+        (
+            {"reader": "audio_folder", "root": "/x", "speakers": ["bdl"]},
+            ("data.mine.speakers", "not an option"),
+        ),
+        ({"reader": "cmu_arctic", "root": None}, ("data.mine.speakers: required for the cmu_arctic reader",)),
+        ({"reader": "timit", "root": "/x"}, ("data.mine.reader: unknown reader 'timit'", "audio_folder")),
+    ],
+)
+def test_dataset_sections_are_checked_against_their_reader(dataset: dict, fragments: tuple[str, ...]) -> None:
+    config = load()
+    config["data"]["mine"] = {"shards": 1, "on_error": "error", **dataset}
+    expect_error(config, *fragments)
+
+
+def test_study_b_needs_a_reader_that_provides_transcripts(monkeypatch: pytest.MonkeyPatch) -> None:
+    from nacbench.data.readers import READERS, Reader
+
+    monkeypatch.setitem(
+        READERS, "silent", Reader("silent", READERS["audio_folder"].read, provides_transcripts=False)
+    )
+    config = load()
+    config["data"]["mine"] = {"reader": "silent", "root": "/x", "shards": 1, "on_error": "error"}
+    config["study_a"]["dataset"] = "mine"
+    validate_config(config)  # Study A needs no text
+    config["study_b"]["dataset"] = "mine"
+    expect_error(config, "study_b.dataset: dataset 'mine' uses the silent reader", "Study B (WER/CER)")

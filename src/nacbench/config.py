@@ -83,9 +83,40 @@ def cross_field_errors(config: Mapping[str, Any]) -> list[str]:
     errors += labelling_errors(config)
     errors += capability_errors(config)
     errors += metric_errors(config)
+    errors += dataset_errors(config)
+    return errors
+
+
+def dataset_errors(config: Mapping[str, Any]) -> list[str]:
+    """Each dataset section against its reader's registry entry, and what the studies need of it.
+
+    The reader must exist, take the options given (a misspelt one is not silently ignored), have its
+    required options, and have a ``root`` when it cannot download. Study B scores WER against the
+    transcripts, so its dataset's reader must be able to provide them (Study A needs no text, unless a
+    configured metric does).
+    """
+    from nacbench.data.readers import READERS
+    from nacbench.metrics import METRICS, Need
+
+    errors = []
     for name, ds in config["data"].items():
-        if ds["reader"] == "cmu_arctic" and not ds.get("speakers"):
-            errors.append(f"data.{name}.speakers: required for the cmu_arctic reader")
+        reader = READERS.get(ds["reader"])
+        if reader is None:
+            errors.append(f"data.{name}.reader: unknown reader {ds['reader']!r}; known: {sorted(READERS)}")
+        else:
+            errors += reader.config_errors(ds, f"data.{name}")
+    text_metrics = [m for m in config["metrics"] if m in METRICS and Need.TRANSCRIPT in METRICS[m].needs]
+    # field -> (dataset, what needs its text)
+    needs_text = {"study_b.dataset": (config["study_b"]["dataset"], "Study B (WER/CER)")}
+    if text_metrics:
+        needs_text["study_a.dataset"] = (config["study_a"]["dataset"], f"the metrics {text_metrics}")
+    for field, (dataset, purpose) in needs_text.items():
+        reader = READERS.get(config["data"].get(dataset, {}).get("reader", ""))
+        if reader is not None and not reader.provides_transcripts:
+            errors.append(
+                f"{field}: dataset {dataset!r} uses the {reader.name} reader, which provides no "
+                f"transcripts, but {purpose} needs them"
+            )
     return errors
 
 
