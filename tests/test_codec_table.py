@@ -67,6 +67,13 @@ def test_static_layout_matches_the_built_codec(case: tuple[dict[str, Any], Codec
     assert layout.has_codeword_vectors == adapter.has(Capability.CODEWORD_VECTORS)
 
 
+def test_codec2_modes_are_the_same_in_table_and_adapter() -> None:
+    from nacbench.codecs import CODEC2_BITS_PER_FRAME
+    from nacbench.codecs.codec2 import DELAY_SAMPLES
+
+    assert set(CODEC2_BITS_PER_FRAME) == set(DELAY_SAMPLES)
+
+
 def test_encodec_layout_follows_n_codebooks() -> None:
     """Before: EnCodec's static layout was 12 codebooks whatever ``n_codebooks`` said."""
     assert static_layout("encodec", {"n_codebooks": 8}).codebook_sizes == (1024,) * 8

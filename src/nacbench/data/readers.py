@@ -83,17 +83,20 @@ class Reader:
 def _read_librispeech(root: Path, options: DatasetOptions, seed: int) -> ReadResult:
     del seed  # the whole subset is read, nothing is drawn
     subset = READERS["librispeech"].option(options, "subset")
-    return ReadResult(*read_librispeech(root, subset, options["on_error"]))
+    utts, skips = read_librispeech(root, subset, options["on_error"])
+    return ReadResult(utts, skips)
 
 
 def _read_arctic(root: Path, options: DatasetOptions, seed: int) -> ReadResult:
     per_speaker = READERS["cmu_arctic"].option(options, "utterances_per_speaker")
-    return ReadResult(*read_arctic(root, options["speakers"], per_speaker, seed, options["on_error"]))
+    utts, skips, notes = read_arctic(root, options["speakers"], per_speaker, seed, options["on_error"])
+    return ReadResult(utts, skips, notes)
 
 
 def _read_audio_folder(root: Path, options: DatasetOptions, seed: int) -> ReadResult:
     del seed
-    return ReadResult(*read_audio_folder(root, options["on_error"]))
+    utts, skips = read_audio_folder(root, options["on_error"])
+    return ReadResult(utts, skips)
 
 
 #: reader name -> entry; the one list of readers
