@@ -108,3 +108,21 @@ def write_librispeech_like(root: Path, n_utterances: int, seconds: float = 2.5) 
         lines.append(f"{utt} GENERATED UTTERANCE {i}")
     (chapter / "1-10.trans.txt").write_text("\n".join(lines) + "\n")
     return root
+
+
+@pytest.fixture
+def toy_metric():
+    """A metric registered by a test alone (lower is better, with a unit), removed from the registry
+    afterwards: whatever lists metrics must pick it up without any other code knowing it."""
+    from nacbench.metrics import METRICS, register_metric
+
+    @register_metric(
+        "toy", label="Toy distance", unit="furlongs", higher_is_better=False, description="test only"
+    )
+    def toy(ref, deg, rate):
+        return float(abs(ref - deg).mean())
+
+    try:
+        yield METRICS["toy"]
+    finally:
+        METRICS.pop("toy", None)

@@ -215,7 +215,7 @@ def test_quantizer_output_matches_the_fsq_forward_pass() -> None:
     quantizer = adapter.model.generator.quantizer  # type: ignore[attr-defined]
     with torch.inference_mode():
         out, indices = quantizer(torch.randn(1, 40, 2048, generator=torch.Generator().manual_seed(0)))
-    got = adapter.quantizer_output(indices[0].T.numpy().astype(np.int64))  # type: ignore[attr-defined]
+    got = adapter.quantizer_output(indices[0].T.numpy().astype(np.int64))
     assert got.shape == (40, 2048)
     np.testing.assert_allclose(got, out[0].numpy(), rtol=1e-5, atol=1e-5)
 
@@ -225,7 +225,7 @@ def test_neucodec_codeword_vectors() -> None:
     (vectors,) = adapter.codeword_vectors()
     assert vectors.shape == (65_536, 2048) and vectors.dtype == np.float32
     picks = np.array([[0, 1, 4096, 65_535]])
-    np.testing.assert_allclose(vectors[picks[0]], adapter.quantizer_output(picks), rtol=1e-6)  # type: ignore[attr-defined]
+    np.testing.assert_allclose(vectors[picks[0]], adapter.quantizer_output(picks), rtol=1e-6)
 
 
 def test_distill_drops_its_trailing_frame_to_align_with_neucodec() -> None:

@@ -192,3 +192,28 @@ def test_summary_table_means_and_intervals():
     assert bool(dac["random_weights"]) and not bool(bsc["random_weights"])
     for metric in ("stoi", "pesq", "si_sdr", "mel_mse"):
         assert {f"{metric}_mean", f"{metric}_ci_low", f"{metric}_ci_high"} <= set(s.columns)
+
+
+def test_a_registered_metric_flows_into_the_tables(toy_metric):
+    """Adding a metric is one module: registered, it is summarised and counted with no other change,
+    after the built-in ones, and its direction from the registry decides its break-down threshold."""
+    from nacbench.analysis.breakdown import breakdown_pflip
+
+    tidy = tidy_rows()
+    tidy["toy"] = np.where(tidy["model"] == "clean", 1.0, 3.0)
+    tidy.loc[0, "toy"] = np.nan
+    summary = summary_table(tidy, n_boot=50)
+    assert list(summary.columns[-4:-1]) == ["toy_mean", "toy_ci_low", "toy_ci_high"]
+    bsc = summary[(summary["codec"] == "neucodec") & (summary["model"] == "bsc")].iloc[0]
+    assert bsc["toy_mean"] == pytest.approx(3.0)
+    counts = failure_counts(tidy)
+    assert [c for c in counts.columns if c.startswith("nan_")][-1] == "nan_toy"
+    assert counts["nan_toy"].sum() == 1
+    row = breakdown_pflip(tidy, metric="toy", margin=0.5, n_boot=0).iloc[0]
+    assert row["threshold"] == pytest.approx(1.5)  # lower is better: clean + margin
+
+
+def test_tables_ignore_metrics_without_a_column():
+    s = summary_table(tidy_rows().drop(columns=["mel_mse"]), n_boot=0)
+    assert not any(c.startswith("mel_mse") for c in s.columns)
+    assert "nan_mel_mse" not in failure_counts(tidy_rows().drop(columns=["mel_mse"])).columns

@@ -29,7 +29,8 @@ from nacbench.channel import ChannelSpec, codes_to_bits
 from nacbench.codecs.base import CodecInfo
 from nacbench.codes_io import CodeShard, load_shard
 from nacbench.data.manifest import read_manifest
-from nacbench.plots import METRIC_LABELS, PFLIP_LABEL, codec_colours, stamp_random
+from nacbench.metrics import METRIC_LABELS
+from nacbench.plots import PFLIP_LABEL, codec_colours, stamp_random
 from nacbench.tables import failure_counts
 
 __all__ = [

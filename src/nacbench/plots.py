@@ -20,18 +20,13 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from nacbench.analysis.summary import METRICS, mean_ci
+from nacbench.analysis.summary import mean_ci
+from nacbench.metrics import METRIC_LABELS, metric_names
 
 __all__ = ["RANDOM_STAMP", "figure2", "figure3", "figure_labelling", "save_figure"]
 
 RANDOM_STAMP = "RANDOM WEIGHTS — not a result"
 
-METRIC_LABELS: dict[str, str] = {
-    "stoi": "STOI (classic, 0–1) ↑",
-    "pesq": "PESQ wide-band (MOS-LQO) ↑",
-    "si_sdr": "SI-SDR (dB) ↑",
-    "mel_mse": "Mel-spectrogram MSE ↓",
-}
 PFLIP_LABEL = r"bit-flip probability $P_\mathrm{flip}$"
 LABELLING_ORDER = ("natural", "gray", "random", "distortion-aware")
 _PALETTE = matplotlib.colormaps["tab10"].colors
@@ -109,7 +104,7 @@ def _clean_handle() -> Line2D:
 def figure3(
     tidy: pd.DataFrame,
     out_stem: Path,
-    metrics: Sequence[str] = METRICS,
+    metrics: Sequence[str] | None = None,
     display_names: Mapping[str, str] | None = None,
     labelling: str = "natural",
     n_boot: int = 1000,
@@ -119,8 +114,10 @@ def figure3(
 
     Lines are pooled means over utterances and seeds with a 95 % cluster-bootstrap band; each codec's
     clean score is a dashed line in its colour. Only the ``labelling`` (natural binary, as in the paper)
-    rows are drawn; clean rows are taken whatever labelling they are filed under.
+    rows are drawn; clean rows are taken whatever labelling they are filed under. ``metrics`` defaults
+    to every registered metric (:func:`nacbench.metrics.metric_names`) with a column in ``tidy``.
     """
+    metrics = [m for m in metric_names() if m in tidy.columns] if metrics is None else list(metrics)
     sweep = tidy[(tidy["model"] == "bsc") & (tidy["labelling"] == labelling)]
     if sweep.empty:
         raise ValueError(f"figure 3: no BSC rows with labelling {labelling!r} in the score table")

@@ -19,9 +19,9 @@ import pandas as pd
 
 from nacbench.audio import SCORING_RATE, apply_gain_db, read_audio, resample, write_audio, write_decoded
 from nacbench.channel import ChannelSpec, derive_rng, transmit
-from nacbench.codecs.base import CodecAdapter, CodecInfo
+from nacbench.codecs.base import Capability, CodecAdapter, CodecInfo
 from nacbench.codes_io import CodeShard, load_shard, save_shard
-from nacbench.data.manifest import read_manifest, select_shard, write_manifest, write_skips
+from nacbench.data.manifest import DatasetError, read_manifest, select_shard, write_manifest, write_skips
 from nacbench.logs import progress
 
 log = logging.getLogger("nacbench")
@@ -47,8 +47,12 @@ def download_dataset(name: str, data: Mapping[str, Any], downloads: str, record_
     The archives are those of the dataset's reader; the unpacked root is ``downloads/<name>``.
     """
     from nacbench.data.download import fetch_dataset
+    from nacbench.data.readers import get_reader
 
-    parts = data["speakers"] if data["reader"] == "cmu_arctic" else [data.get("subset", "test-clean")]
+    reader = get_reader(data["reader"])
+    if reader.download_parts is None:
+        raise ValueError(f"data.{name}: the {reader.name} reader cannot download; set data.{name}.root")
+    parts = reader.download_parts(data)
     root = fetch_dataset(data["reader"], Path(downloads), parts=parts, progress=None)
     target = Path(downloads) / name
     if root.resolve() != target.resolve():
@@ -64,27 +68,44 @@ def download_dataset(name: str, data: Mapping[str, Any], downloads: str, record_
 def build_manifest(
     name: str, data: Mapping[str, Any], downloads: str, seed: int, manifest_out: str, skipped_out: str
 ) -> None:
-    """Read a dataset (local copy or unpacked download) and write its manifest and skip list."""
-    from nacbench.data.arctic import read_arctic
-    from nacbench.data.librispeech import read_librispeech
+    """Read a dataset (local copy or unpacked download) and write its manifest and skip list.
+
+    Utterances without text keep an empty transcript (Study A needs none); the count is logged, and
+    the stages that need text refuse them by name (:func:`require_transcripts`).
+    """
+    from nacbench.data.readers import get_reader
 
     root = data["root"] or str(Path(downloads) / name)
-    log.info("dataset %s: reading %s", name, root)
-    if data["reader"] == "librispeech":
-        utts, skips = read_librispeech(root, data.get("subset", "test-clean"), data["on_error"])
-    else:
-        utts, skips, notes = read_arctic(
-            root, data["speakers"], data.get("utterances_per_speaker", 100), seed, data["on_error"]
-        )
-        for note in notes:
-            log.warning("%s", note)
+    log.info("dataset %s: reading %s with the %s reader", name, root, data["reader"])
+    result = get_reader(data["reader"]).read(Path(root), data, seed)
+    utts, skips = result.utterances, result.skips
+    for note in result.notes:
+        log.warning("%s", note)
     if data.get("max_utterances"):
         utts = utts[: int(data["max_utterances"])]
     for skip in skips:
         log.warning("skipped %s (%s): %s", skip.utt_id, skip.path, skip.reason)
     write_manifest(utts, manifest_out)
     write_skips(skips, skipped_out)
-    log.info("dataset %s: %d utterances, %d skipped", name, len(utts), len(skips))
+    untranscribed = sum(not u.transcript for u in utts)
+    log.info(
+        "dataset %s: %d utterances (%d without transcript), %d skipped",
+        name,
+        len(utts),
+        untranscribed,
+        len(skips),
+    )
+
+
+def require_transcripts(rows: pd.DataFrame, dataset: str, purpose: str) -> None:
+    """Raise naming the dataset and the utterances of ``rows`` that have no transcript."""
+    missing = rows.loc[rows["transcript"].astype(str).str.strip() == "", "utt_id"].tolist()
+    if missing:
+        listed = ", ".join(missing[:20]) + (f" ... and {len(missing) - 20} more" if len(missing) > 20 else "")
+        raise DatasetError(
+            f"dataset {dataset!r}: {purpose} needs a transcript for every utterance, but {len(missing)} "
+            f"have none: {listed} (give them text, or leave them out of this dataset)"
+        )
 
 
 def shard_rows(manifest_path: str, shard: str, n_shards: int) -> pd.DataFrame:
@@ -386,7 +407,7 @@ def write_codewords(
     dataset, n_utterances = fit
     ids, codes = fit_set_codes(code_paths, fit_manifest, dataset, n_utterances)
     usage = usage_counts(codes, codec.info.codebook_sizes)
-    vectors = codec.codeword_vectors()
+    vectors = codec.codeword_vectors() if codec.has(Capability.CODEWORD_VECTORS) else None
     arrays = {f"usage_{k}": u for k, u in enumerate(usage)}
     if vectors is not None:
         arrays |= {f"vectors_{k}": np.asarray(v, dtype=np.float32) for k, v in enumerate(vectors)}
@@ -532,10 +553,16 @@ def transcribe_shard(
     out: str,
     audio_dir: str | None = None,
     info_path: str | None = None,
+    dataset: str = "",
 ) -> None:
-    """Transcribe the original audio (``audio_dir`` None) or a decoded shard; keep per-utterance rows."""
+    """Transcribe the original audio (``audio_dir`` None) or a decoded shard; keep per-utterance rows.
+
+    Every utterance needs its reference text (WER is scored against it): checked before the ASR model
+    is loaded.
+    """
     from nacbench.asr.backends import make_transcriber
 
+    require_transcripts(rows, dataset, "ASR (WER/CER against the reference text)")
     transcriber = make_transcriber({**asr, "device": device})
     info = CodecInfo.read(info_path) if info_path else None
     ids, wavs = [], []
