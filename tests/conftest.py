@@ -1,5 +1,6 @@
-"""Shared fixtures: where ../shared lives, and one reduced offline run of the workflow for the
-end-to-end tests (the notebook, rerun and report tests read its results)."""
+"""Shared fixtures: where ../shared lives, one reduced offline run of the workflow for the end-to-end
+tests (the notebook, rerun and report tests read its results), and generated speech-like audio for the
+tests that need audio but no real speech."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+import soundfile as sf
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
@@ -69,3 +72,57 @@ def offline_run(shared_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> d
     overlay = write_overlay(base / "overlay.yaml", results)
     snakemake("--cores", "2", "--configfile", "configs/offline.yaml", str(overlay))
     return {"results": results, "overlay": overlay}
+
+
+def speech_like(seconds: float, seed: int, rate: int = 16_000) -> np.ndarray:
+    """A few seconds of generated speech-like audio: a voiced source (gliding f0, harmonics shaped by two
+    formants that change every syllable), syllable envelopes at 4 Hz with pauses, and noise bursts
+    between syllables. Enough structure for codecs and STOI's envelope statistics; no words."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * rate)) / rate
+    f0 = 140.0 + 30.0 * np.sin(2 * np.pi * 0.7 * t + rng.uniform(0, 2 * np.pi))
+    phase = 2 * np.pi * np.cumsum(f0) / rate
+    syllable = (t / 0.25).astype(int)  # 4 syllables per second
+    f1 = rng.uniform(300, 800, syllable.max() + 1)[syllable]
+    f2 = rng.uniform(900, 2200, syllable.max() + 1)[syllable]
+    voiced = np.zeros_like(t)
+    for h in range(1, 26):
+        gain = np.exp(-(((h * f0 - f1) / 150) ** 2)) + 0.7 * np.exp(-(((h * f0 - f2) / 250) ** 2)) + 0.03
+        voiced += gain * np.sin(h * phase)
+    within = (t / 0.25) % 1.0
+    envelope = np.sin(np.pi * within) ** 2 * (syllable % 4 != 3)  # every fourth syllable is a pause
+    noise = np.diff(rng.standard_normal(t.size + 1)) * 0.15 * (within < 0.12)  # high-passed bursts
+    wav = voiced * envelope + noise
+    return (0.5 * wav / np.abs(wav).max()).astype(np.float32)
+
+
+def write_librispeech_like(root: Path, n_utterances: int, seconds: float = 2.5) -> Path:
+    """``root/LibriSpeech/test-clean/1/10/1-10-XXXX.flac`` of :func:`speech_like` audio with a
+    transcript file: a corpus the LibriSpeech reader accepts, made in a test's tmp_path."""
+    chapter = root / "LibriSpeech" / "test-clean" / "1" / "10"
+    chapter.mkdir(parents=True)
+    lines = []
+    for i in range(n_utterances):
+        utt = f"1-10-{i:04d}"
+        sf.write(chapter / f"{utt}.flac", speech_like(seconds + 0.25 * i, seed=i), 16_000, subtype="PCM_16")
+        lines.append(f"{utt} GENERATED UTTERANCE {i}")
+    (chapter / "1-10.trans.txt").write_text("\n".join(lines) + "\n")
+    return root
+
+
+@pytest.fixture
+def toy_metric():
+    """A metric registered by a test alone (lower is better, with a unit), removed from the registry
+    afterwards: whatever lists metrics must pick it up without any other code knowing it."""
+    from nacbench.metrics import METRICS, register_metric
+
+    @register_metric(
+        "toy", label="Toy distance", unit="furlongs", higher_is_better=False, description="test only"
+    )
+    def toy(ref, deg, rate):
+        return float(abs(ref - deg).mean())
+
+    try:
+        yield METRICS["toy"]
+    finally:
+        METRICS.pop("toy", None)

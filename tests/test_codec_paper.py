@@ -215,7 +215,7 @@ def test_quantizer_output_matches_the_fsq_forward_pass() -> None:
     quantizer = adapter.model.generator.quantizer  # type: ignore[attr-defined]
     with torch.inference_mode():
         out, indices = quantizer(torch.randn(1, 40, 2048, generator=torch.Generator().manual_seed(0)))
-    got = adapter.quantizer_output(indices[0].T.numpy().astype(np.int64))  # type: ignore[attr-defined]
+    got = adapter.quantizer_output(indices[0].T.numpy().astype(np.int64))
     assert got.shape == (40, 2048)
     np.testing.assert_allclose(got, out[0].numpy(), rtol=1e-5, atol=1e-5)
 
@@ -225,7 +225,7 @@ def test_neucodec_codeword_vectors() -> None:
     (vectors,) = adapter.codeword_vectors()
     assert vectors.shape == (65_536, 2048) and vectors.dtype == np.float32
     picks = np.array([[0, 1, 4096, 65_535]])
-    np.testing.assert_allclose(vectors[picks[0]], adapter.quantizer_output(picks), rtol=1e-6)  # type: ignore[attr-defined]
+    np.testing.assert_allclose(vectors[picks[0]], adapter.quantizer_output(picks), rtol=1e-6)
 
 
 def test_distill_drops_its_trailing_frame_to_align_with_neucodec() -> None:
@@ -436,6 +436,57 @@ def test_stablecodec_without_its_package_points_to_its_environment() -> None:
         RuntimeError, match=r"codecs\.sc: .*envs/stable-codec\.yaml.*requirements-stable-codec\.txt"
     ):
         build_codec("sc", {"adapter": "stablecodec", "random_weights": True, "model_config": "cfg.json"})
+
+
+class _FakeStableCodec:
+    """The two pieces of ``stable_codec.StableCodec`` the gain report uses, without the package: padding to
+    the hop, and a ``VolumeNorm`` stand-in with its behaviour (silence untouched; one gain to a target
+    level, here RMS 0.1 in place of -20 LUFS; divided by the peak if the result would clip)."""
+
+    def __init__(self, hop: int = 640) -> None:
+        def preprocess(audio: torch.Tensor, rate: int) -> torch.Tensor:
+            pad = -audio.shape[-1] % hop
+            return torch.nn.functional.pad(audio, (0, pad))[None]
+
+        self.model = type(
+            "Model", (), {"downsampling_ratio": hop, "preprocess_audio_for_encoder": preprocess}
+        )
+
+    @staticmethod
+    def volume_norm(signal: torch.Tensor) -> torch.Tensor:
+        if torch.mean(signal**2) < 1e-4:
+            return signal
+        out = signal * (0.1 / torch.sqrt(torch.mean(signal**2)))
+        return out / out.abs().max() if out.abs().max() >= 1.0 else out
+
+
+def test_stablecodec_reports_the_gain_of_its_loudness_normalisation() -> None:
+    """The decode stage divides this gain out, so it must be the factor the adapter really applied."""
+    from nacbench.codecs.stablecodec import StableCodecAdapter, applied_gain_db
+
+    info = CodecInfo(
+        "sc", "StableCodec", 16_000, 16_000, 25.0, (65_536,), "fsq", fsq_levels=(8, 8, 8, 8, 4, 4)
+    )
+    adapter = StableCodecAdapter(_FakeStableCodec(), info, torch.device("cpu"), 1, "exact", normalize=True)
+    rng = np.random.default_rng(0)
+    loud = (0.5 * rng.normal(size=9_000)).astype(np.float32)
+    quiet = (0.02 * rng.normal(size=9_000)).astype(np.float32)
+    padded_rms = {
+        n: np.sqrt(np.sum(w.astype(np.float64) ** 2) / 9_600) for n, w in (("loud", loud), ("quiet", quiet))
+    }
+    assert adapter.input_gain_db(loud) == pytest.approx(20 * math.log10(0.1 / padded_rms["loud"]), abs=1e-4)
+    assert adapter.input_gain_db(quiet) == pytest.approx(20 * math.log10(0.1 / padded_rms["quiet"]), abs=1e-4)
+    spike = np.zeros(9_000, np.float32)
+    spike[100:120] = 0.9  # RMS normalisation would push the peak above 1: the peak division decides the gain
+    assert adapter.input_gain_db(spike) == pytest.approx(20 * math.log10(1 / 0.9), abs=1e-4)
+    assert adapter.input_gain_db(np.full(9_000, 1e-3, np.float32)) == 0.0  # below the energy threshold
+    # undoing the reported gain on the normalised input gives the input back
+    prepared = adapter._prepare(quiet).numpy().ravel()[:9_000]
+    np.testing.assert_allclose(prepared * 10 ** (-adapter.input_gain_db(quiet) / 20), quiet, atol=1e-6)
+    plain = StableCodecAdapter(_FakeStableCodec(), info, torch.device("cpu"), 1, "exact", normalize=False)
+    assert plain.input_gain_db(loud) == 0.0
+    with pytest.raises(ValueError, match="not a positive gain"):
+        applied_gain_db(loud, np.tanh(4 * loud))
 
 
 def test_stablecodec_random_round_trip() -> None:

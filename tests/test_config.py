@@ -92,6 +92,29 @@ def test_labelling_that_does_not_fit_stops_before_any_job() -> None:
     expect_error(config, "study_labelling.labellings", "codec2-3200", "codeword vectors")
 
 
+def test_fit_set_is_required_and_checked() -> None:
+    config = load()
+    del config["fit"]
+    expect_error(config, "'fit' is a required property")
+    config = load()
+    config["fit"]["dataset"] = "timit"
+    expect_error(config, "fit.dataset", "unknown dataset 'timit'")
+    config = load("offline.yaml")
+    config["fit"]["utterances"] = 401  # 4 speakers x 100 utterances at most
+    expect_error(config, "fit.utterances", "401 asked for", "data.cmu_arctic holds at most 400")
+    config = load("quick.yaml")
+    config["fit"] = {"dataset": "librispeech", "utterances": 41}  # quick keeps 40
+    expect_error(config, "fit.utterances", "data.librispeech holds at most 40")
+
+
+@pytest.mark.parametrize("overlays", [(), ("quick.yaml",), ("offline.yaml",)])
+def test_shipped_fit_sets_are_out_of_sample(overlays: tuple[str, ...]) -> None:
+    config = load(*overlays)
+    assert plan.fit_set(config)[0] == "cmu_arctic" and not plan.fit_in_sample(config)
+    config["fit"]["dataset"] = config["study_a"]["dataset"]
+    assert plan.fit_in_sample(config)
+
+
 def test_plan_of_the_full_config() -> None:
     config = load()
     conds = plan.conditions(config)
@@ -127,3 +150,101 @@ def test_shipped_codec_entries_build(overlays: tuple[str, ...], shared_dir: Path
             opts["random_semantic_layers"] = 1
         codec = build_codec(name, opts)
         assert codec.info.name == name
+
+
+@pytest.mark.parametrize(
+    ("settings", "field", "text"),
+    [
+        ({"f_min": 9000.0, "f_max": 8000.0}, "metrics.mel_mse.f_min", "below f_max"),
+        ({"win_length": 2048}, "metrics.mel_mse.win_length", "longer than n_fft (1024)"),
+        ({"f_max": 11025.0}, "metrics.mel_mse.f_max", "Nyquist frequency of 16000 Hz"),
+        ({"n_fft": 256, "win_length": 256, "n_mels": 128}, "metrics.mel_mse.n_mels", "bands are empty"),
+    ],
+)
+def test_mel_settings_that_cannot_score_are_refused(settings: dict, field: str, text: str) -> None:
+    """Before: f_min above f_max passed and gave every row mel-MSE 0.0; win_length above n_fft passed
+    and failed every utterance after all decoding was done."""
+    config = load()
+    config["metrics"]["mel_mse"].update(settings)
+    expect_error(config, field, text)
+
+
+def test_unknown_metric_and_margin_are_refused() -> None:
+    config = load()
+    config["metrics"]["visqol"] = {}
+    config["study_labelling"]["breakdown_margin"]["sdr"] = 1.0
+    expect_error(config, "metrics.visqol: unknown metric", "study_labelling.breakdown_margin.sdr")
+
+
+def test_a_registered_metric_is_configured_with_its_own_checks(toy_metric) -> None:
+    """A metric added as a module needs no schema edit: its config entry is checked by the metric."""
+    config = load()
+    config["metrics"]["toy"] = {}
+    config["study_labelling"]["breakdown_margin"]["toy"] = 0.5
+    validate_config(config)
+    config["metrics"]["toy"] = {"scale": 2}
+    expect_error(config, "metrics.toy.scale: not a parameter of metric 'toy'")
+
+
+def test_code_analysis_needs_quantizer_output() -> None:
+    """Known from the static codec table: DAC has no ``quantizer_output`` (and no FSQ levels)."""
+    config = load()
+    config["study_b"]["reference_codec"] = "dac"
+    expect_error(config, "study_b.reference_codec", "'dac'", "'quantizer_output'", "code analysis")
+
+
+def test_external_codec_cannot_join_the_labelling_study() -> None:
+    config = load()
+    config["codecs"]["g711"] = {"adapter": "external", "rules": "workflow/rules/examples/g711.smk"}
+    config["study_labelling"]["codecs"] = ["g711"]
+    expect_error(config, "study_labelling.codecs[0]", "'g711' is external")
+
+
+def test_codec_options_the_static_table_cannot_lay_out_are_refused() -> None:
+    config = load("offline.yaml")
+    config["codecs"]["codec2-3200"]["mode"] = 3000
+    expect_error(config, "codecs.codec2-3200.mode", "not a Codec2 mode")
+
+
+def test_own_recordings_need_only_a_folder() -> None:
+    config = load()
+    config["data"]["mine"] = {
+        "reader": "audio_folder",
+        "root": "/recordings",
+        "shards": 2,
+        "on_error": "skip",
+    }
+    config["study_a"]["dataset"] = "mine"
+    validate_config(config)
+
+
+@pytest.mark.parametrize(
+    ("dataset", "fragments"),
+    [
+        ({"reader": "audio_folder", "root": None}, ("data.mine.root", "audio_folder reader cannot download")),
+        (
+            {"reader": "audio_folder", "root": "/x", "speakers": ["bdl"]},
+            ("data.mine.speakers", "not an option"),
+        ),
+        ({"reader": "cmu_arctic", "root": None}, ("data.mine.speakers: required for the cmu_arctic reader",)),
+        ({"reader": "timit", "root": "/x"}, ("data.mine.reader: unknown reader 'timit'", "audio_folder")),
+    ],
+)
+def test_dataset_sections_are_checked_against_their_reader(dataset: dict, fragments: tuple[str, ...]) -> None:
+    config = load()
+    config["data"]["mine"] = {"shards": 1, "on_error": "error", **dataset}
+    expect_error(config, *fragments)
+
+
+def test_study_b_needs_a_reader_that_provides_transcripts(monkeypatch: pytest.MonkeyPatch) -> None:
+    from nacbench.data.readers import READERS, Reader
+
+    monkeypatch.setitem(
+        READERS, "silent", Reader("silent", READERS["audio_folder"].read, provides_transcripts=False)
+    )
+    config = load()
+    config["data"]["mine"] = {"reader": "silent", "root": "/x", "shards": 1, "on_error": "error"}
+    config["study_a"]["dataset"] = "mine"
+    validate_config(config)  # Study A needs no text
+    config["study_b"]["dataset"] = "mine"
+    expect_error(config, "study_b.dataset: dataset 'mine' uses the silent reader", "Study B (WER/CER)")

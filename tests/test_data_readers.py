@@ -10,6 +10,8 @@ import pytest
 import soundfile as sf
 
 from nacbench.data.arctic import ARCTIC_SPEAKERS, read_arctic, select_ids, stable_int
+from nacbench.data.audio_folder import read_audio_folder
+from nacbench.data.download import DATASETS
 from nacbench.data.librispeech import read_librispeech
 from nacbench.data.manifest import (
     MANIFEST_COLUMNS,
@@ -22,6 +24,7 @@ from nacbench.data.manifest import (
     write_manifest,
     write_skips,
 )
+from nacbench.data.readers import READERS
 
 SHARED_ARCTIC_COUNTS = {"aew": 5, "axb": 3, "bdl": 12, "slt": 12}
 
@@ -145,13 +148,6 @@ def _break_transcript_without_audio(root: Path) -> Path:
     return path
 
 
-def _break_audio_without_transcript(root: Path) -> Path:
-    trans = root / "LibriSpeech/test-clean/19/198/19-198.trans.txt"
-    lines = [line for line in trans.read_text().splitlines() if not line.startswith("19-198-0001")]
-    trans.write_text("\n".join(lines) + "\n")
-    return root / "LibriSpeech/test-clean/19/198/19-198-0001.flac"
-
-
 def _break_rate(root: Path) -> Path:
     return write_tone(root / "LibriSpeech/test-clean/19/198/19-198-0001.flac", rate=8_000)
 
@@ -166,7 +162,6 @@ def _break_stereo(root: Path) -> Path:
         (_break_truncated, "truncated"),
         (_break_unreadable, "cannot read"),
         (_break_transcript_without_audio, "no audio"),
-        (_break_audio_without_transcript, "no transcript"),
         (_break_rate, "8000 Hz, expected 16000"),
         (_break_stereo, "2 channels"),
     ],
@@ -183,6 +178,22 @@ def test_librispeech_bad_input(tmp_path: Path, breaker, reason: str) -> None:
     assert len(utts) == 4
     assert [(s.utt_id, s.path) for s in skips] == [("19-198-0001", str(bad))]
     assert reason in skips[0].reason
+
+
+def test_librispeech_audio_without_transcript_gets_an_empty_one(tmp_path: Path) -> None:
+    """Before: audio without text stopped the run, although Study A needs no text. Now a missing line
+    and a missing transcript file both give empty transcripts; the other utterances keep theirs."""
+    make_librispeech(tmp_path)
+    chapter = tmp_path / "LibriSpeech/test-clean/19/198"
+    trans = chapter / "19-198.trans.txt"
+    trans.write_text("".join(line + "\n" for line in trans.read_text().splitlines() if "-0001 " not in line))
+    (tmp_path / "LibriSpeech/test-clean/26/495/26-495.trans.txt").unlink()
+    utts, skips = read_librispeech(tmp_path)
+    assert skips == []
+    texts = {u.utt_id: u.transcript for u in utts}
+    assert len(texts) == 5
+    assert {u for u, t in texts.items() if not t} == {"19-198-0001", "26-495-0000", "26-495-0001"}
+    assert texts["19-198-0002"] == "WORDS OF UTTERANCE 2"
 
 
 def test_librispeech_empty_is_an_error_even_when_skipping(tmp_path: Path) -> None:
@@ -366,3 +377,130 @@ def test_write_skips(tmp_path: Path) -> None:
     ]
     write_skips([], path)
     assert path.read_text() == "utt_id\tpath\treason\n"
+
+
+# ------------------------------------------------------------------------------------ audio_folder
+
+
+def test_audio_folder_ids_speakers_and_transcripts(tmp_path: Path) -> None:
+    """Nested folders, odd names, mixed formats; text from transcripts.tsv (by id or by path) or a sidecar."""
+    root = tmp_path / "mine"
+    write_tone(root / "alice" / "take 1.wav")
+    write_tone(root / "alice" / "take_1.flac")  # sanitises to the same id as "take 1": gets "-2"
+    write_tone(root / "bob" / "deep" / "x.FLAC")
+    write_tone(root / "loose.wav")
+    write_tone(root / "bob" / "said.wav")
+    (root / "bob" / "said.txt").write_text("hello\tfrom a\nsidecar\n")
+    (root / "transcripts.tsv").write_text("alice/take 1\tfirst take\nloose\tby id\n")
+    (root / "notes.txt").write_text("not audio, not a sidecar of anything")
+    utts, skips = read_audio_folder(root)
+    assert skips == []
+    by_id = {u.utt_id: u for u in utts}
+    assert (
+        list(by_id)
+        == sorted(by_id)
+        == [
+            "alice-take_1",
+            "alice-take_1-2",
+            "bob-deep-x",
+            "bob-said",
+            "loose",
+        ]
+    )
+    assert by_id["alice-take_1"].path == str(root / "alice" / "take 1.wav")
+    assert by_id["alice-take_1-2"].path == str(root / "alice" / "take_1.flac")
+    assert {u.utt_id: u.transcript for u in utts} == {
+        "alice-take_1": "first take",
+        "alice-take_1-2": "",
+        "bob-deep-x": "",
+        "bob-said": "hello from a sidecar",
+        "loose": "by id",
+    }
+    assert [u.speaker for u in utts] == ["alice", "alice", "bob", "bob", ""]
+    assert all(u.sample_rate == 16_000 and u.duration_s == pytest.approx(0.1) for u in utts)
+    write_manifest(utts, tmp_path / "manifest.tsv")  # every id and text is manifest-safe
+    assert read_manifest(tmp_path / "manifest.tsv")["transcript"].tolist()[1] == ""
+
+
+@pytest.mark.parametrize(
+    ("breaker", "reason"),
+    [
+        (lambda root: write_tone(root / "s" / "b.wav", rate=44_100), "44100 Hz, expected 16000"),
+        (lambda root: write_tone(root / "s" / "b.flac", channels=2), "2 channels"),
+        (lambda root: (root / "s" / "b.wav").write_bytes(b"not audio" * 20), "cannot read"),
+    ],
+)
+def test_audio_folder_checks_audio_like_the_corpus_readers(tmp_path: Path, breaker, reason: str) -> None:
+    write_tone(tmp_path / "s" / "a.wav")
+    breaker(tmp_path)
+    with pytest.raises(DatasetError, match=reason):
+        read_audio_folder(tmp_path)
+    utts, skips = read_audio_folder(tmp_path, on_error="skip")
+    assert [u.utt_id for u in utts] == ["s-a"]
+    assert [s.utt_id for s in skips] == ["s-b"] and reason in skips[0].reason
+
+
+def test_audio_folder_transcripts_tsv_problems_name_the_line(tmp_path: Path) -> None:
+    write_tone(tmp_path / "a.wav")
+    (tmp_path / "transcripts.tsv").write_text("a\tone\nghost\tno such file\nno tab here\na\tagain\n")
+    with pytest.raises(DatasetError) as info:
+        read_audio_folder(tmp_path)
+    message = str(info.value)
+    assert "3 problem(s)" in message
+    assert "ghost" in message and "no such audio file" in message
+    assert "transcripts.tsv:3" in message and "transcripts.tsv:4" in message
+
+
+def test_audio_folder_without_audio_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "readme.txt").write_text("nothing here")
+    with pytest.raises(DatasetError, match="no usable utterances"):
+        read_audio_folder(tmp_path)
+    with pytest.raises(DatasetError, match="not found"):
+        read_audio_folder(tmp_path / "missing")
+
+
+# ------------------------------------------------------------------------------------ reader registry
+
+
+def test_every_downloadable_reader_has_official_archives() -> None:
+    assert {n for n, r in READERS.items() if r.can_download} == set(DATASETS)
+    assert READERS["cmu_arctic"].download_parts({"speakers": ["bdl", "slt"]}) == ["bdl", "slt"]
+    assert READERS["librispeech"].download_parts({"subset": None}) == ["test-clean"]
+
+
+@pytest.mark.parametrize("reader", ["librispeech", "audio_folder"])
+def test_build_manifest_through_the_registry(tmp_path: Path, reader: str) -> None:
+    """The data stage picks the reader from config alone; a LibriSpeech-layout folder without any
+    transcript (and a plain folder) gives a manifest with empty transcripts instead of stopping."""
+    from nacbench import stages
+
+    root = make_librispeech(tmp_path / "corpus")
+    for trans in root.rglob("*.trans.txt"):
+        trans.unlink()
+    data = {"reader": reader, "root": str(root), "shards": 1, "on_error": "error", "max_utterances": None}
+    out = tmp_path / "out"
+    stages.build_manifest(
+        "mine", data, str(tmp_path / "dl"), 0, str(out / "manifest.tsv"), str(out / "skipped.tsv")
+    )
+    manifest = read_manifest(out / "manifest.tsv")
+    assert len(manifest) == 5 and (manifest["transcript"] == "").all()
+    if reader == "librispeech":
+        assert manifest["utt_id"].iloc[0] == "19-198-0000"
+    else:
+        assert manifest["utt_id"].iloc[0] == "LibriSpeech-test-clean-19-198-19-198-0000"
+
+
+def test_asr_refuses_utterances_without_text_by_name(tmp_path: Path) -> None:
+    """Checked before any ASR model is loaded (the backend named here does not exist)."""
+    from nacbench import stages
+
+    rows = pd.DataFrame({"utt_id": ["a", "b", "c"], "path": ["x"] * 3, "transcript": ["text", "", " "]})
+    with pytest.raises(DatasetError, match=r"dataset 'mine': ASR .* 2 have none: b, c"):
+        stages.transcribe_shard({"backend": "none"}, "cpu", rows, str(tmp_path / "o.parquet"), dataset="mine")
+
+
+def test_a_reader_that_cannot_download_needs_a_root(tmp_path: Path) -> None:
+    from nacbench import stages
+
+    with pytest.raises(ValueError, match="audio_folder reader cannot download"):
+        stages.download_dataset("mine", {"reader": "audio_folder"}, str(tmp_path), str(tmp_path / "r.json"))

@@ -278,7 +278,8 @@ def test_switching_ends_in_a_local_optimum() -> None:
 
 
 def test_switching_finds_the_optimum_of_a_small_codebook() -> None:
-    """On 4 uniform scalar levels, natural binary is optimal (2.5); the search must get there from anywhere."""
+    """On 4 uniform scalar levels used uniformly, natural binary is optimal (2.5); the search must get
+    there from anywhere. (Under middle-heavy usage it is not: see test_stages' expected-distortion test.)"""
     v = np.arange(4.0)[:, None]
     best = min(expected_distortion(v, np.array(perm), None, 2)[0] for perm in permutations(range(4)))
     assert best == pytest.approx(2.5)
@@ -303,3 +304,30 @@ def test_usage_counts() -> None:
     counts = usage_counts(codes, [4, 3])
     np.testing.assert_array_equal(counts[0], [1, 2, 0, 1])
     np.testing.assert_array_equal(counts[1], [1, 0, 3])
+
+
+def test_switching_iterations_bound_the_search_and_are_recorded() -> None:
+    """``study_labelling.switching_iterations`` is a budget in sweeps (one sweep = as many switches as
+    codewords): a 64-entry codebook needs more than one sweep from either start, so one sweep stops the
+    search early (not converged) and a generous budget runs it to a cheaper local optimum."""
+    rng = np.random.default_rng(7)
+    vectors, usage = [rng.normal(size=(64, 4))], [rng.poisson(5.0, 64)]
+    built = {
+        sweeps: make_labelling("distortion-aware", [64], vectors=vectors, usage=usage, max_sweeps=sweeps)
+        for sweeps in (1, 50)
+    }
+    short, full = built[1].meta, built[50].meta
+    assert short["switching_iterations"] == 1 and full["switching_iterations"] == 50
+    assert short["codebooks"][0]["switches"] == short["codebooks"][0]["max_switches"] == 64
+    assert not short["converged"] and not short["codebooks"][0]["converged"]
+    assert full["converged"] and full["codebooks"][0]["switches"] < 50 * 64
+    assert full["codebooks"][0]["switches"] > 64 and full["codebooks"][0]["sweeps_used"] > 1
+    assert full["codebooks"][0]["final_cost"] < short["codebooks"][0]["final_cost"]
+    assert not np.array_equal(built[1].forward[0], built[50].forward[0])
+    # no budget given: the search runs until no switch helps, as the budget of 50 sweeps did here
+    np.testing.assert_array_equal(
+        make_labelling("distortion-aware", [64], vectors=vectors, usage=usage).forward[0],
+        built[50].forward[0],
+    )
+    with pytest.raises(ValueError, match="at least one sweep"):
+        make_labelling("distortion-aware", [64], vectors=vectors, usage=usage, max_sweeps=0)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from nacbench.audio import read_audio
-from nacbench.metrics import METRICS, MetricError, get_metric
+from nacbench.metrics import METRIC_LABELS, METRICS, MetricError, Need, get_metric, register_metric
 from nacbench.metrics.scoring import check_metric_params, score_many, score_pair
 
 RATE = 16_000
@@ -35,6 +35,9 @@ def test_registry_metadata() -> None:
     assert METRICS["mel_mse"].higher_is_better is False
     assert all(METRICS[m].higher_is_better for m in ("stoi", "pesq", "si_sdr"))
     assert "classic" in METRICS["stoi"].description and "P.862.2" in METRICS["pesq"].description
+    assert list(METRICS)[:4] == ["stoi", "pesq", "si_sdr", "mel_mse"]  # the paper's order, every table's
+    assert METRIC_LABELS["si_sdr"] == "SI-SDR (dB) ↑" and METRIC_LABELS["mel_mse"] == "Mel-spectrogram MSE ↓"
+    assert all(m.needs == {Need.REFERENCE} for m in METRICS.values())
     with pytest.raises(KeyError, match="unknown metric 'visqol'"):
         get_metric("visqol")
 
@@ -123,6 +126,54 @@ def test_mel_mse_refuses_bad_settings(speech: list[np.ndarray]) -> None:
         METRICS["mel_mse"].compute(x[:300], x[:300], RATE)
 
 
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"f_min": 9000.0, "f_max": 8000.0},  # every band empty but one: a near-perfect score before
+        {"f_min": 8000.0, "f_max": 8000.0},
+        {"n_fft": 256, "win_length": 256, "n_mels": 128},  # more bands than FFT bins can fill
+    ],
+)
+def test_mel_mse_empty_filterbank_is_an_error_not_a_score(params: dict) -> None:
+    """Before: f_min above f_max scored 0.0 (every band empty, both spectra at the log floor)."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(RATE)
+    with pytest.raises(MetricError, match="below f_max|bands are empty"):
+        METRICS["mel_mse"].compute(x, x + rng.standard_normal(RATE), RATE, **params)
+
+
+@pytest.mark.parametrize(
+    ("params", "field", "text"),
+    [
+        ({"f_min": 9000.0, "f_max": 8000.0}, "f_min", "below f_max"),
+        ({"win_length": 2048}, "win_length", "longer than n_fft"),
+        ({"f_max": 12000.0}, "f_max", "Nyquist"),
+        ({"n_fft": 0}, "n_fft", "positive integer"),
+        ({"hop_length": -3}, "hop_length", "positive integer"),
+        ({"n_fft": 256, "win_length": 256, "n_mels": 128}, "n_mels", "empty"),
+        ({"nfft": 512}, "nfft", "not a parameter"),
+    ],
+)
+def test_mel_mse_param_errors_name_the_parameter(params: dict, field: str, text: str) -> None:
+    (problem,) = METRICS["mel_mse"].param_errors(params, RATE)
+    assert problem[0] == field and text in problem[1]
+    assert METRICS["mel_mse"].param_errors({}, RATE) == []
+
+
+def test_a_metric_needing_text_is_refused_by_the_score_stage() -> None:
+    @register_metric(
+        "toy_text", label="t", unit="", higher_is_better=True, description="", needs=frozenset(Need)
+    )
+    def toy_text(ref, deg, rate):
+        return 0.0
+
+    try:
+        with pytest.raises(ValueError, match="needs \\['transcript'\\]"):
+            check_metric_params({"toy_text": {}})
+    finally:
+        METRICS.pop("toy_text")
+
+
 # --- STOI and PESQ --------------------------------------------------------------------------------
 
 
@@ -157,7 +208,12 @@ def test_pesq_refuses_other_rates(speech: list[np.ndarray]) -> None:
             {"stoi", "pesq"},
             {"stoi": "too short for STOI", "pesq": "BufferTooShortError"},
         ),
-        (slice(None), "zeros", {"pesq", "si_sdr"}, {"pesq": "degraded signal is all zeros"}),
+        (
+            slice(None),
+            "zeros",
+            {"stoi", "pesq", "si_sdr"},
+            {"stoi": "degraded signal is all zeros", "pesq": "degraded signal is all zeros"},
+        ),
         (
             slice(None),
             "ref_zeros",

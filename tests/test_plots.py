@@ -171,3 +171,18 @@ def test_figure2_highlight_and_stamp(tmp_path):
     assert not stamps(figure2(counts, tmp_path / "clean_fig2"))
     with pytest.raises(ValueError, match="highlight"):
         figure2(counts, tmp_path / "bad", highlight=(8,))
+
+
+def test_figure3_labels_come_from_the_metric_registry(tmp_path, toy_metric):
+    """A metric registered elsewhere gets its own panel, labelled from its registry entry."""
+    data = tidy(random_codecs=())
+    data["toy"] = data["mel_mse"] * 2
+    fig = figure3(data, tmp_path / "f3", n_boot=0)
+    labels = [ax.get_ylabel() for ax in fig.axes if ax.get_visible()]
+    assert labels == [
+        "STOI (classic) ↑",
+        "PESQ wide-band (MOS-LQO) ↑",
+        "SI-SDR (dB) ↑",
+        "Mel-spectrogram MSE ↓",
+        "Toy distance (furlongs) ↓",
+    ]

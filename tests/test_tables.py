@@ -204,6 +204,21 @@ def test_failure_counts():
     assert bool(row["random_weights"]) and not bool(clean["random_weights"])  # marked per row
 
 
+def test_failure_counts_report_out_of_range_indices_and_policy():
+    tidy = tidy_rows()
+    noisy = tidy["channel"] == "bsc-p0.1-seed0"
+    tidy["out_of_range"] = np.where(noisy, np.arange(len(tidy)) % 3, 0)  # 0, 1, 2, ... per utterance
+    tidy["out_of_range_policy"] = np.where(tidy["model"] == "clean", "n/a", "clamp")
+    f = failure_counts(tidy).set_index(["codec", "channel"])
+    expected = tidy[noisy & (tidy["codec"] == "dac")]["out_of_range"]
+    row = f.loc[("dac", "bsc-p0.1-seed0")]
+    assert row["utterances_out_of_range"] == int((expected > 0).sum()) > 0
+    assert row["indices_out_of_range"] == int(expected.sum()) and row["out_of_range_policy"] == "clamp"
+    clean = f.loc[("dac", "clean")]
+    assert clean["indices_out_of_range"] == 0 and clean["out_of_range_policy"] == "n/a"
+    assert "utterances_out_of_range" not in failure_counts(tidy_rows()).columns  # older tables: no columns
+
+
 def test_summary_table_means_and_intervals():
     s = summary_table(tidy_rows(), n_boot=200)
     assert len(s) == 4  # 2 codecs x (clean, bsc 0.1)
@@ -221,3 +236,28 @@ def test_summary_table_means_and_intervals():
     assert bool(dac["random_weights"]) and not bool(bsc["random_weights"])
     for metric in ("stoi", "pesq", "si_sdr", "mel_mse"):
         assert {f"{metric}_mean", f"{metric}_ci_low", f"{metric}_ci_high"} <= set(s.columns)
+
+
+def test_a_registered_metric_flows_into_the_tables(toy_metric):
+    """Adding a metric is one module: registered, it is summarised and counted with no other change,
+    after the built-in ones, and its direction from the registry decides its break-down threshold."""
+    from nacbench.analysis.breakdown import breakdown_pflip
+
+    tidy = tidy_rows()
+    tidy["toy"] = np.where(tidy["model"] == "clean", 1.0, 3.0)
+    tidy.loc[0, "toy"] = np.nan
+    summary = summary_table(tidy, n_boot=50)
+    assert list(summary.columns[-4:-1]) == ["toy_mean", "toy_ci_low", "toy_ci_high"]
+    bsc = summary[(summary["codec"] == "neucodec") & (summary["model"] == "bsc")].iloc[0]
+    assert bsc["toy_mean"] == pytest.approx(3.0)
+    counts = failure_counts(tidy)
+    assert [c for c in counts.columns if c.startswith("nan_")][-1] == "nan_toy"
+    assert counts["nan_toy"].sum() == 1
+    row = breakdown_pflip(tidy, metric="toy", margin=0.5, n_boot=0).iloc[0]
+    assert row["threshold"] == pytest.approx(1.5)  # lower is better: clean + margin
+
+
+def test_tables_ignore_metrics_without_a_column():
+    s = summary_table(tidy_rows().drop(columns=["mel_mse"]), n_boot=0)
+    assert not any(c.startswith("mel_mse") for c in s.columns)
+    assert "nan_mel_mse" not in failure_counts(tidy_rows().drop(columns=["mel_mse"])).columns

@@ -57,6 +57,7 @@ def classical_overlay(base: Path) -> Path:
             "librispeech": {"root": str(base / "corpus"), "shards": 2},
             "cmu_arctic": {"root": str(base / "corpus"), "speakers": ["bdl"], "shards": 1},
         },
+        "fit": {"dataset": "cmu_arctic", "utterances": 10},
         "codecs": {"codec2-3200": {"adapter": "codec2", "mode": 3200}},
         "study_a": {"codecs": ["codec2-3200"], "channels": {"bsc": {"p_flip": [0.01, 0.1], "seeds": [0]}}},
         "study_labelling": {"codecs": ["codec2-3200"], "labellings": ["natural", "gray", "random"]},

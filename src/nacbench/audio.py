@@ -1,7 +1,7 @@
 """Audio I/O and the pipeline's one resampler.
 
 Every sample-rate change in the pipeline goes through :func:`resample`, so all codecs are fed and
-scored through the same filter (DESIGN.md: "one resampler for every codec, no silent resampling").
+scored through the same filter (README, "Faithful scoring": one resampler, no silent resampling).
 """
 
 from __future__ import annotations
@@ -51,6 +51,13 @@ def write_decoded(path: str | Path, wav: np.ndarray, rate: int) -> None:
     """
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     sf.write(str(path), np.asarray(wav, dtype=np.float32), rate, format="WAV", subtype="FLOAT")
+
+
+def apply_gain_db(wav: np.ndarray, gain_db: float) -> np.ndarray:
+    """``wav`` scaled by ``gain_db`` decibels (amplitude factor 10^(gain/20)), as float32."""
+    return (np.asarray(wav, dtype=np.float32) * np.float32(10.0 ** (float(gain_db) / 20.0))).astype(
+        np.float32
+    )
 
 
 def resample(wav: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:

@@ -1,22 +1,25 @@
 """Start-up validation of the pipeline configuration.
 
-The JSON Schema (workflow/schemas/config.schema.yaml) checks types and ranges; the cross-field checks
-here need to know several sections at once (a codec named in a study must be defined, a labelling must
-fit its codec). Every message names the offending field, so a typo stops the run before any job starts.
+The JSON Schema (``src/nacbench/schemas/config.schema.yaml``, package data) checks types and ranges; the
+cross-field checks here need to know several sections at once (a codec named in a study must be defined,
+a labelling must fit its codec). Every message names the offending field, so a typo stops the run before
+any job starts.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import yaml
 
-from nacbench.codecs import ADAPTER_MODULES, EXTERNAL_ADAPTER, static_layout
+from nacbench.codecs import ADAPTERS, EXTERNAL_ADAPTER, Capability, StaticLayout, static_layout
 
-SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+#: the configuration schema, shipped inside the package so an installed (non-editable) nacbench has it
+SCHEMA_FILE = resources.files("nacbench") / "schemas" / "config.schema.yaml"
 
 
 class ConfigError(ValueError):
@@ -30,8 +33,9 @@ def _field(path: Iterable[Any]) -> str:
     return out or "<root>"
 
 
-def load_schema(path: Path = SCHEMA_PATH) -> dict[str, Any]:
-    return yaml.safe_load(path.read_text())
+def load_schema(path: Path | None = None) -> dict[str, Any]:
+    """The JSON Schema as a dict: the package's own (:data:`SCHEMA_FILE`) unless ``path`` names another."""
+    return yaml.safe_load((path or SCHEMA_FILE).read_text(encoding="utf-8"))
 
 
 def schema_errors(config: Mapping[str, Any], schema: Mapping[str, Any] | None = None) -> list[str]:
@@ -55,6 +59,7 @@ def cross_field_errors(config: Mapping[str, Any]) -> list[str]:
         if name not in datasets:
             errors.append(f"{field}: unknown dataset {name!r}; defined under data: {sorted(datasets)}")
 
+    need_dataset("fit.dataset", config["fit"]["dataset"])
     need_dataset("study_a.dataset", config["study_a"]["dataset"])
     need_dataset("study_b.dataset", config["study_b"]["dataset"])
     for i, name in enumerate(config["study_a"]["codecs"]):
@@ -71,15 +76,98 @@ def cross_field_errors(config: Mapping[str, Any]) -> list[str]:
         if options["adapter"] == EXTERNAL_ADAPTER:
             if not isinstance(options.get("rules"), str):
                 errors.append(f"codecs.{name}.rules: an external codec needs the path of its rule file")
-        elif options["adapter"] not in ADAPTER_MODULES:
+        elif options["adapter"] not in ADAPTERS:
             errors.append(
-                f"codecs.{name}.adapter: unknown adapter {options['adapter']!r}; known: {sorted(ADAPTER_MODULES)}"
+                f"codecs.{name}.adapter: unknown adapter {options['adapter']!r}; known: {sorted(ADAPTERS)}"
             )
+        else:
+            try:
+                static_layout(options["adapter"], options)
+            except ValueError as exc:
+                errors.append(f"codecs.{name}.{exc}")
     errors += labelling_errors(config)
-    for name, ds in config["data"].items():
-        if ds["reader"] == "cmu_arctic" and not ds.get("speakers"):
-            errors.append(f"data.{name}.speakers: required for the cmu_arctic reader")
+    errors += capability_errors(config)
+    errors += metric_errors(config)
+    errors += dataset_errors(config)
+    errors += fit_errors(config)
     return errors
+
+
+def dataset_errors(config: Mapping[str, Any]) -> list[str]:
+    """Each dataset section against its reader's registry entry, and what the studies need of it.
+
+    The reader must exist, take the options given (a misspelt one is not silently ignored), have its
+    required options, and have a ``root`` when it cannot download. Study B scores WER against the
+    transcripts, so its dataset's reader must be able to provide them (Study A needs no text, unless a
+    configured metric does).
+    """
+    from nacbench.data.readers import READERS
+    from nacbench.metrics import METRICS, Need
+
+    errors = []
+    for name, ds in config["data"].items():
+        reader = READERS.get(ds["reader"])
+        if reader is None:
+            errors.append(f"data.{name}.reader: unknown reader {ds['reader']!r}; known: {sorted(READERS)}")
+        else:
+            errors += reader.config_errors(ds, f"data.{name}")
+    text_metrics = [m for m in config["metrics"] if m in METRICS and Need.TRANSCRIPT in METRICS[m].needs]
+    # field -> (dataset, what needs its text)
+    needs_text = {"study_b.dataset": (config["study_b"]["dataset"], "Study B (WER/CER)")}
+    if text_metrics:
+        needs_text["study_a.dataset"] = (config["study_a"]["dataset"], f"the metrics {text_metrics}")
+    for field, (dataset, purpose) in needs_text.items():
+        reader = READERS.get(config["data"].get(dataset, {}).get("reader", ""))
+        if reader is not None and not reader.provides_transcripts:
+            errors.append(
+                f"{field}: dataset {dataset!r} uses the {reader.name} reader, which provides no "
+                f"transcripts, but {purpose} needs them"
+            )
+    return errors
+
+
+def metric_errors(config: Mapping[str, Any]) -> list[str]:
+    """Metrics that are not registered, or whose settings cannot give a meaningful score.
+
+    Each registered metric checks its own parameters (:meth:`nacbench.metrics.Metric.param_errors`) at
+    the rate every score is computed at, e.g. mel-MSE's ``f_min >= f_max`` (which would score every
+    utterance a fake perfect 0.0) or ``win_length > n_fft`` (which would fail every utterance after all
+    decoding is done).
+    """
+    from nacbench.audio import SCORING_RATE
+    from nacbench.metrics import METRICS
+
+    errors = []
+    for name, params in config["metrics"].items():
+        if name not in METRICS:
+            errors.append(f"metrics.{name}: unknown metric; registered: {sorted(METRICS)}")
+            continue
+        for param, problem in METRICS[name].param_errors(params or {}, SCORING_RATE):
+            errors.append(f"metrics.{name}.{param}: {problem}")
+    for name in config["study_labelling"]["breakdown_margin"]:
+        if name not in config["metrics"]:
+            errors.append(
+                f"study_labelling.breakdown_margin.{name}: not a scored metric; scored: {sorted(config['metrics'])}"
+            )
+    return errors
+
+
+def fit_errors(config: Mapping[str, Any]) -> list[str]:
+    """A fit set larger than its dataset can ever be (known before any job runs; the manifest is checked
+    again when usage is counted)."""
+    fit = config["fit"]
+    ds = config["data"].get(fit["dataset"])
+    if ds is None:
+        return []  # reported by the name checks
+    limits = [int(ds["max_utterances"])] if ds.get("max_utterances") else []
+    if ds["reader"] == "cmu_arctic" and ds.get("speakers"):
+        limits.append(len(ds["speakers"]) * int(ds.get("utterances_per_speaker", 100)))
+    if limits and int(fit["utterances"]) > min(limits):
+        return [
+            f"fit.utterances: {fit['utterances']} asked for, but data.{fit['dataset']} holds at most "
+            f"{min(limits)} utterances"
+        ]
+    return []
 
 
 def labelling_errors(config: Mapping[str, Any]) -> list[str]:
@@ -88,10 +176,9 @@ def labelling_errors(config: Mapping[str, Any]) -> list[str]:
 
     errors = []
     for codec in config["study_labelling"]["codecs"]:
-        options = config["codecs"].get(codec)
-        if options is None or options["adapter"] not in ADAPTER_MODULES:
-            continue  # reported by the name checks
-        layout = static_layout(options["adapter"], options)
+        layout = _layout(config, codec)
+        if layout is None:
+            continue  # reported by the name, adapter and capability checks
         for labelling in config["study_labelling"]["labellings"]:
             try:
                 check_labelling_fits(
@@ -101,6 +188,62 @@ def labelling_errors(config: Mapping[str, Any]) -> list[str]:
                 errors.append(
                     f"study_labelling.labellings: {labelling!r} does not fit codec {codec!r}: {exc}"
                 )
+    return errors
+
+
+def _layout(config: Mapping[str, Any], codec: str) -> StaticLayout | None:
+    """The static layout of a configured codec; None when it has none (unknown, external, bad options)."""
+    options = config["codecs"].get(codec)
+    if options is None or options["adapter"] not in ADAPTERS:
+        return None
+    try:
+        return static_layout(options["adapter"], options)
+    except ValueError:
+        return None  # reported under codecs.<name>
+
+
+def capability_errors(config: Mapping[str, Any]) -> list[str]:
+    """Studies that need an optional adapter capability a codec lacks, as far as the static table knows.
+
+    The labelling study writes every codec's codewords and usage through its Python adapter, and the
+    Study B code analysis projects codes through the reference codec's ``quantizer_output`` on FSQ
+    levels. (Distortion-aware labelling's need for codeword vectors is checked per labelling, with the
+    labelling's own reason, by :func:`labelling_errors`.)
+    """
+    errors = []
+
+    def need(
+        field: str, codec: str | None, capability: Capability | None, purpose: str
+    ) -> StaticLayout | None:
+        options = config["codecs"].get(codec) if codec else None
+        if options is None:
+            return None  # no codec, or an unknown one (reported by the name checks)
+        if options["adapter"] == EXTERNAL_ADAPTER:
+            errors.append(
+                f"{field}: codec {codec!r} is external (a rule file): {purpose} needs a Python adapter"
+            )
+            return None
+        layout = _layout(config, codec)
+        if layout is not None and capability is not None and capability not in layout.capabilities:
+            errors.append(
+                f"{field}: codec {codec!r} (adapter {options['adapter']}) does not provide "
+                f"{capability.value!r}, which {purpose} needs"
+            )
+        return layout
+
+    for i, codec in enumerate(config["study_labelling"]["codecs"]):
+        need(f"study_labelling.codecs[{i}]", codec, None, "the labelling study")
+    sb = config["study_b"]
+    if sb["reference_codec"] and sb["distilled_codec"]:
+        layout = need(
+            "study_b.reference_codec", sb["reference_codec"], Capability.QUANTIZER_OUTPUT, "the code analysis"
+        )
+        if layout is not None and layout.fsq_levels is None:
+            errors.append(
+                f"study_b.reference_codec: codec {sb['reference_codec']!r} has no FSQ levels; the code "
+                "analysis compares FSQ levels"
+            )
+        need("study_b.distilled_codec", sb["distilled_codec"], None, "the code analysis")
     return errors
 
 

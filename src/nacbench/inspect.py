@@ -30,8 +30,8 @@ from nacbench.channel import ChannelSpec, codes_to_bits
 from nacbench.codecs.base import CodecInfo
 from nacbench.codes_io import CodeShard, load_shard
 from nacbench.data.manifest import read_manifest
+from nacbench.metrics import METRIC_LABELS
 from nacbench.plots import (
-    METRIC_LABELS,
     PFLIP_LABEL,
     RANDOM_LABEL,
     RANDOM_LINESTYLE,

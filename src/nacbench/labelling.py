@@ -13,7 +13,8 @@ Labellings
                           (for FSQ it destroys the grid's locality).
     ``distortion-aware``  the binary switching algorithm (Zeger & Gersho 1990) minimising the expected
                           squared distance, in decoder-input space, between a codeword and its one-bit-flip
-                          neighbours, weighted by usage on the clean codes.
+                          neighbours, weighted by usage on the clean codes of the fit set (config
+                          ``fit``, disjoint from the evaluation set unless a config says otherwise).
 
 Product labelling for large FSQ codebooks. A full switching search over 65,536 codewords needs a
 65,536^2 distance matrix. FSQ with power-of-two levels splits the label's bits into one field per digit,
@@ -53,6 +54,7 @@ __all__ = [
     "gray_code",
     "make_labelling",
     "product_expected_distortion",
+    "switch_budget",
     "usage_counts",
 ]
 
@@ -525,27 +527,54 @@ def _digit_product_forward(levels: Sequence[int], digit_forward: Sequence[np.nda
     return (mapped * fsq_basis(levels)).sum(axis=1)
 
 
+def switch_budget(size: int, max_sweeps: int | None) -> int:
+    """Most switches a search over ``size`` codewords may make in ``max_sweeps`` sweeps (None: no limit).
+
+    A *sweep* (``study_labelling.switching_iterations`` counts them) is as many switches as the codebook
+    has codewords: the search makes one switch per step and re-sorts after each, so a budget per codeword
+    keeps the same meaning for a 4-level FSQ digit and a 1024-entry RVQ codebook. Searches from a
+    random start typically converge within 2-3 sweeps.
+    """
+    if max_sweeps is None:
+        return 1_000_000
+    if int(max_sweeps) < 1:
+        raise ValueError(f"the switching search needs at least one sweep, got {max_sweeps}")
+    return int(max_sweeps) * int(size)
+
+
 def _best_switching(
-    vectors: np.ndarray, probs: np.ndarray, n_bits: int, seed: int
+    vectors: np.ndarray, probs: np.ndarray, n_bits: int, seed: int, max_sweeps: int | None = None
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """Switching search from the natural labelling and from a seeded random one; the cheaper result wins.
 
     Two starts, because the search finds a local optimum and the natural start guarantees the result is
-    never worse than the codec's own labelling (which, for a uniform scalar grid, is already optimal).
+    never worse than the codec's own labelling. (Natural binary is optimal for a uniform scalar grid
+    only under uniform level usage; with FSQ's middle-heavy usage another labelling, Gray among them,
+    can cost less, and the search is free to find it.) Each search may make at most
+    :func:`switch_budget` switches; ``converged`` records whether it stopped because no switch helped
+    (True) or because the budget ran out (False).
     """
+    budget = switch_budget(probs.size, max_sweeps)
     runs = {
-        "natural": binary_switching(vectors, probs, n_bits, seed, init=np.arange(probs.size)),
-        "random": binary_switching(vectors, probs, n_bits, seed),
+        "natural": binary_switching(
+            vectors, probs, n_bits, seed, max_iter=budget, init=np.arange(probs.size)
+        ),
+        "random": binary_switching(vectors, probs, n_bits, seed, max_iter=budget),
     }
     # the random start must win clearly: equal optima found from both starts differ only by rounding
     start = "random" if runs["random"][1][-1] < runs["natural"][1][-1] * (1 - 1e-9) else "natural"
+    other = "random" if start == "natural" else "natural"
     fwd, hist = runs[start]
     info = {
         "start": start,
         "switches": int(hist.size - 1),
+        "max_switches": budget,
+        "sweeps_used": round((hist.size - 1) / probs.size, 3),
+        "converged": bool(hist.size - 1 < budget),
         "initial_cost": float(hist[0]),
         "final_cost": float(hist[-1]),
-        "final_cost_other_start": float(runs["random" if start == "natural" else "natural"][1][-1]),
+        "final_cost_other_start": float(runs[other][1][-1]),
+        "converged_other_start": bool(runs[other][1].size - 1 < budget),
     }
     return fwd, info
 
@@ -558,16 +587,21 @@ def make_labelling(
     vectors: Sequence[np.ndarray] | None = None,
     usage: Sequence[np.ndarray] | None = None,
     codec: str = "?",
+    max_sweeps: int | None = None,
 ) -> Labelling:
     """Build labelling ``name`` for a codec (``fsq_levels`` apply to every codebook when given).
 
-    ``vectors`` (per codebook ``[size, dim]``, decoder-input space) and ``usage`` (per codebook counts on
-    the clean codes; None = uniform) are used by ``distortion-aware`` only.
+    ``vectors`` (per codebook ``[size, dim]``, decoder-input space), ``usage`` (per codebook counts on
+    the clean codes of the fit set; None = uniform) and ``max_sweeps`` (the switching search's budget,
+    :func:`switch_budget`; None = until no switch helps) are used by ``distortion-aware`` only. Its
+    meta records, per codebook (per FSQ digit), the switches made and whether the search converged.
     """
     check_labelling_fits(name, codebook_sizes, fsq_levels, vectors is not None, codec)
     sizes = [int(s) for s in codebook_sizes]
     per_cb = _per_codebook_fsq(sizes, fsq_levels, codec)
     meta: dict[str, Any] = {"codec": codec, "seed": int(seed), "codebooks": []}
+    if name == "distortion-aware":
+        meta["switching_iterations"] = None if max_sweeps is None else int(max_sweeps)
     forward: list[np.ndarray] = []
     if vectors is not None and len(vectors) != len(sizes):
         raise LabellingError(f"codec {codec!r}: {len(vectors)} codeword tables for {len(sizes)} codebooks")
@@ -595,16 +629,20 @@ def make_labelling(
             if lv is not None and all(_is_pow2(n) for n in lv):
                 digit_fwd, digit_info = [], []
                 for d, (vd, pd) in enumerate(_digit_tables(vec, lv, use, USAGE_FLOOR)):
-                    fd, di = _best_switching(vd, pd, lv[d].bit_length() - 1, seed)
+                    fd, di = _best_switching(vd, pd, lv[d].bit_length() - 1, seed, max_sweeps)
                     digit_fwd.append(fd)
                     digit_info.append({**di, "forward": fd.tolist()})
                 fwd = _digit_product_forward(lv, digit_fwd)
                 info = {"method": "product-bsa-per-fsq-digit", "fsq_levels": list(lv), "digits": digit_info}
             else:
                 fwd, info = _best_switching(
-                    vec, _probs(use, size, USAGE_FLOOR), (size - 1).bit_length(), seed
+                    vec, _probs(use, size, USAGE_FLOOR), (size - 1).bit_length(), seed, max_sweeps
                 )
                 info = {"method": "bsa", **info}
+            searches = info.get("digits", [info])
+            info["converged"] = all(d["converged"] for d in searches)
         forward.append(np.asarray(fwd, dtype=np.int64))
         meta["codebooks"].append(info)
+    if name == "distortion-aware":
+        meta["converged"] = all(cb["converged"] for cb in meta["codebooks"])
     return _from_forward(name, forward, meta)

@@ -79,6 +79,16 @@ def study_b_codecs(config: Config) -> list[str]:
     return list(dict.fromkeys(n for n in names if n))
 
 
+def fit_set(config: Config) -> tuple[str, int]:
+    """(dataset, number of utterances) of the fit set: the clean codes usage-fitted artifacts come from."""
+    return str(config["fit"]["dataset"]), int(config["fit"]["utterances"])
+
+
+def fit_in_sample(config: Config) -> bool:
+    """True when the fit set is drawn from the evaluation dataset: fitted artifacts then say "in-sample"."""
+    return fit_set(config)[0] == config["study_a"]["dataset"]
+
+
 def conditions(config: Config) -> list[Condition]:
     """Every condition any study needs, without duplicates, in a stable order."""
     out: set[Condition] = set()

@@ -27,7 +27,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from nacbench.analysis.summary import METRICS, mean_ci
+from nacbench.analysis.summary import mean_ci
+from nacbench.metrics import METRIC_LABELS, metric_names
 
 __all__ = [
     "RANDOM_LABEL",
@@ -50,12 +51,6 @@ RANDOM_LINESTYLE = ":"
 #: the start of the note in a panel that has nothing finite to draw
 EMPTY_PANEL = "no finite values"
 
-METRIC_LABELS: dict[str, str] = {
-    "stoi": "STOI (classic, 0–1) ↑",
-    "pesq": "PESQ wide-band (MOS-LQO) ↑",
-    "si_sdr": "SI-SDR (dB) ↑",
-    "mel_mse": "Mel-spectrogram MSE ↓",
-}
 PFLIP_LABEL = r"bit-flip probability $P_\mathrm{flip}$"
 LABELLING_ORDER = ("natural", "gray", "random", "distortion-aware")
 _PALETTE = matplotlib.colormaps["tab10"].colors
@@ -158,7 +153,7 @@ def metric_failures(tidy: pd.DataFrame, metric: str) -> list[str]:
             name, sep, reason = part.partition(":")
             if sep and name.strip() == metric:
                 reasons.add(reason.strip())
-            elif not sep or name.strip() not in METRICS:
+            elif not sep or name.strip() not in metric_names():
                 reasons.add(part)
     return sorted(reasons)
 
@@ -202,7 +197,7 @@ def _clean_handle() -> Line2D:
 def figure3(
     tidy: pd.DataFrame,
     out_stem: Path,
-    metrics: Sequence[str] = METRICS,
+    metrics: Sequence[str] | None = None,
     display_names: Mapping[str, str] | None = None,
     labelling: str = "natural",
     n_boot: int = 1000,
@@ -212,10 +207,13 @@ def figure3(
 
     Lines are pooled means over utterances and seeds with a 95 % cluster-bootstrap band; each codec's
     clean score is a dashed line in its colour. Only the ``labelling`` (natural binary, as in the paper)
-    rows are drawn; clean rows are taken whatever labelling they are filed under. A random-weight
-    codec's curve is dotted and labelled so; a panel is stamped only when all it shows is random, and a
-    metric with no finite value anywhere gets a panel that says so (see :func:`mark_empty_panel`).
+    rows are drawn; clean rows are taken whatever labelling they are filed under. ``metrics`` defaults
+    to every registered metric (:func:`nacbench.metrics.metric_names`) with a column in ``tidy``. A
+    random-weight codec's curve is dotted and labelled so; a panel is stamped only when all it shows is
+    random, and a metric with no finite value anywhere gets a panel that says so
+    (see :func:`mark_empty_panel`).
     """
+    metrics = [m for m in metric_names() if m in tidy.columns] if metrics is None else list(metrics)
     sweep = tidy[(tidy["model"] == "bsc") & (tidy["labelling"] == labelling)]
     if sweep.empty:
         raise ValueError(f"figure 3: no BSC rows with labelling {labelling!r} in the score table")

@@ -15,12 +15,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from nacbench.codecs.base import CodecInfo
+from nacbench.codecs.base import Capability, CodecAdapter, CodecInfo
+from nacbench.metrics import metric_names
 
 log = logging.getLogger("nacbench")
-
-#: metric -> column name in the tidy table
-SIGNAL_METRICS = ("stoi", "pesq", "si_sdr", "mel_mse")
 
 
 def _stem(paths: Sequence[str]) -> Path:
@@ -102,7 +100,7 @@ def study_a_tables(
         table3(infos), _stem(table_out), "Compared FSQ and RVQ models (paper Table 3), with bit budgets"
     )
     tidy = tidy[tidy["codec"].isin(codecs) & (tidy["labelling"] == "natural")]
-    metrics = [m for m in SIGNAL_METRICS if m in tidy.columns]
+    metrics = [m for m in metric_names() if m in tidy.columns]
     write_table(
         summary_table(tidy, metrics, n_boot=n_boot, seed=seed),
         _stem(summary_out),
@@ -274,7 +272,7 @@ def code_analysis(
     reference_paths: Sequence[str],
     distilled_paths: Sequence[str],
     info_paths: Sequence[str],
-    reference_codec: Any,
+    reference_codec: CodecAdapter,
     stats_out: str,
     confusion_out: str,
     figure_out: Sequence[str],
@@ -284,6 +282,7 @@ def code_analysis(
     from nacbench.codes_io import load_shard
     from nacbench.plots import figure2
 
+    project = reference_codec.require(Capability.QUANTIZER_OUTPUT, "the code analysis").quantizer_output
     infos = [CodecInfo.read(p) for p in info_paths]
     levels = infos[0].fsq_levels
     if levels is None:
@@ -297,8 +296,8 @@ def code_analysis(
     pairs = [(ref[u], dis[u]) for u in common]
     stats = code_agreement(pairs, levels)
     stats["mean_cosine_projection"] = mean_cosine(
-        [reference_codec.quantizer_output(a) for a, _ in pairs],
-        [reference_codec.quantizer_output(b) for _, b in pairs],
+        [project(a) for a, _ in pairs],
+        [project(b) for _, b in pairs],
     )
     random_weights = any(i.random_weights for i in infos)
     out = agreement_to_json(stats) | {

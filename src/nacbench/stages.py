@@ -7,6 +7,7 @@ them, so light stages (channel, tables) start in a fraction of a second.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import Mapping, Sequence
@@ -16,11 +17,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from nacbench.audio import SCORING_RATE, read_audio, resample, write_audio, write_decoded
+from nacbench.audio import SCORING_RATE, apply_gain_db, read_audio, resample, write_audio, write_decoded
 from nacbench.channel import ChannelSpec, derive_rng, transmit
-from nacbench.codecs.base import CodecAdapter, CodecInfo
+from nacbench.codecs.base import Capability, CodecAdapter, CodecInfo
 from nacbench.codes_io import CodeShard, load_shard, save_shard
-from nacbench.data.manifest import read_manifest, select_shard, write_manifest, write_skips
+from nacbench.data.manifest import DatasetError, read_manifest, select_shard, write_manifest, write_skips
 from nacbench.logs import progress
 
 log = logging.getLogger("nacbench")
@@ -30,6 +31,11 @@ log = logging.getLogger("nacbench")
 CHUNK = 16
 #: fewest utterances per scoring worker process (spawning one costs ~1-3 s)
 UTTERANCES_PER_WORKER = 8
+#: ``out_of_range_policy`` of a score row whose codes never went through the channel stage
+NO_CHANNEL_POLICY = "n/a"
+#: per-utterance extra of the codes and channel npz: the gain (dB) the adapter applied before encoding
+#: (:meth:`CodecAdapter.input_gain_db`); the decode stage undoes it (absent = 0, e.g. external codecs)
+INPUT_GAIN_KEY = "input_gain_db"
 
 
 # ------------------------------------------------------------------------------------ weights identity
@@ -93,8 +99,12 @@ def download_dataset(name: str, data: Mapping[str, Any], downloads: str, record_
     The archives are those of the dataset's reader; the unpacked root is ``downloads/<name>``.
     """
     from nacbench.data.download import fetch_dataset
+    from nacbench.data.readers import get_reader
 
-    parts = data["speakers"] if data["reader"] == "cmu_arctic" else [data.get("subset", "test-clean")]
+    reader = get_reader(data["reader"])
+    if reader.download_parts is None:
+        raise ValueError(f"data.{name}: the {reader.name} reader cannot download; set data.{name}.root")
+    parts = reader.download_parts(data)
     root = fetch_dataset(data["reader"], Path(downloads), parts=parts, progress=None)
     target = Path(downloads) / name
     if root.resolve() != target.resolve():
@@ -118,37 +128,51 @@ def build_manifest(
 ) -> None:
     """Read a dataset (local copy or unpacked download) and write its manifest and skip list.
 
-    When every file is left out, the skip list is still written (to ``skipped_out`` and, since a failed
-    job's outputs are removed, to ``kept_skips_out``, a log file that stays) and the error lists the
-    files and why.
+    Utterances without text keep an empty transcript (Study A needs none); the count is logged, and
+    the stages that need text refuse them by name (:func:`require_transcripts`). When every file is
+    left out, the skip list is still written (to ``skipped_out`` and, since a failed job's outputs are
+    removed, to ``kept_skips_out``, a log file that stays) and the error lists the files and why.
     """
-    from nacbench.data.arctic import read_arctic
-    from nacbench.data.librispeech import read_librispeech
     from nacbench.data.manifest import DatasetError, NoUsableUtterances
+    from nacbench.data.readers import get_reader
 
     root = data["root"] or str(Path(downloads) / name)
-    log.info("dataset %s: reading %s", name, root)
+    log.info("dataset %s: reading %s with the %s reader", name, root, data["reader"])
     try:
-        if data["reader"] == "librispeech":
-            utts, skips = read_librispeech(root, data.get("subset", "test-clean"), data["on_error"])
-        else:
-            utts, skips, notes = read_arctic(
-                root, data["speakers"], data.get("utterances_per_speaker", 100), seed, data["on_error"]
-            )
-            for note in notes:
-                log.warning("%s", note)
+        result = get_reader(data["reader"]).read(Path(root), data, seed)
     except NoUsableUtterances as exc:
         kept = [p for p in (skipped_out, kept_skips_out) if p]
         for path in kept:
             write_skips(exc.skips, path)
         raise DatasetError(f"data.{name}: {exc}\nthe full skip list is in {' and '.join(kept)}") from exc
+    utts, skips = result.utterances, result.skips
+    for note in result.notes:
+        log.warning("%s", note)
     if data.get("max_utterances"):
         utts = utts[: int(data["max_utterances"])]
     for skip in skips:
         log.warning("skipped %s (%s): %s", skip.utt_id, skip.path, skip.reason)
     write_manifest(utts, manifest_out)
     write_skips(skips, skipped_out)
-    log.info("dataset %s: %d utterances, %d skipped", name, len(utts), len(skips))
+    untranscribed = sum(not u.transcript for u in utts)
+    log.info(
+        "dataset %s: %d utterances (%d without transcript), %d skipped",
+        name,
+        len(utts),
+        untranscribed,
+        len(skips),
+    )
+
+
+def require_transcripts(rows: pd.DataFrame, dataset: str, purpose: str) -> None:
+    """Raise naming the dataset and the utterances of ``rows`` that have no transcript."""
+    missing = rows.loc[rows["transcript"].astype(str).str.strip() == "", "utt_id"].tolist()
+    if missing:
+        listed = ", ".join(missing[:20]) + (f" ... and {len(missing) - 20} more" if len(missing) > 20 else "")
+        raise DatasetError(
+            f"dataset {dataset!r}: {purpose} needs a transcript for every utterance, but {len(missing)} "
+            f"have none: {listed} (give them text, or leave them out of this dataset)"
+        )
 
 
 def shard_rows(manifest_path: str, shard: str, n_shards: int) -> pd.DataFrame:
@@ -178,20 +202,28 @@ def _in_chunks(rows: pd.DataFrame, what: str) -> list[pd.DataFrame]:
 
 
 def encode_shard(name: str, options: Mapping[str, Any], device: str, rows: pd.DataFrame, out: str) -> None:
-    """Resample each utterance to the codec's input rate (the one resampler) and encode it."""
+    """Resample each utterance to the codec's input rate (the one resampler) and encode it.
+
+    The gain the adapter applies before encoding (:meth:`CodecAdapter.input_gain_db`, 0 for most) is
+    recorded per utterance, so the decode stage can bring the output back to the input's level.
+    """
     codec = load_codec(name, options, device)
     rate = codec.info.input_sample_rate
     codes: list[np.ndarray] = []
+    gains: list[float] = []
     for chunk in _in_chunks(rows, f"encode {name}"):
         log.info("encoding %s", ", ".join(chunk.utt_id))
         wavs = [resample(read_audio(p), SCORING_RATE, rate) for p in chunk.path]
-        for utt, c in zip(chunk.utt_id, codec.encode(wavs), strict=True):
+        for utt, wav, c in zip(chunk.utt_id, wavs, codec.encode(wavs), strict=True):
             try:
                 codec.check_codes(c)
             except ValueError as exc:
                 raise ValueError(f"utterance {utt}: {exc}") from exc
             codes.append(c.astype(np.int64))
-    save_shard(out, CodeShard(list(rows.utt_id), codes, codec.info.random_weights), codec.info.n_codebooks)
+            gains.append(float(codec.input_gain_db(wav)))
+    extras = {INPUT_GAIN_KEY: np.asarray(gains, dtype=np.float64)}
+    shard = CodeShard(list(rows.utt_id), codes, codec.info.random_weights, extras)
+    save_shard(out, shard, codec.info.n_codebooks)
 
 
 # --------------------------------------------------------------------------------------------- channel
@@ -239,6 +271,8 @@ def transmit_shard(
         "out_of_range_policy": np.array(out_of_range),
         "channel": np.array(channel),
     }
+    if INPUT_GAIN_KEY in shard_in.extras:  # travels with the codes to the decode stage
+        extras[INPUT_GAIN_KEY] = shard_in.extras[INPUT_GAIN_KEY]
     save_shard(
         out, CodeShard(shard_in.utt_ids, result.codes, shard_in.random_weights, extras), info.n_codebooks
     )
@@ -256,10 +290,17 @@ def decode_shard(
     listen_dir: str,
     listen_ids: Sequence[str],
 ) -> None:
-    """Decode a shard to ``audio_dir/<utt>.wav`` (float, codec output rate); keep listening copies as FLAC."""
+    """Decode a shard to ``audio_dir/<utt>.wav`` (float, codec output rate); keep listening copies as FLAC.
+
+    The gain the adapter applied before encoding (``input_gain_db``, recorded by the encode stage) is
+    undone here, once: the decoded audio on disk, its listening copy, the scores and the ASR all see the
+    codec's output at the input's level (StableCodec would otherwise come back at -20 LUFS and mel-MSE
+    would charge it the loudness offset).
+    """
     codec = load_codec(name, options, device)
     shard = load_shard(codes_path)
     check_random_weights(codes_path, shard.random_weights, name, codec.info.random_weights)
+    gains = shard.extras.get(INPUT_GAIN_KEY, np.zeros(len(shard.utt_ids)))
     rate = codec.info.output_sample_rate
     Path(audio_dir).mkdir(parents=True, exist_ok=True)
     Path(listen_dir).mkdir(parents=True, exist_ok=True)
@@ -268,7 +309,9 @@ def decode_shard(
     for start in progress(range(0, len(index), CHUNK), desc=f"decode {name}"):
         ids = shard.utt_ids[start : start + CHUNK]
         log.info("decoding %s", ", ".join(ids))
-        for utt, wav in zip(ids, codec.decode(shard.codes[start : start + CHUNK]), strict=True):
+        decoded = codec.decode(shard.codes[start : start + CHUNK])
+        for utt, gain, out in zip(ids, gains[start : start + CHUNK], decoded, strict=True):
+            wav = apply_gain_db(out, -float(gain)) if gain else out
             write_decoded(Path(audio_dir) / f"{utt}.wav", wav, rate)
             if utt in keep:
                 write_audio(Path(listen_dir) / f"{utt}.flac", wav, rate)
@@ -344,11 +387,17 @@ def score_shard(
     if missing:
         gone = pd.DataFrame([{"utt_id": u, **failed_row(params, "no decoded audio")} for u in missing])
         scores = pd.concat([scores, gone], ignore_index=True)
+    zeros = np.zeros(len(shard.utt_ids), np.int64)
+    policy = shard.extras.get("out_of_range_policy")
     counts = pd.DataFrame(
         {
             "utt_id": shard.utt_ids,
-            "bits_sent": shard.extras.get("bits_sent", np.zeros(len(shard.utt_ids), np.int64)),
-            "bits_flipped": shard.extras.get("bits_flipped", np.zeros(len(shard.utt_ids), np.int64)),
+            "bits_sent": shard.extras.get("bits_sent", zeros),
+            "bits_flipped": shard.extras.get("bits_flipped", zeros),
+            # received indices outside their codebook (a codebook that is not a power of two), and what
+            # the channel did with them: the scores of such utterances depend on that policy
+            "out_of_range": shard.extras.get("out_of_range", zeros),
+            "out_of_range_policy": NO_CHANNEL_POLICY if policy is None else str(policy),
         }
     )
     table = rows[["utt_id", "duration_s"]].merge(scores, on="utt_id", how="left").merge(counts, on="utt_id")
@@ -381,22 +430,84 @@ def write_json(data: Any, out: str) -> None:
 # -------------------------------------------------------------------------------------------- labelling
 
 
+def fit_set_codes(
+    code_paths: Sequence[str], manifest_path: str, dataset: str, n_utterances: int
+) -> tuple[list[str], list[np.ndarray]]:
+    """The fit set's utterance ids and clean codes: the first ``n_utterances`` of the dataset's manifest,
+    gathered from the encode stage's shards (utterance *i* sits in shard *i* mod *n*)."""
+    ids = list(read_manifest(manifest_path).utt_id[: int(n_utterances)])
+    if len(ids) < int(n_utterances):
+        raise ValueError(
+            f"fit.utterances: {n_utterances} asked for, but the manifest of dataset {dataset!r} "
+            f"({manifest_path}) lists {len(ids)}"
+        )
+    by_id: dict[str, np.ndarray] = {}
+    for path in code_paths:
+        shard = load_shard(path)
+        by_id.update(zip(shard.utt_ids, shard.codes, strict=True))
+    missing = [u for u in ids if u not in by_id]
+    if missing:
+        raise ValueError(
+            f"fit set of dataset {dataset!r}: {len(missing)} utterances (first {missing[0]}) are in no codes "
+            f"shard among {list(code_paths)}"
+        )
+    return ids, [by_id[u] for u in ids]
+
+
+def ids_sha256(ids: Sequence[str]) -> str:
+    """SHA-256 of utterance ids, one per line: names a fit set compactly and exactly."""
+    return hashlib.sha256("\n".join(ids).encode()).hexdigest()
+
+
 def write_codewords(
-    name: str, options: Mapping[str, Any], device: str, code_paths: Sequence[str], out: str
+    name: str,
+    options: Mapping[str, Any],
+    device: str,
+    code_paths: Sequence[str],
+    out: str,
+    fit_manifest: str,
+    fit: tuple[str, int],
+    in_sample: bool,
 ) -> None:
-    """Cache what the labelling study needs from a codec: codeword vectors (if any) and clean usage."""
+    """Cache what the labelling study needs from a codec: codeword vectors (if any) and clean usage.
+
+    Usage is counted on the fit set (config ``fit``: the first N utterances of a dataset, encoded by the
+    codec), so the distortion-aware labelling is not fitted on the utterances it is scored on. Which fit
+    set it was (dataset, utterances, SHA-256 of their ids) and whether it is the evaluation dataset
+    (``in_sample``) are stored with the counts and travel into every artifact built from them.
+    """
     from nacbench.labelling import usage_counts
 
     codec = load_codec(name, options, device)
-    codes = [c for path in code_paths for c in load_shard(path).codes]
+    dataset, n_utterances = fit
+    ids, codes = fit_set_codes(code_paths, fit_manifest, dataset, n_utterances)
     usage = usage_counts(codes, codec.info.codebook_sizes)
-    vectors = codec.codeword_vectors()
+    vectors = codec.codeword_vectors() if codec.has(Capability.CODEWORD_VECTORS) else None
     arrays = {f"usage_{k}": u for k, u in enumerate(usage)}
     if vectors is not None:
         arrays |= {f"vectors_{k}": np.asarray(v, dtype=np.float32) for k, v in enumerate(vectors)}
-    log.info("%s: usage from %d utterances; codeword vectors: %s", name, len(codes), vectors is not None)
+    provenance = {
+        "dataset": dataset,
+        "utterances": len(ids),
+        "ids_sha256": ids_sha256(ids),
+        "frames": int(sum(c.shape[1] for c in codes)),
+        "in_sample": bool(in_sample),
+    }
+    log.info(
+        "%s: usage from %d utterances of %s%s; codeword vectors: %s",
+        name,
+        len(ids),
+        dataset,
+        " (IN-SAMPLE: the evaluation dataset)" if in_sample else "",
+        vectors is not None,
+    )
     tmp = Path(out).with_name(Path(out).name + ".tmp.npz")
-    np.savez(tmp, n_codebooks=np.array(codec.info.n_codebooks), **arrays)
+    np.savez(
+        tmp,
+        n_codebooks=np.array(codec.info.n_codebooks),
+        fit_set=np.array(json.dumps(provenance, sort_keys=True)),
+        **arrays,
+    )
     tmp.replace(out)
 
 
@@ -408,7 +519,32 @@ def load_codewords(path: str) -> tuple[list[np.ndarray] | None, list[np.ndarray]
     return vectors, usage
 
 
-def build_labelling(name: str, codec: str, info_path: str, codewords_path: str, seed: int, out: str) -> None:
+def load_fit_set(path: str) -> dict[str, Any]:
+    """The fit set a codewords file's usage was counted on (dataset, utterances, ids_sha256, in_sample)."""
+    with np.load(path) as data:
+        if "fit_set" not in data.files:
+            raise ValueError(
+                f"{path}: no fit set recorded (written before fit sets existed): delete it and rerun"
+            )
+        return dict(json.loads(str(data["fit_set"])))
+
+
+#: what the labelling artifacts and the expected-distortion table say when usage was counted on the
+#: evaluation dataset itself
+IN_SAMPLE_NOTE = "in-sample: usage counted on the evaluation dataset"
+
+
+def build_labelling(
+    name: str,
+    codec: str,
+    info_path: str,
+    codewords_path: str,
+    seed: int,
+    out: str,
+    iterations: int | None = None,
+) -> None:
+    """One labelling artifact; ``iterations`` is ``study_labelling.switching_iterations`` (the switching
+    search's budget in sweeps, used by ``distortion-aware`` only and recorded in its meta)."""
     from nacbench.labelling import make_labelling
 
     info = CodecInfo.read(info_path)
@@ -421,19 +557,38 @@ def build_labelling(name: str, codec: str, info_path: str, codewords_path: str, 
         vectors=vectors if name == "distortion-aware" else None,
         usage=usage,
         codec=codec,
+        max_sweeps=iterations,
     )
     labelling.meta["random_weights"] = info.random_weights
+    if name == "distortion-aware":  # the only labelling fitted to usage: say on what
+        fit = load_fit_set(codewords_path)
+        labelling.meta["fit_set"] = fit
+        labelling.meta["usage_provenance"] = (
+            IN_SAMPLE_NOTE if fit["in_sample"] else f"out-of-sample: usage counted on {fit['dataset']}"
+        )
     labelling.to_npz(out)
 
 
 def expected_distortion_table(
     codec: str, info_path: str, codewords_path: str, labelling_paths: Sequence[str], out: str
 ) -> pd.DataFrame:
-    """Expected squared decoder-input jump per flipped bit, per labelling (overall and per bit position)."""
+    """Expected squared decoder-input jump per flipped bit, per labelling (overall and per bit position).
+
+    Codewords are weighted by their usage on the fit set, so the table shows whichever labelling is
+    cheaper under the codec's real usage: natural binary is optimal for a uniform scalar grid only when
+    its levels are used uniformly, and under FSQ's middle-heavy usage Gray can cost less. ``cheapest``
+    marks the lowest cost per codebook; ``fit_set`` and ``in_sample`` say where the usage came from
+    (an in-sample fit is also spelled out in ``note``).
+    """
     from nacbench.labelling import Labelling, expected_distortion
 
     info = CodecInfo.read(info_path)
     vectors, usage = load_codewords(codewords_path)
+    fit = load_fit_set(codewords_path)
+    fit_columns = {
+        "fit_set": f"{fit['dataset']} ({fit['utterances']} utterances)",
+        "in_sample": fit["in_sample"],
+    }
     labellings = [("natural", None)] + [
         (Labelling.from_npz(p).name, Labelling.from_npz(p)) for p in labelling_paths
     ]
@@ -453,10 +608,12 @@ def expected_distortion_table(
                 row |= {
                     "expected_sq_jump": overall,
                     "per_bit": " ".join(f"{v:.4g}" for v in per_bit),
-                    "note": "",
+                    "note": IN_SAMPLE_NOTE if fit["in_sample"] else "",
                 }
-            rows.append(row | {"random_weights": info.random_weights})
+            rows.append(row | fit_columns | {"random_weights": info.random_weights})
     table = pd.DataFrame(rows)
+    best = table.groupby("codebook")["expected_sq_jump"].transform("min")
+    table.insert(table.columns.get_loc("per_bit"), "cheapest", table["expected_sq_jump"].eq(best))
     table.to_csv(out, index=False)
     return table
 
@@ -471,10 +628,16 @@ def transcribe_shard(
     out: str,
     audio_dir: str | None = None,
     info_path: str | None = None,
+    dataset: str = "",
 ) -> None:
-    """Transcribe the original audio (``audio_dir`` None) or a decoded shard; keep per-utterance rows."""
+    """Transcribe the original audio (``audio_dir`` None) or a decoded shard; keep per-utterance rows.
+
+    Every utterance needs its reference text (WER is scored against it): checked before the ASR model
+    is loaded.
+    """
     from nacbench.asr.backends import make_transcriber
 
+    require_transcripts(rows, dataset, "ASR (WER/CER against the reference text)")
     transcriber = make_transcriber({**asr, "device": device})
     info = CodecInfo.read(info_path) if info_path else None
     ids, wavs = [], []

@@ -16,8 +16,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from nacbench.analysis.summary import METRICS, condition_columns, mean_ci
+from nacbench.analysis.summary import condition_columns, mean_ci
 from nacbench.codecs.base import CodecInfo
+from nacbench.metrics import metric_names
 
 __all__ = [
     "RANDOM_NOTE",
@@ -296,13 +297,17 @@ def table2(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
     return df
 
 
-def failure_counts(tidy: pd.DataFrame, metrics: Sequence[str] = METRICS) -> pd.DataFrame:
+def failure_counts(tidy: pd.DataFrame, metrics: Sequence[str] | None = None) -> pd.DataFrame:
     """Per codec x (dataset) x channel x labelling: rows, NaN count per metric, and the distinct reasons.
 
-    A mean is only as good as the scores behind it; this table says how many were missing and why.
+    A mean is only as good as the scores behind it; this table says how many were missing and why. When
+    the score table carries the channel's out-of-range counts (a codebook that is not a power of two),
+    it also says how many utterances and indices fell outside their codebook and which policy
+    (``study_a.out_of_range``) turned them back into indices: those scores depend on that choice.
+    ``metrics`` defaults to every registered metric that has a column in ``tidy``.
     """
     keys = [c for c in ("codec", "dataset", "channel", "labelling") if c in tidy.columns]
-    present = [m for m in metrics if m in tidy.columns]
+    present = [m for m in (metric_names() if metrics is None else metrics) if m in tidy.columns]
     nan_flags = tidy[present].apply(pd.to_numeric, errors="coerce").isna()
     nan_flags.columns = [f"nan_{m}" for m in present]
     errors = (
@@ -316,6 +321,13 @@ def failure_counts(tidy: pd.DataFrame, metrics: Sequence[str] = METRICS) -> pd.D
     def reasons(series: pd.Series) -> str:
         return "; ".join(sorted({r for r in series if r}))
 
+    if "out_of_range" in tidy.columns:
+        oor = pd.to_numeric(tidy["out_of_range"], errors="coerce").fillna(0).astype(np.int64)
+        policy = tidy.get("out_of_range_policy", pd.Series("", index=tidy.index)).fillna("").astype(str)
+        by = [tidy[k] for k in keys]
+        counts["utterances_out_of_range"] = (oor > 0).groupby(by, sort=True, dropna=False).sum().astype(int)
+        counts["indices_out_of_range"] = oor.groupby(by, sort=True, dropna=False).sum().astype(int)
+        counts["out_of_range_policy"] = policy.groupby(by, sort=True, dropna=False).agg(reasons)
     counts["reasons"] = grouped["error"].agg(reasons)
     if "random_weights" in tidy.columns:  # each row says whether its failures come from random weights
         flags = tidy["random_weights"].astype("boolean").fillna(False).astype(bool)
@@ -324,15 +336,17 @@ def failure_counts(tidy: pd.DataFrame, metrics: Sequence[str] = METRICS) -> pd.D
 
 
 def summary_table(
-    tidy: pd.DataFrame, metrics: Sequence[str] = METRICS, n_boot: int = 1000, seed: int = 0
+    tidy: pd.DataFrame, metrics: Sequence[str] | None = None, n_boot: int = 1000, seed: int = 0
 ) -> pd.DataFrame:
     """Per codec x labelling x condition (clean, or channel model + P_flip): mean and 95 % CI per metric.
 
     Seeds are pooled; the interval is the utterance-level cluster bootstrap of
     :func:`nacbench.analysis.summary.mean_ci`. Columns: the keys, ``n_utterances``, then
-    ``{metric}_mean``, ``{metric}_ci_low``, ``{metric}_ci_high`` for each metric, and ``random_weights``.
+    ``{metric}_mean``, ``{metric}_ci_low``, ``{metric}_ci_high`` for each metric (by default every
+    registered metric with a column in ``tidy``, in registry order), and ``random_weights``.
     """
     keys = [c for c in ("codec", "dataset", "labelling", *condition_columns(tidy)) if c in tidy.columns]
+    metrics = list(metric_names() if metrics is None else metrics)
     present = [m for m in metrics if m in tidy.columns]
     if not present:
         raise KeyError(f"tidy score table has none of the metrics {list(metrics)}")

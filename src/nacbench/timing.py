@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from nacbench.codecs.base import CodecAdapter
+from nacbench.codecs.base import Capability, CodecAdapter
 from nacbench.codecs.torchutil import device_label
 
 
@@ -26,7 +26,8 @@ def adapter_device(adapter: CodecAdapter) -> torch.device:
     device = getattr(adapter, "device", None)
     if device is not None:
         return torch.device(device)
-    for module in adapter.encoder_modules():
+    modules = adapter.encoder_modules() if adapter.has(Capability.ENCODER_MODULES) else []
+    for module in modules:
         for param in getattr(module, "parameters", lambda: iter(()))():
             return param.device
     return torch.device("cpu")

@@ -6,9 +6,11 @@ rule codewords:
         codec=ADAPTER_CODEC,
     input:
         info=f"{R}/codes/{{codec}}/codec.json",
+        # usage is counted on the fit set (config `fit`), not on the evaluation set
         codes=lambda w: shard_files(
-            f"{R}/codes/{{codec}}/{{dataset}}/{{shard}}.npz", config["study_a"]["dataset"], codec=w.codec
+            f"{R}/codes/{{codec}}/{{dataset}}/{{shard}}.npz", plan.fit_set(config)[0], codec=w.codec
         ),
+        manifest=manifest(plan.fit_set(config)[0]),
     output:
         f"{R}/labelling/{{codec}}/codewords.npz",
     log:
@@ -18,6 +20,8 @@ rule codewords:
     params:
         options=codec_options,
         device=config["device"],
+        fit=plan.fit_set(config),
+        in_sample=plan.fit_in_sample(config),
     resources:
         gpu=1,
         mem_mb=codec_mem_mb,

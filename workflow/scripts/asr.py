@@ -5,4 +5,4 @@ with job_log(snakemake.log[0]):
     w, i, p = snakemake.wildcards, snakemake.input, snakemake.params
     rows = shard_rows(i.manifest, w.shard, p.n_shards)
     decoded = {"audio_dir": i.audio, "info_path": i.info} if hasattr(i, "audio") else {}
-    transcribe_shard(p.asr, p.device, rows, snakemake.output[0], **decoded)
+    transcribe_shard(p.asr, p.device, rows, snakemake.output[0], **decoded, dataset=w.dataset)

@@ -3,4 +3,5 @@ from nacbench.stages import build_labelling
 
 with job_log(snakemake.log[0]):
     w, i = snakemake.wildcards, snakemake.input
-    build_labelling(w.labelling, w.codec, i.info, i.codewords, snakemake.params.seed, snakemake.output[0])
+    p = snakemake.params
+    build_labelling(w.labelling, w.codec, i.info, i.codewords, p.seed, snakemake.output[0], p.iterations)

@@ -7,10 +7,9 @@ from __future__ import annotations
 
 from nacbench.analysis.breakdown import breakdown_pflip, crossing_points
 from nacbench.analysis.codes import agreement_to_json, align_frames, code_agreement, mean_cosine
-from nacbench.analysis.summary import METRICS, mean_ci
+from nacbench.analysis.summary import mean_ci
 
 __all__ = [
-    "METRICS",
     "agreement_to_json",
     "align_frames",
     "breakdown_pflip",

@@ -29,13 +29,12 @@ import numpy as np
 import pandas as pd
 
 from nacbench.analysis.summary import CI_LEVEL, bootstrap_rng, utterance_key
+from nacbench.metrics import get_metric
 
-__all__ = ["LOWER_IS_BETTER", "REASON_ALREADY_BELOW", "REASON_NEVER", "breakdown_pflip", "crossing_points"]
+__all__ = ["REASON_ALREADY_BELOW", "REASON_NEVER", "breakdown_pflip", "crossing_points"]
 
 REASON_NEVER = "never falls below within tested range"
 REASON_ALREADY_BELOW = "already below at smallest p"
-#: metrics where a larger value is worse: for these "falls below" means "rises above" by the margin
-LOWER_IS_BETTER: frozenset[str] = frozenset({"mel_mse"})
 
 _GROUP_COLUMNS: tuple[str, ...] = ("codec", "dataset", "labelling")
 
@@ -150,7 +149,8 @@ def breakdown_pflip(
     Uses the ``channel_model`` rows (BSC by default: the P_flip sweep) and the codec's clean rows. Clean
     scores do not depend on the labelling, so every labelling of a codec is compared with all of that
     codec's clean rows, whichever labelling they were filed under. ``margin`` is in the metric's units;
-    for metrics in :data:`LOWER_IS_BETTER` the threshold is ``clean + margin`` instead.
+    for a metric whose registry entry says lower is better (mel-MSE) "falls below" means "rises above",
+    so the threshold is ``clean + margin`` instead.
 
     Returns the group columns plus ``metric``, ``margin``, ``clean_mean``, ``threshold``, ``p_breakdown``,
     ``reason`` (empty when bracketed), ``ci_low``, ``ci_high``, ``ci_note``, ``n_utterances``,
@@ -161,7 +161,7 @@ def breakdown_pflip(
     if missing:
         raise KeyError(f"tidy score table lacks column(s) {missing} (columns: {list(tidy.columns)})")
     group_cols = [c for c in by if c in tidy.columns]
-    sign = -1.0 if metric in LOWER_IS_BETTER else 1.0
+    sign = 1.0 if get_metric(metric).higher_is_better else -1.0
     clean_cols = [c for c in group_cols if c != "labelling"]
     sweep = tidy[tidy["model"] == channel_model]
     clean = tidy[tidy["model"] == "clean"]

@@ -23,7 +23,6 @@ import pandas as pd
 
 __all__ = [
     "CI_LEVEL",
-    "METRICS",
     "bootstrap_rng",
     "condition_columns",
     "mean_ci",
@@ -31,8 +30,6 @@ __all__ = [
     "utterance_sums",
 ]
 
-#: the metrics of the score stage, in the paper's order
-METRICS: tuple[str, ...] = ("stoi", "pesq", "si_sdr", "mel_mse")
 #: two-sided coverage of every interval this module reports
 CI_LEVEL = 0.95
 

@@ -1,6 +1,6 @@
 """ASR scoring: Whisper transcripts, Whisper's English normaliser, corpus-level WER/CER with jiwer.
 
-Faithful settings (DESIGN.md): ``language="en"``, ``temperature=0`` (no fallback), no conditioning on
+Faithful settings (README, "Faithful scoring"): ``language="en"``, ``temperature=0`` (no fallback), no conditioning on
 previous text, the same :func:`~nacbench.asr.normalize.normalize` on references and hypotheses, and
 the transcriber's ``model_id`` written next to every WER so numbers from different models never mix.
 """

@@ -30,7 +30,7 @@ import numpy as np
 from nacbench.audio import SCORING_RATE
 from nacbench.codecs.base import WeightsUnavailableError
 
-#: decoding options shared by every backend (DESIGN.md, faithfulness rules)
+#: decoding options shared by every backend (README, "Faithful scoring")
 LANGUAGE = "en"
 TEMPERATURE = 0.0
 CONDITION_ON_PREVIOUS_TEXT = False

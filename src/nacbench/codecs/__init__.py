@@ -1,29 +1,29 @@
 """Codec registry: adapters are chosen by name in config (``codecs.<name>.adapter``).
 
-Each adapter module registers a factory with :func:`register`; modules are imported lazily so that a
-codec whose package is not installed only fails when it is asked for.
+:data:`ADAPTERS` is the one table of adapters: per adapter, the module that registers its factory with
+:func:`register` (imported lazily, so that a codec whose package is not installed only fails when it is
+asked for) and its static layout (codebook sizes, FSQ levels, optional capabilities), which start-up
+checks read without building anything.
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from nacbench.codecs.base import CodecAdapter, CodecInfo, WeightsUnavailableError
+from nacbench.codecs.base import (
+    Capability,
+    CodecAdapter,
+    CodecInfo,
+    MissingCapabilityError,
+    WeightsUnavailableError,
+)
 
 Factory = Callable[..., CodecAdapter]
-
-#: adapter name -> module that registers it
-ADAPTER_MODULES: dict[str, str] = {
-    "lyra": "nacbench.codecs.lyra",
-    "codec2": "nacbench.codecs.codec2",
-    "neucodec": "nacbench.codecs.neucodec",
-    "dac": "nacbench.codecs.dac",
-    "encodec": "nacbench.codecs.encodec",
-    "stablecodec": "nacbench.codecs.stablecodec",
-}
+Options = Mapping[str, Any]
 
 #: a codec whose artifacts are written by its own rule file (``codecs.<name>.rules``), not by an adapter
 EXTERNAL_ADAPTER = "external"
@@ -33,28 +33,97 @@ _FACTORIES: dict[str, Factory] = {}
 
 @dataclass(frozen=True)
 class StaticLayout:
-    """What start-up checks may know of a codec without building it (building NeuCodec takes a minute)."""
+    """What start-up checks may know of a codec without building it (building NeuCodec takes a minute).
+
+    Must agree with the built adapter's :class:`CodecInfo` and capabilities (tests/test_codec_table.py).
+    """
 
     codebook_sizes: tuple[int, ...]
     fsq_levels: tuple[int, ...] | None
-    has_codeword_vectors: bool
+    capabilities: frozenset[Capability]
+
+    @property
+    def has_codeword_vectors(self) -> bool:
+        return Capability.CODEWORD_VECTORS in self.capabilities
 
 
-def static_layout(adapter: str, options: dict[str, Any]) -> StaticLayout:
-    """The code layout an adapter will declare for ``options``; must agree with the adapter's CodecInfo."""
-    if adapter == "lyra":
-        return StaticLayout((16,) * int(options.get("num_quantizers", 30)), None, True)
-    if adapter == "codec2":  # one 1-bit "codebook" per transmitted bit
-        return StaticLayout((2,), None, False)
-    if adapter == "neucodec":
-        return StaticLayout((4**8,), (4,) * 8, True)
-    if adapter == "stablecodec":
-        return StaticLayout((2**16,), (8, 8, 8, 8, 4, 4), True)
-    if adapter == "dac":
-        return StaticLayout((1024,) * int(options.get("n_codebooks", 6)), None, True)
-    if adapter == "encodec":
-        return StaticLayout((1024,) * 12, None, True)
-    raise ValueError(f"no static layout known for adapter {adapter!r}")
+@dataclass(frozen=True)
+class AdapterEntry:
+    """One adapter: the module that registers its factory (imported on first use) and its static layout.
+
+    ``layout(options)`` computes the code layout from the codec's config entry without importing the
+    module (adapter modules import torch and codec packages; config validation must stay fast). It
+    raises ValueError naming the option when the options cannot be laid out.
+    """
+
+    module: str
+    layout: Callable[[Options], StaticLayout]
+
+
+def _count(options: Options, key: str, default: int) -> int:
+    value = options.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{key}: expected a positive integer, got {value!r}")
+    return value
+
+
+_VECTORS = frozenset({Capability.CODEWORD_VECTORS})
+_TORCH_VQ = frozenset({Capability.CODEWORD_VECTORS, Capability.ENCODER_MODULES})
+#: Codec2 bits per frame by mode (libcodec2's codec2_bits_per_frame; mode 700 is 700C)
+CODEC2_BITS_PER_FRAME: dict[int, int] = {3200: 64, 2400: 48, 1600: 64, 1400: 56, 1300: 52, 1200: 48, 700: 28}
+
+
+def _lyra_layout(options: Options) -> StaticLayout:
+    return StaticLayout((16,) * _count(options, "num_quantizers", 30), None, _VECTORS)
+
+
+def _codec2_layout(options: Options) -> StaticLayout:
+    mode = options.get("mode", 3200)
+    if isinstance(mode, bool) or mode not in CODEC2_BITS_PER_FRAME:
+        raise ValueError(
+            f"mode: {mode!r} is not a Codec2 mode; choose one of {sorted(CODEC2_BITS_PER_FRAME)}"
+        )
+    # one 1-bit "codebook" per transmitted bit
+    return StaticLayout((2,) * CODEC2_BITS_PER_FRAME[mode], None, frozenset())
+
+
+def _neucodec_layout(options: Options) -> StaticLayout:
+    del options  # both variants and both decoder rates share the encoder's FSQ
+    return StaticLayout((4**8,), (4,) * 8, frozenset(Capability))
+
+
+def _stablecodec_layout(options: Options) -> StaticLayout:
+    levels = tuple(int(v) for v in options.get("posthoc_levels", (8, 8, 8, 8, 4, 4)))
+    if not levels or any(v < 2 for v in levels):
+        raise ValueError(f"posthoc_levels: need FSQ level counts >= 2, got {list(levels)}")
+    return StaticLayout((math.prod(levels),), levels, _TORCH_VQ)
+
+
+def _dac_layout(options: Options) -> StaticLayout:
+    return StaticLayout((1024,) * _count(options, "n_codebooks", 6), None, _TORCH_VQ)
+
+
+def _encodec_layout(options: Options) -> StaticLayout:
+    return StaticLayout((1024,) * _count(options, "n_codebooks", 12), None, _TORCH_VQ)
+
+
+#: adapter name (``codecs.<name>.adapter``) -> where it lives and what it declares; the one codec table
+ADAPTERS: dict[str, AdapterEntry] = {
+    "lyra": AdapterEntry("nacbench.codecs.lyra", _lyra_layout),
+    "codec2": AdapterEntry("nacbench.codecs.codec2", _codec2_layout),
+    "neucodec": AdapterEntry("nacbench.codecs.neucodec", _neucodec_layout),
+    "dac": AdapterEntry("nacbench.codecs.dac", _dac_layout),
+    "encodec": AdapterEntry("nacbench.codecs.encodec", _encodec_layout),
+    "stablecodec": AdapterEntry("nacbench.codecs.stablecodec", _stablecodec_layout),
+}
+
+
+def static_layout(adapter: str, options: Options) -> StaticLayout:
+    """The code layout and capabilities an adapter will declare for ``options``, without building it."""
+    entry = ADAPTERS.get(adapter)
+    if entry is None:
+        raise ValueError(f"no static layout known for adapter {adapter!r}; known: {sorted(ADAPTERS)}")
+    return entry.layout(options)
 
 
 def register(adapter: str) -> Callable[[Factory], Factory]:
@@ -78,20 +147,21 @@ def build_codec(name: str, options: dict[str, Any], device: str = "cpu") -> Code
             f"codecs.{name} is an external codec: its rule file ({opts.get('rules')}) makes its artifacts"
         )
     if adapter not in _FACTORIES:
-        module = ADAPTER_MODULES.get(adapter)
-        if module is None:
-            raise ValueError(
-                f"codecs.{name}.adapter: unknown adapter {adapter!r}; known: {sorted(ADAPTER_MODULES)}"
-            )
-        importlib.import_module(module)
+        entry = ADAPTERS.get(adapter)
+        if entry is None:
+            raise ValueError(f"codecs.{name}.adapter: unknown adapter {adapter!r}; known: {sorted(ADAPTERS)}")
+        importlib.import_module(entry.module)
     return _FACTORIES[adapter](name=name, device=device, **opts)
 
 
 __all__ = [
-    "ADAPTER_MODULES",
+    "ADAPTERS",
     "EXTERNAL_ADAPTER",
+    "AdapterEntry",
+    "Capability",
     "CodecAdapter",
     "CodecInfo",
+    "MissingCapabilityError",
     "StaticLayout",
     "WeightsUnavailableError",
     "build_codec",

@@ -4,6 +4,12 @@ A codec is seen by the rest of the pipeline only through :class:`CodecInfo` (met
 ``results/codes/{codec}/codec.json``) and :class:`CodecAdapter` (encode / decode). Code indices are
 integers ``[n_codebooks, frames]`` per utterance; the channel stage writes each index as a bit string
 of ``bits_per_codebook[k]`` bits, so the codebook sizes declared here define what is transmitted.
+
+Beyond encode / decode an adapter may offer optional :class:`Capability` s (codeword vectors for the
+distortion-aware labelling, the quantizer's output for the Study B code analysis, the encoder's torch
+modules for encRTF). An adapter has a capability exactly when it overrides that method; callers ask
+:meth:`CodecAdapter.has` or :meth:`CodecAdapter.require` rather than trying the method, so a codec that
+lacks one fails with an error naming the codec and the capability, before any work is done.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import math
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from enum import Enum
 from pathlib import Path
 from typing import Any, Literal
 
@@ -103,6 +110,26 @@ class WeightsUnavailableError(RuntimeError):
     """Raised when a codec's weights cannot be loaded; the message says where to put them."""
 
 
+class Capability(str, Enum):
+    """An optional part of the adapter interface; the value is the name of the method that provides it."""
+
+    #: ``codeword_vectors()``: per codebook, the vectors the decoder consumes (distortion-aware labelling)
+    CODEWORD_VECTORS = "codeword_vectors"
+    #: ``quantizer_output(codes)``: what the decoder receives for given codes (Study B code analysis)
+    QUANTIZER_OUTPUT = "quantizer_output"
+    #: ``encoder_modules()``: the torch modules of the encoder alone (encRTF device, parameter counts)
+    ENCODER_MODULES = "encoder_modules"
+
+
+class MissingCapabilityError(NotImplementedError):
+    """A codec asked for an optional capability it does not provide; the message names both."""
+
+
+def capabilities_of(cls: type[CodecAdapter]) -> frozenset[Capability]:
+    """The capabilities an adapter class provides: the optional methods it overrides."""
+    return frozenset(c for c in Capability if getattr(cls, c.value) is not getattr(CodecAdapter, c.value))
+
+
 class CodecAdapter(ABC):
     """One codec behind a small, batched interface.
 
@@ -122,16 +149,57 @@ class CodecAdapter(ABC):
     def decode(self, codes: Sequence[np.ndarray]) -> list[np.ndarray]:
         """Integer codes -> waveforms at ``info.output_sample_rate`` (delay not yet removed)."""
 
-    def codeword_vectors(self) -> list[np.ndarray] | None:
+    def input_gain_db(self, wav: np.ndarray) -> float:
+        """Gain (dB) this adapter applies to ``wav`` before encoding (0: it encodes the input as given).
+
+        A codec that normalises its input (StableCodec: -20 LUFS) decodes to the normalised level, not
+        the input's, and the level-dependent metrics (mel-MSE) would charge it that offset. The encode
+        stage records this gain per utterance (``input_gain_db`` in the codes npz), the channel stage
+        carries it, and the decode stage applies its inverse, so decoded audio comes back at the input's
+        level. Computed from the same preprocessing ``encode`` applies, so both always agree.
+        """
+        return 0.0
+
+    # optional capabilities ------------------------------------------------------------------------------
+    @property
+    def capabilities(self) -> frozenset[Capability]:
+        """The optional capabilities this adapter provides (see :class:`Capability`)."""
+        return capabilities_of(type(self))
+
+    def has(self, capability: Capability) -> bool:
+        return capability in self.capabilities
+
+    def require(self, capability: Capability, purpose: str = "") -> CodecAdapter:
+        """Return ``self`` if it provides ``capability``; else raise naming the codec and the capability."""
+        if capability not in self.capabilities:
+            raise self._missing(capability, purpose)
+        return self
+
+    def _missing(self, capability: Capability, purpose: str = "") -> MissingCapabilityError:
+        provided = sorted(c.value for c in self.capabilities) or "none"
+        why = f", which {purpose} needs" if purpose else ""
+        return MissingCapabilityError(
+            f"codec {self.info.name!r} ({type(self).__name__}) does not provide {capability.value!r}{why}; "
+            f"its optional capabilities: {provided}"
+        )
+
+    def codeword_vectors(self) -> list[np.ndarray]:
         """Per codebook, the vectors the decoder consumes for each index: ``[size, dim]``.
 
-        Used by the distortion-aware labelling. ``None`` means the codec exposes none.
+        Used by the distortion-aware labelling (:attr:`Capability.CODEWORD_VECTORS`).
         """
-        return None
+        raise self._missing(Capability.CODEWORD_VECTORS)
+
+    def quantizer_output(self, codes: np.ndarray) -> np.ndarray:
+        """What the decoder receives for ``codes`` ``[n_codebooks, frames]``: ``[frames, dim]``.
+
+        Used by the Study B code analysis (:attr:`Capability.QUANTIZER_OUTPUT`).
+        """
+        raise self._missing(Capability.QUANTIZER_OUTPUT)
 
     def encoder_modules(self) -> list[Any]:
-        """Torch modules that make up the encoder alone (for encRTF); empty when not torch-based."""
-        return []
+        """Torch modules that make up the encoder alone (:attr:`Capability.ENCODER_MODULES`)."""
+        raise self._missing(Capability.ENCODER_MODULES)
 
     def check_codes(self, codes: np.ndarray) -> None:
         """Raise if ``codes`` does not fit this codec's layout (shape, dtype, range)."""

@@ -6,7 +6,7 @@ Lyra v2 runs three TFLite models per 20 ms frame (16 kHz, 320 samples): ``sounds
 It is the one RVQ codec with pretrained weights that runs offline here, so it stands in for the paper's
 RVQ codecs in tests and offline runs.
 
-Traps this adapter exists to handle (DESIGN.md, "Facts checked"):
+Traps this adapter exists to handle (tests/test_codec_lyra.py covers each):
 
 * the encoder and decoder keep streaming state across calls and ``reset_all_variables()`` does not
   clear it, so every utterance gets freshly built interpreters (about 1 ms): otherwise the codes of

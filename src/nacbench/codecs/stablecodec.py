@@ -21,7 +21,10 @@ stable-audio-tools ``models/fsq.py``, class ``DitheredFSQ``, identical on these 
 The pure functions below implement exactly that, so the channel stage and the codeword vectors do not
 need the package. Loudness: the package's file-path ``encode`` normalises the input to -20 LUFS
 (``VolumeNorm([-20, 0])``, no random gain) before encoding; this adapter does the same on arrays
-(``normalize=True``), so decoded audio comes back at that loudness, not the input's.
+(``normalize=True``), so the decoder's output comes at that loudness, not the input's. The adapter
+reports the gain it applied (:meth:`StableCodecAdapter.input_gain_db`, measured on the normalised
+signal by :func:`applied_gain_db`); the encode stage records it per utterance and the decode stage
+divides it out, so the audio that is scored is the codec's output at the input's level.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from nacbench.codecs.torchutil import (
     BATCHING_MODES,
     BatchedTorchAdapter,
     BatchingMode,
+    as_mono_float32,
     check_choice,
     count_parameters,
     fit_length,
@@ -94,6 +98,29 @@ def stablecodec_latents_to_indices(
 def stablecodec_codeword_vectors(levels: Sequence[int] = POSTHOC_LEVELS, scale: float = 1.0) -> np.ndarray:
     """Every grid point as the latent the decoder consumes: ``[prod(levels), D]`` float32."""
     return stablecodec_indices_to_latents(np.arange(math.prod(levels)), levels, scale).astype(np.float32)
+
+
+def applied_gain_db(before: np.ndarray, after: np.ndarray) -> float:
+    """The gain (dB) that turned ``before`` into ``after``, when ``after`` is ``before`` times a scalar.
+
+    ``VolumeNorm`` multiplies by one factor (the loudness gain, then a division by the peak if that
+    would clip, or nothing for near-silence), so the least-squares factor is exact. Anything that is not
+    a positive scalar multiple raises: the inverse gain would then not undo it.
+    """
+    x = np.asarray(before, dtype=np.float64).ravel()
+    y = np.asarray(after, dtype=np.float64).ravel()
+    if x.shape != y.shape:
+        raise ValueError(f"normalisation changed the length: {x.size} -> {y.size} samples")
+    energy = float(x @ x)
+    if energy == 0.0:
+        if np.any(y):
+            raise ValueError("normalisation turned digital silence into signal")
+        return 0.0
+    factor = float(x @ y) / energy
+    residual = float(np.sum((y - factor * x) ** 2))
+    if factor <= 0 or residual > 1e-8 * max(float(y @ y), np.finfo(float).tiny):
+        raise ValueError("input normalisation is not a positive gain: it cannot be undone after decoding")
+    return 20.0 * math.log10(factor)
 
 
 # --- loading --------------------------------------------------------------------------------------------
@@ -176,14 +203,29 @@ class StableCodecAdapter(BatchedTorchAdapter):
         self.normalize = normalize
         self.hop = int(codec.model.downsampling_ratio)
 
-    def _prepare(self, wav: np.ndarray) -> torch.Tensor:
-        """One input as the package's file-path ``encode`` prepares it: padded to the hop, -20 LUFS."""
-        audio = self.codec.model.preprocess_audio_for_encoder(
+    def _preprocess(self, wav: np.ndarray) -> torch.Tensor:
+        """One input padded to the hop, as the package's file-path ``encode`` does: ``[1, 1, T']``."""
+        return self.codec.model.preprocess_audio_for_encoder(
             torch.from_numpy(wav)[None].to(self.device), SAMPLE_RATE
         )
-        if self.normalize:
-            audio = self.codec.volume_norm(audio.squeeze(0)).unsqueeze(0)
-        return audio  # [1, 1, T']
+
+    def _normalise(self, audio: torch.Tensor) -> torch.Tensor:
+        """-20 LUFS (the package's ``VolumeNorm``) when ``normalize``; otherwise as it is."""
+        if not self.normalize:
+            return audio
+        return self.codec.volume_norm(audio.squeeze(0)).unsqueeze(0)
+
+    def _prepare(self, wav: np.ndarray) -> torch.Tensor:
+        """One input as the package's file-path ``encode`` prepares it: padded to the hop, -20 LUFS."""
+        return self._normalise(self._preprocess(wav))  # [1, 1, T']
+
+    @torch.inference_mode()
+    def input_gain_db(self, wav: np.ndarray) -> float:
+        """The loudness normalisation's gain on this input (0 with ``normalize=False``)."""
+        if not self.normalize:
+            return 0.0
+        audio = self._preprocess(as_mono_float32(wav, f"codec {self.info.name!r} input"))
+        return applied_gain_db(to_numpy_f32(audio), to_numpy_f32(self._normalise(audio)))
 
     @torch.inference_mode()
     def _encode_batch(self, wavs: list[np.ndarray]) -> list[np.ndarray]:

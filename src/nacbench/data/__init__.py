@@ -10,6 +10,7 @@ Readers return plain :class:`Utterance` records plus :class:`Skip` records for f
 from __future__ import annotations
 
 from nacbench.data.arctic import ARCTIC_SPEAKERS, read_arctic
+from nacbench.data.audio_folder import read_audio_folder
 from nacbench.data.download import DATASETS, DownloadError, extract_archive, fetch_dataset
 from nacbench.data.librispeech import read_librispeech
 from nacbench.data.manifest import (
@@ -23,19 +24,24 @@ from nacbench.data.manifest import (
     write_manifest,
     write_skips,
 )
+from nacbench.data.readers import READERS, Reader, get_reader
 
 __all__ = [
     "ARCTIC_SPEAKERS",
     "DATASETS",
     "MANIFEST_COLUMNS",
+    "READERS",
     "DatasetError",
     "DownloadError",
+    "Reader",
     "Skip",
     "Utterance",
     "extract_archive",
     "fetch_dataset",
+    "get_reader",
     "probe_audio",
     "read_arctic",
+    "read_audio_folder",
     "read_librispeech",
     "read_manifest",
     "select_shard",

@@ -1,8 +1,10 @@
 """LibriSpeech reader: ``<subset>/<spk>/<chap>/<spk>-<chap>-<utt>.flac`` plus ``<spk>-<chap>.trans.txt``.
 
 Audio and transcripts are joined per chapter folder and every mismatch is reported by name, because
-a partly extracted or hand-copied corpus otherwise shows up much later as a short manifest or as
-utterances scored without a reference text.
+a partly extracted or hand-copied corpus otherwise shows up much later as a short manifest. Audio with
+no transcript (no ``.trans.txt``, or no line for it: audio a user has no text for) is *not* a problem:
+Study A needs no text, so it enters the manifest with an empty transcript, and the stages that need
+text (ASR, Study B) refuse it by name. A transcript line without audio still is a problem.
 """
 
 from __future__ import annotations
@@ -60,8 +62,7 @@ def _read_chapter(chapter: Path, speaker: str, check: AudioCheck) -> tuple[list[
     prefix = f"{speaker}-{chapter.name}"
     trans_file = chapter / f"{prefix}.trans.txt"
     audio = {p.stem: p for p in chapter.glob("*.flac")}
-    has_trans = trans_file.is_file()
-    texts, problems = parse_transcripts(trans_file) if has_trans else ({}, [])
+    texts, problems = parse_transcripts(trans_file) if trans_file.is_file() else ({}, [])
     for utt_id in sorted(texts.keys() - audio.keys()):
         problems.append(
             Skip(utt_id, str(chapter / f"{utt_id}.flac"), f"listed in {trans_file.name} but no audio")
@@ -72,18 +73,13 @@ def _read_chapter(chapter: Path, speaker: str, check: AudioCheck) -> tuple[list[
         if not utt_id.startswith(prefix + "-"):
             problems.append(Skip(utt_id, str(path), f"file name does not start with {prefix}-"))
             continue
-        if utt_id not in texts:
-            why = (
-                f"no line in {trans_file.name}" if has_trans else f"transcript file {trans_file.name} missing"
-            )
-            problems.append(Skip(utt_id, str(path), f"audio has no transcript ({why})"))
-            continue
         try:
             frames, rate = probe_audio(path, SAMPLE_RATE, check)
         except DatasetError as exc:
             problems.append(Skip(utt_id, str(path), str(exc).removeprefix(f"{path}: ")))
             continue
-        utts.append(Utterance(utt_id, speaker, os.path.abspath(path), frames / rate, rate, texts[utt_id]))
+        text = texts.get(utt_id, "")  # no text: recorded as empty, refused only where text is needed
+        utts.append(Utterance(utt_id, speaker, os.path.abspath(path), frames / rate, rate, text))
     return utts, problems
 
 
@@ -93,9 +89,10 @@ def read_librispeech(
     """Read every utterance of a LibriSpeech subset, sorted by utt_id.
 
     ``on_error="error"`` raises one :class:`DatasetError` listing every problem (bad audio, transcript
-    line without audio, audio without transcript, wrong rate, non-mono); ``"skip"`` leaves those files
-    out and returns them as :class:`Skip` records for ``skipped.tsv``. An empty result is always an
-    error (:class:`NoUsableUtterances`, listing every file left out and why). ``check`` is how deeply audio is verified (see :func:`probe_audio`).
+    line without audio, wrong rate, non-mono); audio without a transcript gets an empty one.
+    ``"skip"`` leaves those files out and returns them as :class:`Skip` records for ``skipped.tsv``.
+    An empty result is always an error (:class:`NoUsableUtterances`, listing every file left out and
+    why). ``check`` is how deeply audio is verified (see :func:`probe_audio`).
     """
     policy = check_on_error(on_error)
     subset_dir = find_subset_dir(root, subset)

@@ -21,7 +21,7 @@ from typing import Literal
 import pandas as pd
 import soundfile as sf
 
-#: column order of ``manifest.tsv`` (the artifact contract in DESIGN.md)
+#: column order of ``manifest.tsv`` (README, "results/ layout")
 MANIFEST_COLUMNS = ("utt_id", "speaker", "path", "duration_s", "sample_rate", "transcript")
 #: column order of ``skipped.tsv``, written beside the manifest when ``on_error: skip``
 SKIP_COLUMNS = ("utt_id", "path", "reason")

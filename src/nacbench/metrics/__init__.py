@@ -1,6 +1,6 @@
 """Signal metrics, one module per metric, registered by name with their metadata (VERSA style).
 
-Two rules set this registry apart from its peers (DESIGN.md, "Faithfulness rules"):
+Two rules set this registry apart from its peers (README, "Faithful scoring"):
 
 * no metric resamples: each states the rates it accepts and raises :class:`MetricError` otherwise, so
   every rate change in the pipeline goes through :func:`nacbench.audio.resample`;
@@ -9,19 +9,34 @@ Two rules set this registry apart from its peers (DESIGN.md, "Faithfulness rules
   records NaN plus that reason instead of a number that would poison the means.
 
 Metrics are looked up in :data:`METRICS` by name; importing this package registers the four built-in
-ones (``stoi``, ``pesq``, ``si_sdr``, ``mel_mse``).
+ones (``stoi``, ``pesq``, ``si_sdr``, ``mel_mse``). Each entry also carries what a reader of a figure or
+table needs (label, unit, whether higher is better) and what the metric needs besides the decoded
+audio (:class:`Need`), so plots, tables, summaries and break-down points read them here and adding a
+metric is one module (plus its import at the bottom of this file): nothing else lists metrics.
 """
 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
 
 import numpy as np
 
 MetricFn = Callable[..., float]
+#: ``check(params, rate) -> [(parameter, problem), ...]``: settings that cannot give a meaningful score
+ParamCheck = Callable[[Mapping[str, Any], int], list[tuple[str, str]]]
+
+
+class Need(str, Enum):
+    """What a metric needs besides the decoded signal."""
+
+    #: the original signal (intrusive metrics: every built-in one)
+    REFERENCE = "reference"
+    #: the utterance's transcript (text-based metrics); datasets without text cannot provide it
+    TRANSCRIPT = "transcript"
 
 
 class MetricError(ValueError):
@@ -34,12 +49,26 @@ class MetricError(ValueError):
 
 @dataclass(frozen=True)
 class Metric:
-    """A named metric: ``fn(ref, deg, rate, **params) -> float`` plus what a reader needs to know."""
+    """A named metric: ``fn(ref, deg, rate, **params) -> float`` plus what a reader needs to know.
+
+    ``label`` is the name printed in figures and tables, ``unit`` its unit ("" when dimensionless),
+    ``higher_is_better`` the direction every comparison (break-down points, arrows on axes) uses.
+    """
 
     name: str
+    label: str
+    unit: str
     higher_is_better: bool
     description: str
     fn: MetricFn
+    needs: frozenset[Need] = frozenset({Need.REFERENCE})
+    param_check: ParamCheck | None = field(default=None, compare=False)
+
+    @property
+    def axis_label(self) -> str:
+        """Label, unit and direction arrow, e.g. ``SI-SDR (dB) ↑``."""
+        unit = f" ({self.unit})" if self.unit else ""
+        return f"{self.label}{unit} {'↑' if self.higher_is_better else '↓'}"
 
     def compute(self, ref: np.ndarray, deg: np.ndarray, rate: int, **params: Any) -> float:
         """Score ``deg`` against ``ref`` (same length, mono, at ``rate``); raise MetricError if undefined."""
@@ -65,21 +94,78 @@ class Metric:
                 f"metric {self.name!r}: bad parameters {sorted(params)} ({exc}); accepted: {accepted}"
             ) from exc
 
+    def param_errors(self, params: Mapping[str, Any], rate: int) -> list[tuple[str, str]]:
+        """Every problem with ``params`` at ``rate`` as ``(parameter, problem)``; empty when usable.
+
+        Config validation calls this for each configured metric, so settings that would give every
+        utterance the same error (or, worse, a meaningless number) stop the run before any job starts.
+        """
+        accepted = [p for p in inspect.signature(self.fn).parameters if p not in ("ref", "deg", "rate")]
+        unknown = [(k, f"not a parameter of metric {self.name!r}; accepted: {accepted}") for k in params]
+        unknown = [(k, why) for k, why in unknown if k not in accepted]
+        if unknown or self.param_check is None:
+            return unknown
+        return self.param_check(params, int(rate))
+
 
 #: metric name -> Metric; filled by the @register_metric decorators of the modules imported below
 METRICS: dict[str, Metric] = {}
 
 
-def register_metric(name: str, *, higher_is_better: bool, description: str) -> Callable[[MetricFn], MetricFn]:
-    """Register ``fn(ref, deg, rate, **params) -> float`` under ``name``; a second use of a name is an error."""
+def register_metric(
+    name: str,
+    *,
+    label: str,
+    unit: str,
+    higher_is_better: bool,
+    description: str,
+    needs: frozenset[Need] = frozenset({Need.REFERENCE}),
+    param_check: ParamCheck | None = None,
+) -> Callable[[MetricFn], MetricFn]:
+    """Register ``fn(ref, deg, rate, **params) -> float`` under ``name``; a second use of a name is an error.
+
+    Registration order is the order of every table and figure (the built-in metrics are imported in
+    the paper's order at the bottom of this module).
+    """
 
     def decorator(fn: MetricFn) -> MetricFn:
         if name in METRICS:
             raise ValueError(f"metric {name!r} is already registered (by {METRICS[name].fn.__module__})")
-        METRICS[name] = Metric(name=name, higher_is_better=higher_is_better, description=description, fn=fn)
+        METRICS[name] = Metric(
+            name=name,
+            label=label,
+            unit=unit,
+            higher_is_better=higher_is_better,
+            description=description,
+            fn=fn,
+            needs=frozenset(needs),
+            param_check=param_check,
+        )
         return fn
 
     return decorator
+
+
+def metric_names() -> tuple[str, ...]:
+    """Every registered metric, in registration order (read at call time, so later additions count)."""
+    return tuple(METRICS)
+
+
+class _AxisLabels(Mapping[str, str]):
+    """Live read-only view ``metric name -> axis label`` over the registry (see :attr:`Metric.axis_label`)."""
+
+    def __getitem__(self, name: str) -> str:
+        return METRICS[name].axis_label
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(METRICS)
+
+    def __len__(self) -> int:
+        return len(METRICS)
+
+
+#: metric name -> label for a figure axis (label, unit, direction arrow); a view, never a copy
+METRIC_LABELS: Mapping[str, str] = _AxisLabels()
 
 
 def get_metric(name: str) -> Metric:
@@ -111,6 +197,23 @@ def check_pair(ref: np.ndarray, deg: np.ndarray) -> tuple[np.ndarray, np.ndarray
 
 
 # Imported for their registration side effect; kept at the bottom because they import from this module.
-from nacbench.metrics import melmse, pesq, sisdr, stoi  # noqa: E402, F401
+# The order is the paper's (STOI, PESQ, SI-SDR, mel-MSE): it is the order of every table and figure.
+# isort: off
+from nacbench.metrics import stoi  # noqa: E402, F401
+from nacbench.metrics import pesq  # noqa: E402, F401
+from nacbench.metrics import sisdr  # noqa: E402, F401
+from nacbench.metrics import melmse  # noqa: E402, F401
 
-__all__ = ["METRICS", "Metric", "MetricError", "check_pair", "get_metric", "register_metric"]
+# isort: on
+
+__all__ = [
+    "METRICS",
+    "METRIC_LABELS",
+    "Metric",
+    "MetricError",
+    "Need",
+    "check_pair",
+    "get_metric",
+    "metric_names",
+    "register_metric",
+]

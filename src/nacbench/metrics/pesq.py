@@ -24,6 +24,8 @@ MODE_FOR_RATE = {16_000: "wb", 8_000: "nb"}
 
 @register_metric(
     "pesq",
+    label="PESQ wide-band",
+    unit="MOS-LQO",
     higher_is_better=True,
     description="PESQ MOS-LQO, wide-band P.862.2 at 16 kHz (narrow-band P.862 at 8 kHz), ludlows/pesq",
 )

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from nacbench.audio import SCORING_RATE, trim_to_common_length
-from nacbench.metrics import MetricError, get_metric
+from nacbench.metrics import MetricError, Need, get_metric
 
 MetricParams = dict[str, dict[str, Any]]
 Pair = tuple[str, np.ndarray, np.ndarray]
@@ -44,7 +44,14 @@ def check_metric_params(metric_params: MetricParams) -> None:
     if not metric_params:
         raise ValueError("no metrics to score: metric_params is empty")
     for name, params in metric_params.items():
-        get_metric(name).check_params(dict(params or {}))
+        metric = get_metric(name)
+        metric.check_params(dict(params or {}))
+        beyond = sorted(need.value for need in metric.needs - {Need.REFERENCE})
+        if beyond:
+            raise ValueError(
+                f"metric {name!r} needs {beyond}, but the score stage passes only the decoded audio and "
+                "its reference signal"
+            )
 
 
 def score_pair(ref16k: np.ndarray, deg16k: np.ndarray, metric_params: MetricParams) -> dict[str, Any]:

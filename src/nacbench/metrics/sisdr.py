@@ -15,6 +15,8 @@ from nacbench.metrics import MetricError, register_metric
 
 @register_metric(
     "si_sdr",
+    label="SI-SDR",
+    unit="dB",
     higher_is_better=True,
     description="zero-mean SI-SDR in dB (Le Roux et al. 2019), float64",
 )

@@ -25,6 +25,8 @@ _TOO_FEW_FRAMES = "Not enough STFT frames"
 
 @register_metric(
     "stoi",
+    label="STOI (classic)",
+    unit="",
     higher_is_better=True,
     description="classic STOI (Taal et al. 2011, pystoi); extended=True gives eSTOI (Jensen & Taal 2016)",
 )
@@ -33,6 +35,9 @@ def stoi(ref: np.ndarray, deg: np.ndarray, rate: int, extended: bool = False) ->
     if not np.any(ref):
         # pystoi keeps every frame of an all-zero reference and quietly returns 0.0
         raise MetricError("reference is all zeros: STOI undefined")
+    if not np.any(deg):
+        # pystoi returns 0.0 here: a score that reads like very bad but real speech, not an undefined one
+        raise MetricError("degraded signal is all zeros: STOI undefined")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:

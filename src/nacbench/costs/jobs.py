@@ -1,0 +1,189 @@
+"""A configuration's job list, planned from the config alone, and the audio each job will process.
+
+The job list follows the rule files through :mod:`nacbench.plan` (the functions the Snakefile asks for
+its targets); tests/test_costs.py compares its counts per rule with ``snakemake -n`` for the shipped
+configurations, so a rule added to or removed from the workflow without a change here fails a test.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from nacbench import plan
+from nacbench.data.manifest import select_shard
+from nacbench.plan import Config
+
+#: Published sizes of corpora whose full form is not at hand. LibriSpeech test-clean: 2620 utterances
+#: (the test-clean distribution on openslr.org/12) and 5.40 hours (Panayotov et al. 2015, "LibriSpeech:
+#: an ASR corpus based on public domain audio books", ICASSP, Table 1); 19,452 s is the sum of the
+#: utterance durations (5.40 h rounded to two decimals).
+PUBLISHED_SIZES: dict[tuple[str, str], tuple[int, float, str]] = {
+    ("librispeech", "test-clean"): (
+        2620,
+        19452.0,
+        "published size: 2620 utterances (openslr.org/12 test-clean), 5.40 h = 19,452 s "
+        "(Panayotov et al. 2015, LibriSpeech, Table 1)",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class DatasetAudio:
+    """How much audio a configuration's dataset holds, and where that number comes from."""
+
+    name: str
+    n_utterances: int
+    total_s: float
+    source: str
+
+    def shard_seconds(self, shard: int, n_shards: int) -> float:
+        """Audio of one shard at the dataset's mean duration (its utterances chosen by ``select_shard``)."""
+        count = len(select_shard(pd.DataFrame(index=range(self.n_utterances)), shard, n_shards))
+        return count * self.total_s / self.n_utterances if self.n_utterances else 0.0
+
+
+@dataclass(frozen=True)
+class PlannedJob:
+    """One job of a configuration's DAG, by rule and wildcards, with the audio it will process."""
+
+    rule: str
+    codec: str | None = None
+    dataset: str | None = None
+    channel: str | None = None
+    shard: str | None = None
+    audio_s: float | None = None
+
+
+def used_datasets(config: Config) -> list[str]:
+    """Datasets the configuration's targets reach (their manifests are built)."""
+    names = set(plan.scored_datasets(config))
+    if _has_study_b(config):
+        names.add(config["study_b"]["dataset"])
+    return sorted(names)
+
+
+def _has_study_b(config: Config) -> bool:
+    return bool(plan.study_b_codecs(config) or config["study_b"]["rows"])
+
+
+def used_codecs(config: Config) -> list[str]:
+    """Codecs with at least one condition (each gets one codec_info job)."""
+    return sorted({c.codec for c in plan.conditions(config)} | set(plan.study_b_codecs(config)))
+
+
+def plan_jobs(config: Config, audio: Mapping[str, DatasetAudio] | None = None) -> list[PlannedJob]:
+    """Every job ``snakemake`` (target ``all``) would run for ``config``, except the target rule itself.
+
+    Follows the rule files: one encode per codec x dataset x shard, one channel/decode/score per
+    condition x shard (``plan.conditions``), ASR on the Study B dataset, the labelling rules per
+    labelling codec, and the one-off report rules. ``audio`` gives shard durations; without it every
+    ``audio_s`` is None (job counts only). Codecs with ``adapter: external`` run their own rule files:
+    their jobs are counted under the generic rule names.
+    """
+    audio = audio or {}
+
+    def seconds(dataset: str, shard: int | None) -> float | None:
+        if dataset not in audio:
+            return None
+        if shard is None:
+            return audio[dataset].total_s
+        return audio[dataset].shard_seconds(shard, int(config["data"][dataset]["shards"]))
+
+    def sharded(
+        rule: str, dataset: str, codec: str | None = None, channel: str | None = None
+    ) -> list[PlannedJob]:
+        return [
+            PlannedJob(rule, codec, dataset, channel, name, seconds(dataset, int(name)))
+            for name in plan.shard_names(config, dataset)
+        ]
+
+    jobs = [PlannedJob("save_config"), PlannedJob("report_page")]  # the config and the report's first page
+    for ds in used_datasets(config):
+        if not config["data"][ds].get("root"):
+            jobs.append(PlannedJob("download_dataset", dataset=ds))
+        jobs.append(PlannedJob("manifest", dataset=ds, audio_s=seconds(ds, None)))
+    jobs += [PlannedJob("codec_info", codec=c) for c in used_codecs(config)]
+    conditions = plan.conditions(config)
+    for codec, ds in sorted({(c.codec, c.dataset) for c in conditions}):
+        jobs += sharded("encode", ds, codec)
+    for rule in ("channel", "decode", "score"):
+        for c in conditions:
+            jobs += sharded(rule, c.dataset, c.codec, c.channel)
+    if config["study_a"]["codecs"] or config["study_labelling"]["codecs"]:
+        ds_a = config["study_a"]["dataset"]  # reads every condition's metrics of the whole dataset
+        jobs.append(PlannedJob("tidy_scores", dataset=ds_a, audio_s=seconds(ds_a, None)))
+    if config["study_a"]["codecs"]:
+        jobs += [PlannedJob("figure3"), PlannedJob("table3")]
+    sb = config["study_b"]
+    if _has_study_b(config):
+        jobs += sharded("asr_reference", sb["dataset"])
+        for codec in plan.study_b_codecs(config):
+            jobs += sharded("asr_decoded", sb["dataset"], codec, "clean")
+        jobs += [PlannedJob("enc_rtf", codec=codec) for codec in plan.study_b_codecs(config)]
+        jobs.append(PlannedJob("table2"))
+        if sb["reference_codec"] and sb["distilled_codec"]:
+            jobs.append(PlannedJob("code_analysis"))
+    labellings = [n for n in config["study_labelling"]["labellings"] if n != "natural"]
+    for codec in config["study_labelling"]["codecs"]:
+        jobs += [PlannedJob("codewords", codec=codec), PlannedJob("expected_distortion", codec=codec)]
+        jobs += [PlannedJob("labelling", codec=codec) for _ in labellings]
+    if config["study_labelling"]["codecs"]:
+        jobs.append(PlannedJob("labelling_report"))
+    return jobs
+
+
+def job_counts(config: Config) -> Counter[str]:
+    """Jobs per rule for ``config``: what ``snakemake -n`` lists, without the target rule ``all``.
+
+    The comparison with the dry run is :func:`nacbench.costs.workflow.dry_run_job_counts`.
+    """
+    return Counter(job.rule for job in plan_jobs(config))
+
+
+def dataset_audio_from_manifest(name: str, durations: np.ndarray, source: str) -> DatasetAudio:
+    """A dataset's size from the durations column of a manifest."""
+    d = np.asarray(durations, dtype=float)
+    return DatasetAudio(name, int(d.size), float(d.sum()), source)
+
+
+def full_dataset_audio(
+    name: str, full: Config, measured: Config, durations: Mapping[str, np.ndarray]
+) -> DatasetAudio | None:
+    """Audio of dataset ``name`` under the full configuration, from the best source at hand.
+
+    In order: the measured manifest when the measured run selected the same data (same reader,
+    subset, speakers and utterances per speaker); a published corpus size (:data:`PUBLISHED_SIZES`);
+    for a speaker x utterances selection, the count times the mean duration of the measured manifest.
+    None when none applies.
+    """
+    spec = full["data"][name]
+    ignore = {"shards", "on_error"}  # root stays: a local copy may hold a subset
+    same = name in measured["data"] and {k: v for k, v in spec.items() if k not in ignore} == {
+        k: v for k, v in measured["data"][name].items() if k not in ignore
+    }
+    if same and name in durations:
+        return dataset_audio_from_manifest(
+            name, durations[name], "the measured run's manifest (same selection)"
+        )
+    published = PUBLISHED_SIZES.get((spec.get("reader", ""), spec.get("subset", "")))
+    if published:
+        return DatasetAudio(name, published[0], published[1], published[2])
+    if spec.get("speakers") and spec.get("utterances_per_speaker") and name in durations:
+        d = np.asarray(durations[name], dtype=float)
+        if d.size == 0:
+            return None
+        n = len(spec["speakers"]) * int(spec["utterances_per_speaker"])
+        return DatasetAudio(
+            name,
+            n,
+            n * float(d.mean()),
+            f"{len(spec['speakers'])} speakers x {spec['utterances_per_speaker']} utterances at the mean "
+            f"duration {d.mean():.2f} s of the measured manifest ({d.size} utterances of "
+            f"{len(measured['data'][name].get('speakers', []))} speakers)",
+        )
+    return None

@@ -1,0 +1,163 @@
+"""The codec table: each adapter's static layout (read by config validation without building anything)
+against the CodecInfo and capabilities of the adapter it builds, and the optional-capability interface.
+
+Every codec is built once per option set for this module (random weights, a 2-layer semantic model for
+NeuCodec), so the file stays affordable on a 2-core machine.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from nacbench.codecs import ADAPTERS, build_codec, static_layout
+from nacbench.codecs.base import (
+    Capability,
+    CodecAdapter,
+    CodecInfo,
+    MissingCapabilityError,
+    capabilities_of,
+)
+
+#: adapter options per case; every shipped adapter but StableCodec (own environment) is built here
+CASES: dict[str, dict[str, Any]] = {
+    "lyra-30": {"adapter": "lyra", "num_quantizers": 30},
+    "lyra-8": {"adapter": "lyra", "num_quantizers": 8},
+    "codec2-3200": {"adapter": "codec2", "mode": 3200},
+    "codec2-1300": {"adapter": "codec2", "mode": 1300},
+    "neucodec": {"adapter": "neucodec", "random_weights": True, "random_semantic_layers": 2},
+    "distill": {
+        "adapter": "neucodec",
+        "variant": "distill",
+        "random_weights": True,
+        "random_semantic_layers": 2,
+    },
+    "dac-6": {"adapter": "dac", "random_weights": True, "n_codebooks": 6},
+    "dac-4": {"adapter": "dac", "random_weights": True, "n_codebooks": 4},
+    "encodec-12": {"adapter": "encodec", "random_weights": True, "n_codebooks": 12},
+    "encodec-8": {"adapter": "encodec", "random_weights": True, "n_codebooks": 8},
+}
+
+
+@pytest.fixture(scope="module", params=list(CASES))
+def case(request: pytest.FixtureRequest, shared_dir: Path) -> tuple[dict[str, Any], CodecAdapter]:
+    """(options, adapter) for one case, built once per module."""
+    options = dict(CASES[request.param])
+    if options["adapter"] == "lyra":
+        options["model_dir"] = str(shared_dir / "models" / "lyra-v2")
+    return options, build_codec(request.param, options)
+
+
+def test_every_adapter_has_a_case_or_a_reason() -> None:
+    assert {o["adapter"] for o in CASES.values()} | {"stablecodec"} == set(ADAPTERS)
+
+
+def test_static_layout_matches_the_built_codec(case: tuple[dict[str, Any], CodecAdapter]) -> None:
+    options, adapter = case
+    layout = static_layout(options["adapter"], options)
+    info: CodecInfo = adapter.info
+    assert layout.codebook_sizes == info.codebook_sizes
+    assert layout.fsq_levels == info.fsq_levels
+    assert layout.capabilities == adapter.capabilities
+    assert layout.has_codeword_vectors == adapter.has(Capability.CODEWORD_VECTORS)
+
+
+def test_codec2_modes_are_the_same_in_table_and_adapter() -> None:
+    from nacbench.codecs import CODEC2_BITS_PER_FRAME
+    from nacbench.codecs.codec2 import DELAY_SAMPLES
+
+    assert set(CODEC2_BITS_PER_FRAME) == set(DELAY_SAMPLES)
+
+
+def test_encodec_layout_follows_n_codebooks() -> None:
+    """Before: EnCodec's static layout was 12 codebooks whatever ``n_codebooks`` said."""
+    assert static_layout("encodec", {"n_codebooks": 8}).codebook_sizes == (1024,) * 8
+    assert static_layout("encodec", {}).codebook_sizes == (1024,) * 12
+
+
+@pytest.mark.parametrize("levels", [None, (8, 8, 8, 5, 5, 5)])
+def test_stablecodec_layout_against_its_module(levels: Sequence[int] | None) -> None:
+    """StableCodec cannot be built here (its package pins torch 2.4): compare the static layout with
+    what its adapter module declares, the post-hoc FSQ levels and the methods its adapter overrides."""
+    from nacbench.codecs import stablecodec
+
+    options = {} if levels is None else {"posthoc_levels": list(levels)}
+    layout = static_layout("stablecodec", options)
+    expected = tuple(levels or stablecodec.POSTHOC_LEVELS)
+    assert layout.fsq_levels == expected
+    assert layout.codebook_sizes == (math.prod(expected),)
+    assert layout.capabilities == capabilities_of(stablecodec.StableCodecAdapter)
+
+
+@pytest.mark.parametrize(
+    ("adapter", "options", "field"),
+    [("codec2", {"mode": 1234}, "mode"), ("dac", {"n_codebooks": 0}, "n_codebooks")],
+)
+def test_static_layout_names_a_bad_option(adapter: str, options: dict, field: str) -> None:
+    with pytest.raises(ValueError, match=rf"^{field}: "):
+        static_layout(adapter, options)
+
+
+# --------------------------------------------------------------------------------------- capabilities
+
+
+class Bare(CodecAdapter):
+    """Encode/decode only: no optional capability."""
+
+    def __init__(self) -> None:
+        self.info = CodecInfo("bare", "Bare", 16_000, 16_000, 50.0, (4,), "other")
+
+    def encode(self, wavs: Sequence[np.ndarray]) -> list[np.ndarray]:
+        return [np.zeros((1, 1), dtype=np.int64) for _ in wavs]
+
+    def decode(self, codes: Sequence[np.ndarray]) -> list[np.ndarray]:
+        return [np.zeros(320, dtype=np.float32) for _ in codes]
+
+
+class WithVectors(Bare):
+    def codeword_vectors(self) -> list[np.ndarray]:
+        return [np.eye(4, dtype=np.float32)]
+
+
+def test_capabilities_are_the_overridden_optional_methods() -> None:
+    assert Bare().capabilities == frozenset()
+    assert WithVectors().capabilities == {Capability.CODEWORD_VECTORS}
+    assert WithVectors().require(Capability.CODEWORD_VECTORS).codeword_vectors()[0].shape == (4, 4)
+
+
+@pytest.mark.parametrize("capability", list(Capability))
+def test_a_missing_capability_names_codec_and_capability(capability: Capability) -> None:
+    with pytest.raises(MissingCapabilityError, match=rf"codec 'bare' .* {capability.value!r}, which X needs"):
+        Bare().require(capability, "X")
+    method = getattr(Bare(), capability.value)
+    with pytest.raises(MissingCapabilityError, match=capability.value):
+        method(np.zeros((1, 1), dtype=np.int64)) if capability is Capability.QUANTIZER_OUTPUT else method()
+
+
+def test_code_analysis_refuses_a_codec_without_quantizer_output(tmp_path: Path) -> None:
+    from nacbench.report import code_analysis
+
+    with pytest.raises(MissingCapabilityError, match="'quantizer_output', which the code analysis needs"):
+        code_analysis(
+            [], [], [], Bare(), str(tmp_path / "s.json"), str(tmp_path / "c.npz"), [str(tmp_path / "f.pdf")]
+        )
+
+
+def test_codewords_without_vectors_keep_usage_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from nacbench import stages
+    from nacbench.codes_io import CodeShard, save_shard
+
+    shard = tmp_path / "000.npz"
+    save_shard(str(shard), CodeShard(["u"], [np.array([[0, 1, 1, 3]], dtype=np.int64)], False), 1)
+    for adapter, has_vectors in ((Bare(), False), (WithVectors(), True)):
+        monkeypatch.setattr(stages, "load_codec", lambda *a, adapter=adapter: adapter)
+        out = tmp_path / f"{type(adapter).__name__}.npz"
+        stages.write_codewords("bare", {}, "cpu", [str(shard)], str(out))
+        vectors, usage = stages.load_codewords(str(out))
+        assert (vectors is not None) == has_vectors
+        assert usage[0].tolist() == [1, 2, 0, 1]
