@@ -42,12 +42,10 @@ def breakdown_all(tidy: pd.DataFrame, margins: Mapping[str, float], n_boot: int,
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def read_checked(
-    info_paths: Sequence[str], random_weights: Mapping[str, bool], scores_path: str | None = None
-) -> tuple[list[CodecInfo], pd.DataFrame | None]:
-    """Codec infos (and the tidy score table) after checking that each records the weights the config
-    asks for (``random_weights``: codec -> asked); see :func:`nacbench.stages.check_random_weights`."""
-    from nacbench.stages import check_random_weights, check_scores_weights
+def checked_infos(info_paths: Sequence[str], random_weights: Mapping[str, bool]) -> list[CodecInfo]:
+    """Codec infos, each checked to record the weights the config asks for (``random_weights``: codec
+    -> asked; see :func:`nacbench.stages.check_random_weights`)."""
+    from nacbench.stages import check_random_weights
 
     infos = []
     for path in info_paths:
@@ -55,11 +53,16 @@ def read_checked(
         if info.name in random_weights:
             check_random_weights(path, info.random_weights, info.name, random_weights[info.name])
         infos.append(info)
-    tidy = None
-    if scores_path is not None:
-        tidy = pd.read_parquet(scores_path)
-        check_scores_weights(scores_path, tidy[tidy["codec"].isin(list(random_weights))], random_weights)
-    return infos, tidy
+    return infos
+
+
+def checked_scores(scores_path: str, random_weights: Mapping[str, bool]) -> pd.DataFrame:
+    """The tidy score table, its rows of the asked codecs checked like :func:`checked_infos`."""
+    from nacbench.stages import check_scores_weights
+
+    tidy = pd.read_parquet(scores_path)
+    check_scores_weights(scores_path, tidy[tidy["codec"].isin(list(random_weights))], random_weights)
+    return tidy
 
 
 def study_a_figure(
@@ -72,8 +75,7 @@ def study_a_figure(
 ) -> None:
     from nacbench.plots import figure3
 
-    infos, tidy = read_checked(info_paths, random_weights, scores_path)
-    assert tidy is not None
+    infos, tidy = checked_infos(info_paths, random_weights), checked_scores(scores_path, random_weights)
     tidy = tidy[tidy["codec"].isin(codecs)]
     figure3(tidy, _stem(outs), display_names=display_names(infos), seed=seed)
 
@@ -94,8 +96,7 @@ def study_a_tables(
     """Table 3 from codec metadata, plus the per-condition summary, break-down points and failure counts."""
     from nacbench.tables import failure_counts, summary_table, table3, write_table
 
-    infos, tidy = read_checked(info_paths, random_weights, scores_path)
-    assert tidy is not None
+    infos, tidy = checked_infos(info_paths, random_weights), checked_scores(scores_path, random_weights)
     write_table(
         table3(infos), _stem(table_out), "Compared FSQ and RVQ models (paper Table 3), with bit budgets"
     )
@@ -134,8 +135,7 @@ def labelling_report(
     from nacbench.plots import figure_labelling
     from nacbench.tables import write_table
 
-    _, tidy = read_checked([], random_weights, scores_path)
-    assert tidy is not None
+    tidy = checked_scores(scores_path, random_weights)
     tidy = tidy[tidy["codec"].isin(codecs)]
     figure_labelling(tidy, _stem(figure_out), metric="stoi", n_boot=n_boot, seed=seed)
     write_table(
@@ -215,7 +215,7 @@ def study_b_tables(
     from nacbench.stages import check_scores_weights
     from nacbench.tables import table2, write_table
 
-    infos = {info.name: info for info in read_checked(info_paths, random_weights)[0]}
+    infos = {info.name: info for info in checked_infos(info_paths, random_weights)}
     rtf = {d["codec"]: d for d in (json.loads(Path(p).read_text()) for p in rtf_paths)}
     wers = {c: corpus_wer(_concat(_of_codec(asr_paths, c))) for c in codecs}
     by_encoder = {row["encoder"]: row["codec"] for row in rows if row["codec"]}
