@@ -23,8 +23,8 @@ import pytest
 import soundfile as sf
 import yaml
 
+from nacbench.artifacts import load_shard
 from nacbench.codecs.base import CodecInfo
-from nacbench.codes_io import load_shard
 from nacbench.data.manifest import MANIFEST_COLUMNS, read_manifest, select_shard
 
 REPO = Path(__file__).resolve().parents[1]

@@ -10,12 +10,14 @@ import pandas as pd
 import pytest
 
 from nacbench import inspect as ins
+from nacbench.artifacts import CodeShard, save_shard
 from nacbench.audio import write_audio
-from nacbench.channel import ChannelSpec, derive_rng, transmit
+from nacbench.channel import transmit
 from nacbench.codecs.base import CodecInfo
-from nacbench.codes_io import CodeShard, save_shard
+from nacbench.conditions import ChannelSpec
 from nacbench.data.manifest import Utterance, write_manifest
 from nacbench.plots import RANDOM_STAMP
+from nacbench.seeds import derive_rng
 
 SIZES = (16, 4, 2)  # widths 4, 2, 1: unequal widths catch a wrong bit layout
 UTTS = ["u0", "u1", "u2"]

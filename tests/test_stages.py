@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from nacbench import stages
-from nacbench.codes_io import load_shard
+from nacbench.artifacts import load_shard
+from nacbench.conditions import condition_columns
 from nacbench.logs import job_log
 
 CODEC2 = {"adapter": "codec2", "mode": 3200}
@@ -43,7 +44,7 @@ def test_one_shard_through_every_stage(rows: pd.DataFrame, tmp_path: Path) -> No
     assert [p.stem for p in listen.glob("*.flac")] == keep
 
     out = tmp_path / "scores.parquet"
-    condition = stages.condition_columns("codec2-3200", "librispeech", "bsc-p0.05-seed0", "000")
+    condition = condition_columns("codec2-3200", "librispeech", "bsc-p0.05-seed0", "000")
     stages.score_shard(str(audio), str(received), str(info), rows, METRICS, 1, condition, str(out))
     scores = pd.read_parquet(out)
     assert list(scores.utt_id) == list(rows.utt_id)
@@ -61,7 +62,7 @@ def test_missing_decoded_audio_is_a_nan_row_with_its_reason(rows: pd.DataFrame, 
     lost = rows.utt_id.iloc[1]
     (audio / f"{lost}.wav").unlink()
     out = tmp_path / "scores.parquet"
-    condition = stages.condition_columns("codec2-3200", "librispeech", "clean", "000")
+    condition = condition_columns("codec2-3200", "librispeech", "clean", "000")
     stages.score_shard(str(audio), str(codes), str(info), rows, METRICS, 1, condition, str(out))
     row = pd.read_parquet(out).set_index("utt_id").loc[lost]
     assert np.isnan(row.stoi) and row.error == "no decoded audio"

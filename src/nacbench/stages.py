@@ -7,7 +7,6 @@ them, so light stages (channel, tables) start in a fraction of a second.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -16,12 +15,27 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from nacbench.artifacts import (
+    CodeShard,
+    decoded_wav,
+    download_root,
+    listen_flac,
+    load_codewords,
+    load_shard,
+    save_channel_shard,
+    save_codewords,
+    save_shard,
+    write_csv,
+    write_json,
+    write_parquet,
+)
 from nacbench.audio import SCORING_RATE, read_audio, resample, write_audio, write_decoded
-from nacbench.channel import ChannelSpec, derive_rng, transmit
+from nacbench.channel import transmit
 from nacbench.codecs.base import CodecAdapter, CodecInfo
-from nacbench.codes_io import CodeShard, load_shard, save_shard
+from nacbench.conditions import ChannelSpec
 from nacbench.data.manifest import read_manifest, select_shard, write_manifest, write_skips
 from nacbench.logs import progress
+from nacbench.seeds import channel_rng
 
 log = logging.getLogger("nacbench")
 
@@ -44,7 +58,7 @@ def download_dataset(name: str, data: Mapping[str, Any], downloads: str, record_
 
     parts = data["speakers"] if data["reader"] == "cmu_arctic" else [data.get("subset", "test-clean")]
     root = fetch_dataset(data["reader"], Path(downloads), parts=parts, progress=None)
-    target = Path(downloads) / name
+    target = Path(download_root(downloads, name))
     if root.resolve() != target.resolve():
         raise ValueError(
             f"data.{name}: the download landed in {root}, expected {target}; name the dataset "
@@ -62,7 +76,7 @@ def build_manifest(
     from nacbench.data.arctic import read_arctic
     from nacbench.data.librispeech import read_librispeech
 
-    root = data["root"] or str(Path(downloads) / name)
+    root = data["root"] or download_root(downloads, name)
     log.info("dataset %s: reading %s", name, root)
     if data["reader"] == "librispeech":
         utts, skips = read_librispeech(root, data.get("subset", "test-clean"), data["on_error"])
@@ -140,9 +154,9 @@ def transmit_shard(
 ) -> None:
     """Send one shard of codes through the channel named by ``channel`` and record what it did.
 
-    The error pattern is drawn from a stream named by (seed, codec, dataset, shard, channel model,
-    P_flip[, burst]) but *not* the labelling: every labelling of a condition sees the same bit errors
-    (common random numbers), so labelling differences are not masked by channel noise.
+    The error pattern is drawn from :func:`nacbench.seeds.channel_rng` (seed, codec, dataset, shard,
+    channel model, P_flip, burst) -- *not* the labelling: every labelling of a condition sees the same
+    bit errors (common random numbers), so labelling differences are not masked by channel noise.
     """
     from nacbench.labelling import Labelling
 
@@ -150,7 +164,7 @@ def transmit_shard(
     info = CodecInfo.read(info_path)
     shard_in = load_shard(codes_path)
     labelling = Labelling.from_npz(labelling_path) if labelling_path else None
-    rng = derive_rng(spec.seed, codec, dataset, shard, spec.model, spec.p_flip, spec.burst_length or 0.0)
+    rng = channel_rng(spec.seed, codec, dataset, shard, spec.model, spec.p_flip, spec.burst_length)
     result = transmit(
         shard_in.codes,
         info.codebook_sizes,
@@ -169,7 +183,7 @@ def transmit_shard(
         "out_of_range_policy": np.array(out_of_range),
         "channel": np.array(channel),
     }
-    save_shard(
+    save_channel_shard(
         out, CodeShard(shard_in.utt_ids, result.codes, shard_in.random_weights, extras), info.n_codebooks
     )
 
@@ -198,9 +212,9 @@ def decode_shard(
         ids = shard.utt_ids[start : start + CHUNK]
         log.info("decoding %s", ", ".join(ids))
         for utt, wav in zip(ids, codec.decode(shard.codes[start : start + CHUNK]), strict=True):
-            write_decoded(Path(audio_dir) / f"{utt}.wav", wav, rate)
+            write_decoded(decoded_wav(audio_dir, utt), wav, rate)
             if utt in keep:
-                write_audio(Path(listen_dir) / f"{utt}.flac", wav, rate)
+                write_audio(listen_flac(listen_dir, utt), wav, rate)
 
 
 def listening_ids(manifest_path: str, n: int) -> list[str]:
@@ -214,20 +228,6 @@ def listening_ids(manifest_path: str, n: int) -> list[str]:
 def _decoded_16k(path: Path, info: CodecInfo) -> np.ndarray:
     wav = read_audio(path, expected_rate=info.output_sample_rate)
     return resample(wav[info.delay_samples :], info.output_sample_rate, SCORING_RATE)
-
-
-def condition_columns(codec: str, dataset: str, channel: str, shard: str) -> dict[str, Any]:
-    spec = ChannelSpec.parse(channel)
-    return {
-        "codec": codec,
-        "dataset": dataset,
-        "channel": channel,
-        "model": spec.model,
-        "p_flip": float(spec.p_flip),
-        "seed": int(spec.seed) if spec.model != "clean" else -1,
-        "labelling": spec.labelling,
-        "shard": shard,
-    }
 
 
 def score_shard(
@@ -248,7 +248,7 @@ def score_shard(
     params = {k: dict(v) for k, v in metric_params.items()}
     pairs, missing = [], []
     for utt, path in zip(rows.utt_id, rows.path, strict=True):
-        decoded = Path(audio_dir) / f"{utt}.wav"
+        decoded = decoded_wav(audio_dir, utt)
         if not decoded.exists():
             missing.append(utt)
             continue
@@ -280,24 +280,12 @@ def score_shard(
     write_parquet(table, out)
 
 
-def write_parquet(df: pd.DataFrame, out: str) -> None:
-    tmp = Path(out).with_name(Path(out).name + ".tmp")
-    Path(out).parent.mkdir(parents=True, exist_ok=True)
-    df.to_parquet(tmp, index=False)
-    tmp.replace(out)
-
-
 def tidy_scores(paths: Sequence[str], parquet_out: str, csv_out: str) -> pd.DataFrame:
     frames = [pd.read_parquet(p) for p in paths]
     tidy = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     write_parquet(tidy, parquet_out)
-    tidy.to_csv(csv_out, index=False)
+    write_csv(tidy, csv_out)
     return tidy
-
-
-def write_json(data: Any, out: str) -> None:
-    Path(out).parent.mkdir(parents=True, exist_ok=True)
-    Path(out).write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
 
 
 # -------------------------------------------------------------------------------------------- labelling
@@ -313,21 +301,8 @@ def write_codewords(
     codes = [c for path in code_paths for c in load_shard(path).codes]
     usage = usage_counts(codes, codec.info.codebook_sizes)
     vectors = codec.codeword_vectors()
-    arrays = {f"usage_{k}": u for k, u in enumerate(usage)}
-    if vectors is not None:
-        arrays |= {f"vectors_{k}": np.asarray(v, dtype=np.float32) for k, v in enumerate(vectors)}
     log.info("%s: usage from %d utterances; codeword vectors: %s", name, len(codes), vectors is not None)
-    tmp = Path(out).with_name(Path(out).name + ".tmp.npz")
-    np.savez(tmp, n_codebooks=np.array(codec.info.n_codebooks), **arrays)
-    tmp.replace(out)
-
-
-def load_codewords(path: str) -> tuple[list[np.ndarray] | None, list[np.ndarray]]:
-    with np.load(path) as data:
-        k = int(data["n_codebooks"])
-        usage = [data[f"usage_{i}"] for i in range(k)]
-        vectors = [data[f"vectors_{i}"] for i in range(k)] if "vectors_0" in data.files else None
-    return vectors, usage
+    save_codewords(out, codec.info.n_codebooks, usage, vectors)
 
 
 def build_labelling(name: str, codec: str, info_path: str, codewords_path: str, seed: int, out: str) -> None:
@@ -379,7 +354,7 @@ def expected_distortion_table(
                 }
             rows.append(row | {"random_weights": info.random_weights})
     table = pd.DataFrame(rows)
-    table.to_csv(out, index=False)
+    write_csv(table, out)
     return table
 
 
@@ -401,7 +376,7 @@ def transcribe_shard(
     info = CodecInfo.read(info_path) if info_path else None
     ids, wavs = [], []
     for utt, path in zip(rows.utt_id, rows.path, strict=True):
-        wav = read_audio(path) if info is None else _decoded_16k(Path(audio_dir or "") / f"{utt}.wav", info)
+        wav = read_audio(path) if info is None else _decoded_16k(decoded_wav(audio_dir or "", utt), info)
         ids.append(utt)
         wavs.append(wav)
     hyps: list[str] = []

@@ -6,7 +6,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
 from nacbench import plan
-from nacbench.channel import ChannelSpec
+from nacbench.conditions import ChannelSpec
 from nacbench.config import external_rule_files, validate_config
 
 validate_config(config)

@@ -15,16 +15,17 @@ and recomputes that ratio, so all of it is two gathers and two sums over an inde
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 
+from nacbench.conditions import CHANNEL_PARAMETERS
+from nacbench.seeds import bootstrap_rng
+
 __all__ = [
     "CI_LEVEL",
     "METRICS",
-    "bootstrap_rng",
     "condition_columns",
     "mean_ci",
     "utterance_key",
@@ -38,8 +39,9 @@ CI_LEVEL = 0.95
 
 
 def condition_columns(tidy: pd.DataFrame) -> list[str]:
-    """The columns that name a channel condition once seeds are pooled (clean, or model + P_flip)."""
-    return [c for c in ("model", "p_flip") if c in tidy.columns]
+    """The columns that name a channel condition once seeds are pooled: those of
+    :data:`nacbench.conditions.CHANNEL_PARAMETERS` (model, P_flip, burst length) the table has."""
+    return [c for c in CHANNEL_PARAMETERS if c in tidy.columns]
 
 
 def utterance_key(tidy: pd.DataFrame) -> pd.Series:
@@ -50,14 +52,6 @@ def utterance_key(tidy: pd.DataFrame) -> pd.Series:
     if "dataset" in tidy.columns:
         return tidy["dataset"].astype(str) + "/" + utt
     return utt
-
-
-def bootstrap_rng(seed: int, key: object) -> np.random.Generator:
-    """A generator derived from ``seed`` and a group label, stable across processes and group order.
-
-    ``crc32`` of the label's text, not ``hash()``: Python salts string hashes per process.
-    """
-    return np.random.default_rng([int(seed), zlib.crc32(repr(key).encode())])
 
 
 def utterance_sums(values: np.ndarray, utt_codes: np.ndarray, n_utts: int) -> tuple[np.ndarray, np.ndarray]:
