@@ -1,5 +1,8 @@
 """Helpers for ``notebooks/inspect_results.ipynb``: find, load and draw what any run left in ``results/``.
 
+(Named ``explore``, not ``inspect``: a module called ``inspect`` shadows the standard library's
+whenever its folder is on ``sys.path``.)
+
 The notebook must open *any* run (the full study, the offline overlay, a run cut short, one without a
 labelling study), so nothing here assumes a condition exists: everything starts from what is on disk
 (:func:`list_conditions`) and the notebook picks the first available codec, dataset and channel.
