@@ -128,6 +128,26 @@ def test_job_paths_parse_by_what_each_part_is() -> None:
         job("results/tables/table2.csv")
 
 
+def test_job_files_are_found_and_read_back(tmp_path: Path) -> None:
+    paths = [
+        artifacts.benchmark_file(tmp_path, "encode", "dac", "librispeech", "000"),
+        artifacts.benchmark_file(tmp_path, "manifest", "librispeech"),
+        artifacts.log_file(tmp_path, "manifest", "librispeech"),
+    ]
+    for path in paths:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text("s\n1\n")
+    found = artifacts.find_job_files(tmp_path, "benchmarks")
+    assert [str(p) for p in found] == sorted(paths[:2])
+    keys = [artifacts.parse_job_path(p, tmp_path, ["librispeech"], ["dac"]) for p in found]
+    assert [(k.rule, k.codec, k.dataset, k.shard) for k in keys] == [
+        ("encode", "dac", "librispeech", "000"),
+        ("manifest", None, "librispeech", None),
+    ]
+    with pytest.raises(ArtifactError, match="not 'tables'"):
+        artifacts.find_job_files(tmp_path, "tables")
+
+
 def test_code_shard_round_trip_and_channel_extras(tmp_path: Path) -> None:
     path = tmp_path / "codes.npz"
     artifacts.save_shard(path, _shard(), 2)

@@ -48,6 +48,7 @@ __all__ = [
     "ArtifactPath",
     "CodeShard",
     "JobPath",
+    "NpzReader",
     "analysis",
     "asr_reference",
     "asr_shard",
@@ -65,6 +66,7 @@ __all__ = [
     "expected_distortion",
     "figure",
     "find",
+    "find_job_files",
     "glob_escape",
     "is_temporary",
     "labelling",
@@ -413,6 +415,16 @@ class JobPath:
     other: str | None = None  # any remaining wildcard, e.g. a labelling name or "all"
 
 
+def find_job_files(results: str | Path, folder: str) -> list[Path]:
+    """Every job file under ``results/logs`` (``folder="logs"``) or ``results/benchmarks``, sorted;
+    read each with :func:`parse_job_path`."""
+    suffix = {"logs": ".log", "benchmarks": ".tsv"}.get(folder)
+    if suffix is None:
+        raise ArtifactError(f"job files live under 'logs' or 'benchmarks', not {folder!r}")
+    root = Path(results) / folder
+    return sorted(p for p in root.rglob(f"*{suffix}") if p.is_file() and not is_temporary(p))
+
+
 def parse_job_path(
     path: str | Path, results: str | Path, datasets: Sequence[str], codecs: Sequence[str]
 ) -> JobPath:
@@ -483,7 +495,7 @@ def _damaged(path: str | Path, what: str, exc: BaseException) -> ArtifactError:
 
 
 @contextmanager
-def open_npz(path: str | Path, what: str, required: Sequence[str] = ()) -> Iterator[Mapping[str, Any]]:
+def open_npz(path: str | Path, what: str, required: Sequence[str] = ()) -> Iterator[NpzReader]:
     """``numpy.load`` of an ``.npz`` artifact that turns damage into :class:`ArtifactError`.
 
     The yielded mapping reads members lazily; a missing ``required`` member, a truncated archive or a
@@ -501,11 +513,12 @@ def open_npz(path: str | Path, what: str, required: Sequence[str] = ()) -> Itera
         missing = [k for k in required if k not in data.files]
         if missing:
             raise _damaged(path, what, KeyError(f"no member(s) {missing}; it has {sorted(data.files)}"))
-        yield _CheckedNpz(data, Path(path), what)
+        yield NpzReader(data, Path(path), what)
 
 
-class _CheckedNpz(Mapping[str, Any]):
-    """Read access to an open NpzFile whose read errors name the file (members decompress lazily)."""
+class NpzReader(Mapping[str, Any]):
+    """Read access to an open ``NpzFile`` whose read errors name the file (members decompress lazily);
+    ``files`` lists the members, as on ``NpzFile``."""
 
     def __init__(self, data: Any, path: Path, what: str) -> None:
         self._data, self._path, self._what = data, path, what
