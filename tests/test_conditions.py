@@ -101,3 +101,5 @@ def test_summary_keys_keep_burst_lengths_apart() -> None:
     assert ge["burst_length"].tolist() == [2.0, 8.0]
     assert ge["stoi_mean"].round(3).tolist() == [0.905, 0.505]
     assert len(summary) == 3
+    without_ge = pd.DataFrame(rows[-2:]).assign(**condition_columns("dac", "ds", "clean", "000"))
+    assert "burst_length" not in summary_table(without_ge, ["stoi"], n_boot=10).columns

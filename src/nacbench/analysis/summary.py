@@ -40,8 +40,10 @@ CI_LEVEL = 0.95
 
 def condition_columns(tidy: pd.DataFrame) -> list[str]:
     """The columns that name a channel condition once seeds are pooled: those of
-    :data:`nacbench.conditions.CHANNEL_PARAMETERS` (model, P_flip, burst length) the table has."""
-    return [c for c in CHANNEL_PARAMETERS if c in tidy.columns]
+    :data:`nacbench.conditions.CHANNEL_PARAMETERS` (model, P_flip, burst length) that the table has and
+    that name something (a run without a bursty channel has no burst length to tell conditions apart,
+    so its tables carry no all-NaN ``burst_length`` column)."""
+    return [c for c in CHANNEL_PARAMETERS if c in tidy.columns and tidy[c].notna().any()]
 
 
 def utterance_key(tidy: pd.DataFrame) -> pd.Series:
