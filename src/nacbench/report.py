@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from nacbench.artifacts import load_shard, parse, read_json, read_parquet, save_npz, write_json
 from nacbench.codecs.base import Capability, CodecAdapter, CodecInfo
 from nacbench.metrics import metric_names
 
@@ -47,7 +48,7 @@ def study_a_figure(
 ) -> None:
     from nacbench.plots import figure3
 
-    tidy = pd.read_parquet(scores_path)
+    tidy = read_parquet(scores_path)
     tidy = tidy[tidy["codec"].isin(codecs)]
     figure3(tidy, _stem(outs), display_names=display_names(info_paths), seed=seed)
 
@@ -71,7 +72,7 @@ def study_a_tables(
     write_table(
         table3(infos), _stem(table_out), "Compared FSQ and RVQ models (paper Table 3), with bit budgets"
     )
-    tidy = pd.read_parquet(scores_path)
+    tidy = read_parquet(scores_path)
     tidy = tidy[tidy["codec"].isin(codecs) & (tidy["labelling"] == "natural")]
     metrics = [m for m in metric_names() if m in tidy.columns]
     write_table(
@@ -106,7 +107,7 @@ def labelling_report(
     from nacbench.plots import figure_labelling
     from nacbench.tables import write_table
 
-    tidy = pd.read_parquet(scores_path)
+    tidy = read_parquet(scores_path)
     tidy = tidy[tidy["codec"].isin(codecs)]
     figure_labelling(tidy, _stem(figure_out), metric="stoi", n_boot=n_boot, seed=seed)
     write_table(
@@ -128,12 +129,12 @@ def labelling_report(
 
 
 def _concat(paths: Sequence[str]) -> pd.DataFrame:
-    return pd.concat([pd.read_parquet(p) for p in paths], ignore_index=True)
+    return pd.concat([read_parquet(p) for p in paths], ignore_index=True)
 
 
 def _of_codec(paths: Sequence[str], codec: str) -> list[str]:
-    """Shard files of one codec: ``results/{metrics|asr}/{codec}/{dataset}/{channel}/{shard}.parquet``."""
-    return [p for p in paths if Path(p).parts[-4] == codec]
+    """The shard files (metrics or ASR, :func:`nacbench.artifacts.parse`) of one codec."""
+    return [p for p in paths if parse(p).codec == codec]
 
 
 def corpus_wer(asr: pd.DataFrame) -> dict[str, Any]:
@@ -173,12 +174,10 @@ def study_b_tables(
     A row without a codec (no public weights) keeps the parameter counts of its encoder, taken from
     another row with the same encoder (the counts come from the modules, not from the weights).
     """
-    import json
-
     from nacbench.tables import table2, write_table
 
     infos = {info.name: info for info in (CodecInfo.read(p) for p in info_paths)}
-    rtf = {d["codec"]: d for d in (json.loads(Path(p).read_text()) for p in rtf_paths)}
+    rtf = {d["codec"]: d for d in (read_json(p) for p in rtf_paths)}
     wers = {c: corpus_wer(_concat(_of_codec(asr_paths, c))) for c in codecs}
     by_encoder = {row["encoder"]: row["codec"] for row in rows if row["codec"]}
     table_rows = []
@@ -237,10 +236,7 @@ def code_analysis(
     figure_out: Sequence[str],
 ) -> None:
     """Paper Sec. 4.2: how similar are the two encoders' codes for the same audio (and Figure 2)."""
-    import json
-
     from nacbench.analysis.codes import agreement_to_json, code_agreement, mean_cosine
-    from nacbench.codes_io import load_shard
     from nacbench.plots import figure2
 
     project = reference_codec.require(Capability.QUANTIZER_OUTPUT, "the code analysis").quantizer_output
@@ -266,8 +262,8 @@ def code_analysis(
         "random_weights": random_weights,
         "codecs": [i.name for i in infos],
     }
-    Path(stats_out).write_text(json.dumps(out, indent=2, sort_keys=True) + "\n")
-    np.savez(confusion_out, confusion=np.asarray(stats["confusion"]))
+    write_json(out, stats_out)
+    save_npz(confusion_out, {"confusion": np.asarray(stats["confusion"])}, compressed=False)
     figure2(np.asarray(stats["confusion"]), _stem(figure_out), random_weights=random_weights)
 
 

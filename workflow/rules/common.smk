@@ -5,8 +5,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
-from nacbench import plan
-from nacbench.channel import ChannelSpec
+from nacbench import artifacts, plan
+from nacbench.conditions import (
+    CHANNEL_WILDCARD,
+    CODEC_CHAR,
+    CODEC_NAME,
+    DATASET_NAME,
+    LABELLING_WILDCARD,
+    SHARD_NAME,
+    ChannelSpec,
+)
 from nacbench.config import external_rule_files, validate_config
 
 validate_config(config)
@@ -18,15 +26,16 @@ EXTERNAL_RULE_FILES = external_rule_files(config)
 # writes their artifacts (adapter: external); channel, score and report rules take every codec.
 _external = [re.escape(n) for n, o in config["codecs"].items() if o["adapter"] == "external"]
 # (the lookahead ends at the first character that cannot continue a codec name: "/" in a path)
-ADAPTER_CODEC = (f"(?!(?:{'|'.join(_external)})(?![a-z0-9_.-]))" if _external else "") + r"[a-z0-9][a-z0-9_.-]*"
+ADAPTER_CODEC = (f"(?!(?:{'|'.join(_external)})(?!{CODEC_CHAR}))" if _external else "") + CODEC_NAME
 
 
+# the name grammars of nacbench.conditions (a channel wildcard takes exactly the names ChannelSpec parses)
 wildcard_constraints:
-    codec=r"[a-z0-9][a-z0-9_.-]*",
-    dataset=r"[a-z0-9_]+",
-    shard=r"\d{3}",
-    channel=r"clean|(bsc|ge)-[a-z0-9.\-]+",
-    labelling=r"gray|random|distortion-aware",
+    codec=CODEC_NAME,
+    dataset=DATASET_NAME,
+    shard=SHARD_NAME,
+    channel=CHANNEL_WILDCARD,
+    labelling=LABELLING_WILDCARD,
 
 
 def codec_options(wildcards):
@@ -49,7 +58,7 @@ def codec_mem_mb(wildcards):
 
 
 def manifest(dataset):
-    return f"{R}/data/{dataset}/manifest.tsv"
+    return artifacts.manifest(R, dataset)
 
 
 def shard_files(pattern, dataset, **wildcards):
@@ -61,19 +70,19 @@ def channel_labelling(wildcards):
     spec = ChannelSpec.parse(wildcards.channel)
     if spec.labelling == "natural":
         return []
-    return f"{R}/labelling/{wildcards.codec}/{spec.labelling}.npz"
+    return artifacts.labelling(R, wildcards.codec, spec.labelling)
 
 
 def log_path(rule_name, *parts):
-    return str(Path(R, "logs", rule_name, *parts)) + ".log"
+    return artifacts.log_file(R, rule_name, *parts)
 
 
 def bench_path(rule_name, *parts):
-    return str(Path(R, "benchmarks", rule_name, *parts)) + ".tsv"
+    return artifacts.benchmark_file(R, rule_name, *parts)
 
 
 def all_targets():
-    targets = [f"{R}/report/config.yaml"]
+    targets = [artifacts.report_config(R)]
     if config["study_a"]["codecs"]:
         targets += study_a_targets()
     if config["study_labelling"]["codecs"]:
@@ -90,7 +99,7 @@ def dataset_source(wildcards):
     """A configured local copy needs no download; otherwise the download rule's record is the input."""
     if config["data"][wildcards.dataset]["root"]:
         return []
-    return f"{config['downloads']}/{wildcards.dataset}/download.json"
+    return artifacts.download_record(config["downloads"], wildcards.dataset)
 
 
 def metric_files(wildcards):
@@ -98,7 +107,7 @@ def metric_files(wildcards):
         f
         for cond in plan.conditions_for(config, wildcards.dataset)
         for f in shard_files(
-            f"{R}/metrics/{{codec}}/{{dataset}}/{{channel}}/{{shard}}.parquet",
+            artifacts.metrics_shard(R, "{codec}", "{dataset}", "{channel}", "{shard}"),
             cond.dataset,
             codec=cond.codec,
             channel=cond.channel,
@@ -109,8 +118,8 @@ def metric_files(wildcards):
 def row_inputs(kind):
     """Per Table 2 row codec (and extra codec), the shard files of one kind on the Study B dataset."""
     patterns = {
-        "metrics": f"{R}/metrics/{{codec}}/{{dataset}}/clean/{{shard}}.parquet",
-        "asr": f"{R}/asr/{{codec}}/{{dataset}}/clean/{{shard}}.parquet",
+        "metrics": artifacts.metrics_shard(R, "{codec}", "{dataset}", "clean", "{shard}"),
+        "asr": artifacts.asr_shard(R, "{codec}", "{dataset}", "clean", "{shard}"),
     }
     return [
         f
