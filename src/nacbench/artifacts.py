@@ -307,6 +307,10 @@ def benchmark_file(results: str | Path, rule: str, *wildcards: str) -> str:
     return _job_path(results, "benchmarks", rule, wildcards, ".tsv")
 
 
+#: the file ending of a job file in each job folder
+_JOB_SUFFIX = {"logs": ".log", "benchmarks": ".tsv"}
+
+
 def _job_path(results: str | Path, folder: str, rule: str, wildcards: Sequence[str], suffix: str) -> str:
     if not re.fullmatch(r"[A-Za-z_]\w*", rule):
         raise ArtifactError(f"{folder}: {rule!r} is not a rule name")
@@ -415,13 +419,17 @@ class JobPath:
     other: str | None = None  # any remaining wildcard, e.g. a labelling name or "all"
 
 
-def find_job_files(results: str | Path, folder: str) -> list[Path]:
-    """Every job file under ``results/logs`` (``folder="logs"``) or ``results/benchmarks``, sorted;
-    read each with :func:`parse_job_path`."""
-    suffix = {"logs": ".log", "benchmarks": ".tsv"}.get(folder)
-    if suffix is None:
+def job_folder(results: str | Path, folder: str) -> Path:
+    """``results/logs`` (``folder="logs"``) or ``results/benchmarks``: where every job file of a run is."""
+    if folder not in _JOB_SUFFIX:
         raise ArtifactError(f"job files live under 'logs' or 'benchmarks', not {folder!r}")
-    root = Path(results) / folder
+    return Path(results) / folder
+
+
+def find_job_files(results: str | Path, folder: str) -> list[Path]:
+    """Every job file under :func:`job_folder`, sorted; read each with :func:`parse_job_path`."""
+    root = job_folder(results, folder)  # refuses a folder that holds no job files
+    suffix = _JOB_SUFFIX[folder]
     return sorted(p for p in root.rglob(f"*{suffix}") if p.is_file() and not is_temporary(p))
 
 
