@@ -392,6 +392,16 @@ def test_planned_job_counts_match_the_dry_run(overlay: str | None) -> None:
     assert dict(sorted(planned.items())) == dict(sorted(dag.items()))
 
 
+def test_planned_job_counts_follow_the_fit_set(tmp_path: Path) -> None:
+    """A labelling codec that no other study runs on the fit dataset still encodes the fit set: the
+    planner counts those encode jobs as the DAG does."""
+    overlay = tmp_path / "overlay.yaml"
+    overlay.write_text(yaml.safe_dump({"study_labelling": {"codecs": ["lyra", "dac"]}}))
+    overlays = [REPO / "configs/offline.yaml", overlay]
+    dag = dry_run_job_counts(overlays, REPO)
+    assert dict(sorted(job_counts(merged_config(*overlays)).items())) == dict(sorted(dag.items()))
+
+
 # ---------------------------------------------------------------- the command line
 
 
