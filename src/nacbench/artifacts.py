@@ -139,6 +139,9 @@ TABLE_FORMATS: tuple[str, ...] = (".csv", ".md", ".tex")
 FIGURE_FORMATS: tuple[str, ...] = (".pdf", ".png")
 #: per-utterance counts every channel shard carries
 CHANNEL_EXTRAS: tuple[str, ...] = ("bits_sent", "bits_flipped", "out_of_range")
+#: per-utterance extra of the codes and channel npz: the gain (dB) the adapter applied before encoding
+#: (:meth:`CodecAdapter.input_gain_db`); the decode stage undoes it (absent = 0, e.g. external codecs)
+INPUT_GAIN_KEY = "input_gain_db"
 
 #: kinds that are folders (of decoded or listening audio), not files
 _DIRECTORY_KINDS = frozenset({"decoded_audio", "listen_dir"})

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from nacbench.artifacts import (
+    INPUT_GAIN_KEY,
     CodeShard,
     decoded_wav,
     download_root,
@@ -48,9 +49,6 @@ CHUNK = 16
 UTTERANCES_PER_WORKER = 8
 #: ``out_of_range_policy`` of a score row whose codes never went through the channel stage
 NO_CHANNEL_POLICY = "n/a"
-#: per-utterance extra of the codes and channel npz: the gain (dB) the adapter applied before encoding
-#: (:meth:`CodecAdapter.input_gain_db`); the decode stage undoes it (absent = 0, e.g. external codecs)
-INPUT_GAIN_KEY = "input_gain_db"
 
 
 # ------------------------------------------------------------------------------------------------ data
