@@ -29,8 +29,10 @@ from pathlib import Path
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from nacbench.channel import ChannelSpec, derive_rng, transmit
+from nacbench.channel import transmit
+from nacbench.conditions import ChannelSpec
 from nacbench.labelling import binary_switching
+from nacbench.seeds import derive_rng
 
 FRAME_RATE = 75
 N_CODEBOOKS = 6

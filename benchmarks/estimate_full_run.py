@@ -28,8 +28,8 @@ from typing import Any
 import yaml
 from snakemake.utils import update_config
 
+from nacbench import artifacts
 from nacbench.costs import CostError
-from nacbench.costs.benchmarks import resolved_config_path
 from nacbench.costs.report import build_report, json_safe, render_markdown
 
 REPO = Path(__file__).resolve().parents[1]
@@ -104,7 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.measured_on is None:
         args.measured_on = f"this machine: {describe_machine()}"
-    measured_config = args.config or resolved_config_path(args.results)
+    measured_config = args.config or Path(artifacts.report_config(args.results))
     if not measured_config.exists():
         raise SystemExit(f"{measured_config}: no resolved config of the measured run (pass --config)")
     try:

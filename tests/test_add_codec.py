@@ -25,8 +25,8 @@ import soundfile as sf
 import yaml
 from conftest import write_librispeech_like
 
+from nacbench.artifacts import load_shard
 from nacbench.codecs.base import CodecInfo
-from nacbench.codes_io import load_shard
 from nacbench.data.manifest import MANIFEST_COLUMNS, read_manifest, select_shard
 
 REPO = Path(__file__).resolve().parents[1]

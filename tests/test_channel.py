@@ -13,18 +13,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nacbench.channel import (
-    GE_P_BAD,
-    LABELLINGS,
-    ChannelSpec,
     bits_per_codebook,
     bits_to_codes,
     bsc_errors,
     codes_to_bits,
-    derive_rng,
     gilbert_elliott_errors,
     gilbert_elliott_states,
     transmit,
 )
+from nacbench.conditions import GE_P_BAD, LABELLINGS, ChannelSpec
+from nacbench.seeds import derive_rng
 
 # ------------------------------------------------------------------------------------------ names
 
@@ -194,7 +192,7 @@ def test_derive_rng_is_stable_across_processes() -> None:
     args = (7, "neucodec", "librispeech-test-clean", 3, 0.001)
     here = derive_rng(*args).integers(0, 2**62, 4).tolist()
     code = (
-        "import json; from nacbench.channel import derive_rng; "
+        "import json; from nacbench.seeds import derive_rng; "
         f"print(json.dumps(derive_rng(*{args!r}).integers(0, 2**62, 4).tolist()))"
     )
     env = {**os.environ, "PYTHONHASHSEED": "12345"}

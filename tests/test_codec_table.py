@@ -150,14 +150,17 @@ def test_code_analysis_refuses_a_codec_without_quantizer_output(tmp_path: Path) 
 
 def test_codewords_without_vectors_keep_usage_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from nacbench import stages
-    from nacbench.codes_io import CodeShard, save_shard
+    from nacbench.artifacts import CodeShard, load_codewords, save_shard
+    from nacbench.data.manifest import Utterance, write_manifest
 
     shard = tmp_path / "000.npz"
     save_shard(str(shard), CodeShard(["u"], [np.array([[0, 1, 1, 3]], dtype=np.int64)], False), 1)
+    manifest = tmp_path / "manifest.tsv"
+    write_manifest([Utterance("u", "s", str(tmp_path / "u.wav"), 1.0, 16000, "")], manifest)
     for adapter, has_vectors in ((Bare(), False), (WithVectors(), True)):
         monkeypatch.setattr(stages, "load_codec", lambda *a, adapter=adapter: adapter)
         out = tmp_path / f"{type(adapter).__name__}.npz"
-        stages.write_codewords("bare", {}, "cpu", [str(shard)], str(out))
-        vectors, usage = stages.load_codewords(str(out))
+        stages.write_codewords("bare", {}, "cpu", [str(shard)], str(out), str(manifest), ("fit", 1), False)
+        vectors, usage = load_codewords(str(out))
         assert (vectors is not None) == has_vectors
         assert usage[0].tolist() == [1, 2, 0, 1]

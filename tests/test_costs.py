@@ -86,19 +86,21 @@ def small_config(**over: Any) -> dict[str, Any]:
     ("rel", "expected"),
     [
         ("encode/x/libri/002.tsv", JobKey("encode", "x", "libri", None, "002")),
-        ("decode/x/libri/bsc-0.01-s0/001.tsv", JobKey("decode", "x", "libri", "bsc-0.01-s0", "001")),
+        ("decode/x/libri/bsc-p0.01-seed0/001.tsv", JobKey("decode", "x", "libri", "bsc-p0.01-seed0", "001")),
         ("asr_reference/arctic/000.tsv", JobKey("asr_reference", None, "arctic", None, "000")),
         ("manifest/libri.tsv", JobKey("manifest", None, "libri")),
         ("labelling/x/gray.tsv", JobKey("labelling", "x", other="gray")),
     ],
 )
 def test_parse_benchmark_path(rel: str, expected: JobKey) -> None:
-    assert parse_benchmark_path(Path(rel), {"libri", "arctic"}, {"x", "y"}) == expected
+    results = Path("results")
+    path = results / "benchmarks" / rel
+    assert parse_benchmark_path(path, results, {"libri", "arctic"}, {"x", "y"}) == expected
 
 
 def test_parse_benchmark_path_rejects_shard_without_dataset() -> None:
     with pytest.raises(CostError, match="without a configured dataset"):
-        parse_benchmark_path(Path("encode/x/unknown/000.tsv"), {"libri"}, {"x"})
+        parse_benchmark_path(Path("r/benchmarks/encode/x/unknown/000.tsv"), Path("r"), {"libri"}, {"x"})
 
 
 def test_read_benchmark_tsv_median_max_and_na(tmp_path: Path) -> None:
@@ -138,13 +140,13 @@ def test_fit_recovers_known_overhead_and_rate(tmp_path: Path) -> None:
     bench = tmp_path / "benchmarks"
     for shard in range(4):
         audio = shard_audio_seconds(durations["libri"], shard, 4)
-        for channel in ("clean", "bsc-0.01-s0"):
+        for channel in ("clean", "bsc-p0.01-seed0"):
             write_tsv(bench / f"decode/x/libri/{channel}/{shard:03d}.tsv", [(a + b * audio, "512.0", "1.0")])
     write_tsv(bench / "decode/x/arctic/clean/000.tsv", [(a + b * 15.0, "900.0", "1.0")])
     write_tsv(bench / "labelling/x/gray.tsv", [(3.0, "50.0", "3.0")])
     write_tsv(bench / "labelling/x/random.tsv", [(5.0, "60.0", "5.0")])
 
-    jobs, skipped = load_benchmarks(bench, config, durations)
+    jobs, skipped = load_benchmarks(tmp_path, config, durations)
     assert skipped == []
     models = fit_cost_models(jobs)
     decode = models[("decode", "x")]
@@ -388,6 +390,16 @@ def test_planned_job_counts_match_the_dry_run(overlay: str | None) -> None:
     dag = dry_run_job_counts(overlays, REPO)
     planned = job_counts(merged_config(*overlays))
     assert dict(sorted(planned.items())) == dict(sorted(dag.items()))
+
+
+def test_planned_job_counts_follow_the_fit_set(tmp_path: Path) -> None:
+    """A labelling codec that no other study runs on the fit dataset still encodes the fit set: the
+    planner counts those encode jobs as the DAG does."""
+    overlay = tmp_path / "overlay.yaml"
+    overlay.write_text(yaml.safe_dump({"study_labelling": {"codecs": ["lyra", "dac"]}}))
+    overlays = [REPO / "configs/offline.yaml", overlay]
+    dag = dry_run_job_counts(overlays, REPO)
+    assert dict(sorted(job_counts(merged_config(*overlays)).items())) == dict(sorted(dag.items()))
 
 
 # ---------------------------------------------------------------- the command line

@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nacbench.channel import ChannelSpec, derive_rng, transmit
+from nacbench.channel import transmit
+from nacbench.conditions import ChannelSpec
 from nacbench.fsq import indices_to_levels, level_values
 from nacbench.labelling import (
     Labelling,
@@ -23,6 +24,7 @@ from nacbench.labelling import (
     product_expected_distortion,
     usage_counts,
 )
+from nacbench.seeds import derive_rng
 
 
 def _fsq_table(levels: list[int], dim: int, seed: int, nonlinear: bool = False) -> np.ndarray:

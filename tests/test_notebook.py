@@ -13,11 +13,13 @@ import nbformat
 import numpy as np
 import pytest
 
+from nacbench.artifacts import CodeShard, save_shard
 from nacbench.audio import write_audio
-from nacbench.channel import ChannelSpec, derive_rng, transmit
+from nacbench.channel import transmit
 from nacbench.codecs.base import CodecInfo
-from nacbench.codes_io import CodeShard, save_shard
+from nacbench.conditions import ChannelSpec
 from nacbench.data.manifest import Utterance, write_manifest
+from nacbench.seeds import derive_rng
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOK = REPO / "notebooks" / "inspect_results.ipynb"

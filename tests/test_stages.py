@@ -15,8 +15,9 @@ import yaml
 from conftest import write_librispeech_like
 
 from nacbench import stages
+from nacbench.artifacts import CodeShard, load_codewords, load_shard, save_shard
 from nacbench.codecs.base import CodecAdapter, CodecInfo
-from nacbench.codes_io import CodeShard, load_shard, save_shard
+from nacbench.conditions import condition_columns
 from nacbench.data.manifest import DatasetError
 from nacbench.logs import job_log
 
@@ -51,7 +52,7 @@ def test_one_shard_through_every_stage(rows: pd.DataFrame, tmp_path: Path) -> No
     assert [p.stem for p in listen.glob("*.flac")] == keep
 
     out = tmp_path / "scores.parquet"
-    condition = stages.condition_columns("codec2-3200", "librispeech", "bsc-p0.05-seed0", "000")
+    condition = condition_columns("codec2-3200", "librispeech", "bsc-p0.05-seed0", "000")
     stages.score_shard(str(audio), str(received), str(info), rows, METRICS, 1, condition, str(out))
     scores = pd.read_parquet(out)
     assert list(scores.utt_id) == list(rows.utt_id)
@@ -69,7 +70,7 @@ def test_missing_decoded_audio_is_a_nan_row_with_its_reason(rows: pd.DataFrame, 
     lost = rows.utt_id.iloc[1]
     (audio / f"{lost}.wav").unlink()
     out = tmp_path / "scores.parquet"
-    condition = stages.condition_columns("codec2-3200", "librispeech", "clean", "000")
+    condition = condition_columns("codec2-3200", "librispeech", "clean", "000")
     stages.score_shard(str(audio), str(codes), str(info), rows, METRICS, 1, condition, str(out))
     row = pd.read_parquet(out).set_index("utt_id").loc[lost]
     assert np.isnan(row.stoi) and row.error == "no decoded audio"
@@ -107,9 +108,9 @@ def _synthetic_rows(tmp_path: Path, n: int, rate: int = 16_000) -> pd.DataFrame:
 def test_out_of_range_counts_reach_the_score_and_failure_tables(tmp_path: Path, policy: str) -> None:
     """A 5-entry codebook sends 3 bits per index: flipped indices 5-7 are out of range. Their count per
     utterance and the policy that mapped them back must appear in the scores and the failures table."""
+    from nacbench.artifacts import CodeShard, save_shard
     from nacbench.audio import write_decoded
     from nacbench.codecs.base import CodecInfo
-    from nacbench.codes_io import CodeShard, save_shard
     from nacbench.tables import failure_counts
 
     rows = _synthetic_rows(tmp_path, 3)
@@ -136,7 +137,7 @@ def test_out_of_range_counts_reach_the_score_and_failure_tables(tmp_path: Path, 
     for utt, path in zip(rows.utt_id, rows.path, strict=True):
         write_decoded(audio / f"{utt}.wav", stages.read_audio(path), 16_000)
     out = tmp_path / "scores.parquet"
-    condition = stages.condition_columns("toy5", "toy", channel, "000")
+    condition = condition_columns("toy5", "toy", channel, "000")
     stages.score_shard(
         str(audio), str(received), str(tmp_path / "codec.json"), rows, {"si_sdr": {}}, 1, condition, str(out)
     )
@@ -200,7 +201,7 @@ def test_input_normalisation_is_undone_before_scoring(
         )
         assert abs(level) < 0.05
     out = tmp_path / "scores.parquet"
-    condition = stages.condition_columns("toy-norm", "toy", "clean", "000")
+    condition = condition_columns("toy-norm", "toy", "clean", "000")
     stages.score_shard(str(audio), str(received), str(info), rows, {"mel_mse": mel}, 1, condition, str(out))
     assert (pd.read_parquet(out).mel_mse < 0.05).all()
 
@@ -226,7 +227,7 @@ class _ScalarGridCodec(CodecAdapter):
 
 def _fit_dataset(tmp_path: Path, name: str, codes: list[np.ndarray], n_shards: int) -> tuple[str, list[str]]:
     """A manifest of ``len(codes)`` utterances and their codes split into shards (i goes to i mod n)."""
-    from nacbench.codes_io import CodeShard, save_shard
+    from nacbench.artifacts import CodeShard, save_shard
     from nacbench.data.manifest import MANIFEST_COLUMNS
 
     ids = [f"{name}_{i:03d}" for i in range(len(codes))]
@@ -277,7 +278,7 @@ def test_usage_comes_from_the_fit_set_and_says_where(
     monkeypatch.setattr(stages, "load_codec", lambda name, options, device: _ScalarGridCodec())
     usage_codes = [np.array([[0, 1, 1, 2]]), np.array([[2, 2, 3]]), np.array([[1]])]
     table = _labelling_stages(tmp_path, in_sample, usage_codes)
-    vectors, usage = stages.load_codewords(str(tmp_path / "codewords.npz"))
+    vectors, usage = load_codewords(str(tmp_path / "codewords.npz"))
     np.testing.assert_array_equal(usage[0], [1, 3, 3, 1])  # the first 3 utterances only
     assert table.fit_set.eq("arctic (3 utterances)").all() and table.in_sample.eq(in_sample).all()
     assert table.note.str.contains("in-sample").all() == in_sample
@@ -351,7 +352,7 @@ def test_decode_refuses_random_weight_codes_in_a_real_weights_run(tmp_path: Path
 def test_score_refuses_random_weight_codec_info(tmp_path: Path) -> None:
     paths = _random_artifacts(tmp_path)
     rows = pd.DataFrame({"utt_id": ["u0"], "path": ["unused.flac"], "duration_s": [1.0]})
-    condition = stages.condition_columns("codec2-3200", "ds", "clean", "000")
+    condition = condition_columns("codec2-3200", "ds", "clean", "000")
     with pytest.raises(stages.WeightsMismatch, match="Delete it") as err:
         stages.score_shard(
             str(tmp_path), str(paths["codes"]), str(paths["info"]), rows, METRICS, 1, condition, "x.parquet"

@@ -19,8 +19,8 @@ import pytest
 import yaml
 from conftest import REPO, snakemake, write_overlay
 
+from nacbench.artifacts import load_shard
 from nacbench.codecs.base import CodecInfo
-from nacbench.codes_io import load_shard
 
 STAGES = ("manifest", "encode", "channel", "decode", "score", "tidy_scores", "figure3", "table3", "table2")
 
@@ -340,7 +340,7 @@ def test_interrupted_run_resumes_without_recomputing(shared_dir: Path, tmp_path:
 def test_channel_streams_are_identical_across_processes() -> None:
     """Named random streams do not depend on the process (no hash() seeds)."""
     code = (
-        "import numpy as np; from nacbench.channel import derive_rng; "
+        "import numpy as np; from nacbench.seeds import derive_rng; "
         "print(derive_rng(0, 'lyra', 'librispeech', '000', 'bsc', 0.01, 0.0).integers(0, 2**31, 3).tolist())"
     )
     runs = {

@@ -5,146 +5,43 @@ bit stream, one error mask is drawn for the whole stream, and the result is spli
 stream order explicit (frame-major, most significant bit first) matters for bursty channels, where which
 bits sit next to each other decides which codes a burst hits.
 
-Random streams come from :func:`derive_rng`, a SeedSequence over a seed and the SHA-256 of named parts
-(codec, dataset, shard, P_flip), so a condition's errors never depend on process, job order or Python's
-per-process ``hash()`` salt.
+The error pattern's random stream is the caller's (:func:`nacbench.seeds.channel_rng` in the channel
+stage); channel conditions and their names are defined in :mod:`nacbench.conditions`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import math
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
+from nacbench.conditions import GE_P_BAD, ChannelSpec
+
 if TYPE_CHECKING:
     from nacbench.labelling import Labelling
 
 __all__ = [
-    "GE_P_BAD",
-    "LABELLINGS",
-    "ChannelSpec",
     "OutOfRangePolicy",
     "TransmitResult",
     "bits_per_codebook",
     "bits_to_codes",
     "bsc_errors",
     "codes_to_bits",
-    "derive_rng",
     "gilbert_elliott_errors",
     "gilbert_elliott_states",
     "transmit",
 ]
 
-ChannelModel = Literal["clean", "bsc", "ge"]
 OutOfRangePolicy = Literal["error", "clamp", "wrap"]
-
-#: Labellings a condition may name; "natural" is the codec's own indices and adds nothing to paths.
-LABELLINGS: tuple[str, ...] = ("natural", "gray", "random", "distortion-aware")
-
-#: Error probability inside the Gilbert-Elliott bad state. Fixed (not part of a condition's name) so that
-#: a path always identifies its channel; the mean rate and burst length are the named parameters.
-GE_P_BAD = 0.5
 
 # Widest index the bit layout handles (codecs use <= 16 bits; wider ones are a layout error, not a codec).
 _MAX_WIDTH = 32
 
 # Below this flip probability, drawing the flip positions beats drawing one uniform per bit.
 _SPARSE_P = 0.05
-
-_NUM = r"\d+(?:\.\d*)?(?:e[+-]?\d+)?"
-_NAME_RE = re.compile(
-    rf"^(?:(?P<clean>clean)|bsc-p(?P<bsc_p>{_NUM})-seed(?P<bsc_seed>\d+)"
-    rf"|ge-p(?P<ge_p>{_NUM})-b(?P<ge_b>{_NUM})-seed(?P<ge_seed>\d+))"
-    rf"(?:-(?P<labelling>{'|'.join(re.escape(x) for x in LABELLINGS if x != 'natural')}))?$"
-)
-
-
-def _g(x: float) -> str:
-    return format(x, "g")
-
-
-@dataclass(frozen=True)
-class ChannelSpec:
-    """One channel condition; :attr:`name` is its path component and :meth:`parse` inverts it.
-
-    ``p_flip`` is the bit error rate (for "ge" the stationary mean rate), ``burst_length`` the mean
-    bad-state sojourn in bits (GE only). A number must survive ``format(x, "g")`` unchanged: two
-    conditions whose names collided would silently share artifacts.
-    """
-
-    model: ChannelModel
-    p_flip: float = 0.0
-    seed: int = 0
-    labelling: str = "natural"
-    burst_length: float | None = None
-
-    def __post_init__(self) -> None:
-        if self.model not in ("clean", "bsc", "ge"):
-            raise ValueError(f"channel model must be 'clean', 'bsc' or 'ge', got {self.model!r}")
-        p = float(self.p_flip)
-        if not 0.0 <= p <= 1.0:
-            raise ValueError(f"channel {self.model!r}: p_flip must lie in [0, 1], got {self.p_flip!r}")
-        if float(_g(p)) != p:
-            raise ValueError(
-                f"channel {self.model!r}: p_flip {p!r} is not exactly representable as {_g(p)!r} in a path "
-                "name; round it (at most 6 significant digits)"
-            )
-        if isinstance(self.seed, bool) or int(self.seed) != self.seed or self.seed < 0:
-            raise ValueError(
-                f"channel {self.model!r}: seed must be a non-negative integer, got {self.seed!r}"
-            )
-        if self.labelling not in LABELLINGS:
-            raise ValueError(f"unknown labelling {self.labelling!r}; expected one of {LABELLINGS}")
-        if self.model == "clean" and p != 0.0:
-            raise ValueError(f"a clean channel has p_flip 0, got {self.p_flip!r}")
-        if self.model == "ge":
-            b = self.burst_length
-            if b is None or not 1.0 <= float(b) < math.inf:
-                raise ValueError(f"GE channel needs a finite burst_length >= 1 bit, got {b!r}")
-            if float(_g(float(b))) != float(b):
-                raise ValueError(f"GE burst_length {b!r} is not exactly representable as {_g(float(b))!r}")
-            if p > GE_P_BAD:
-                raise ValueError(
-                    f"GE channel: mean bit error rate {p} exceeds the bad-state error rate {GE_P_BAD}"
-                )
-        elif self.burst_length is not None:
-            raise ValueError(f"burst_length applies to the 'ge' channel only, not {self.model!r}")
-
-    @property
-    def name(self) -> str:
-        if self.model == "clean":
-            base = "clean"
-        elif self.model == "bsc":
-            base = f"bsc-p{_g(float(self.p_flip))}-seed{int(self.seed)}"
-        else:
-            assert self.burst_length is not None
-            base = f"ge-p{_g(float(self.p_flip))}-b{_g(float(self.burst_length))}-seed{int(self.seed)}"
-        return base if self.labelling == "natural" else f"{base}-{self.labelling}"
-
-    @classmethod
-    def parse(cls, name: str) -> ChannelSpec:
-        m = _NAME_RE.match(name)
-        if m is None:
-            raise ValueError(
-                f"not a channel name: {name!r} (expected 'clean', 'bsc-p<P>-seed<N>' or 'ge-p<P>-b<B>-seed<N>', "
-                f"optionally followed by -gray, -random or -distortion-aware)"
-            )
-        labelling = m["labelling"] or "natural"
-        if m["clean"]:
-            spec = cls("clean", labelling=labelling)
-        elif m["bsc_p"] is not None:
-            spec = cls("bsc", float(m["bsc_p"]), int(m["bsc_seed"]), labelling)
-        else:
-            b = float(m["ge_b"])
-            spec = cls("ge", float(m["ge_p"]), int(m["ge_seed"]), labelling, b)
-        if spec.name != name:  # e.g. "bsc-p0.010-seed0": parses, but is not the canonical spelling
-            raise ValueError(f"channel name {name!r} is not canonical; write it as {spec.name!r}")
-        return spec
 
 
 @dataclass
@@ -156,29 +53,6 @@ class TransmitResult:
     bits_flipped: np.ndarray
     #: received indices that fell outside their codebook (non-power-of-two sizes) before the policy
     out_of_range: np.ndarray
-
-
-# --------------------------------------------------------------------------------------------- seeds
-
-
-def _name_entropy(part: str | float) -> int:
-    if isinstance(part, str):
-        payload = b"s:" + part.encode("utf-8")
-    elif isinstance(part, (int, float, np.integer, np.floating)) and not isinstance(part, bool):
-        # numbers are named by value (YAML's 1 and 1.0 are the same P_flip); float.hex is exact, so 0.01
-        # and 0.010000000000000002 do not share a stream (integers are exact up to 2**53)
-        payload = b"f:" + float(part).hex().encode("ascii")
-    else:
-        raise TypeError(f"derive_rng names must be str or numbers, got {type(part).__name__}")
-    return int.from_bytes(hashlib.sha256(payload).digest()[:16], "big")
-
-
-def derive_rng(seed: int, *names: str | float) -> np.random.Generator:
-    """A generator determined only by ``seed`` and the named parts (never by Python's ``hash()``)."""
-    if isinstance(seed, bool) or int(seed) != seed or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    entropy = [int(seed), *(_name_entropy(n) for n in names)]
-    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(entropy)))
 
 
 # ------------------------------------------------------------------------------------------ bit layout

@@ -159,9 +159,13 @@ def fit_errors(config: Mapping[str, Any]) -> list[str]:
     ds = config["data"].get(fit["dataset"])
     if ds is None:
         return []  # reported by the name checks
+    from nacbench.data.readers import READERS
+
     limits = [int(ds["max_utterances"])] if ds.get("max_utterances") else []
-    if ds["reader"] == "cmu_arctic" and ds.get("speakers"):
-        limits.append(len(ds["speakers"]) * int(ds.get("utterances_per_speaker", 100)))
+    reader = READERS.get(ds["reader"])
+    capacity = reader.capacity(ds) if reader is not None else None
+    if capacity is not None:
+        limits.append(capacity)
     if limits and int(fit["utterances"]) > min(limits):
         return [
             f"fit.utterances: {fit['utterances']} asked for, but data.{fit['dataset']} holds at most "

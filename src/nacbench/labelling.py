@@ -40,8 +40,10 @@ from typing import Any
 
 import numpy as np
 
-from nacbench.channel import LABELLINGS, derive_rng
+from nacbench.artifacts import open_npz, save_npz
+from nacbench.conditions import LABELLINGS
 from nacbench.fsq import fsq_basis, indices_to_levels
+from nacbench.seeds import labelling_rng, switching_rng
 
 __all__ = [
     "MAX_FULL_BSA",
@@ -134,16 +136,14 @@ class Labelling:
 
     def to_npz(self, path: str | Path) -> None:
         arrays = {f"forward_{k}": f for k, f in enumerate(self.forward)}
-        np.savez_compressed(
-            Path(path),
-            name=np.array(self.name),
-            meta=np.array(json.dumps(self.meta, sort_keys=True)),
-            **arrays,
+        save_npz(
+            path,
+            {"name": np.array(self.name), "meta": np.array(json.dumps(self.meta, sort_keys=True)), **arrays},
         )
 
     @classmethod
     def from_npz(cls, path: str | Path) -> Labelling:
-        with np.load(Path(path), allow_pickle=False) as data:
+        with open_npz(path, "labelling", ["name", "meta", "forward_0"]) as data:
             n = sum(1 for key in data.files if key.startswith("forward_"))
             forward = [data[f"forward_{k}"] for k in range(n)]
             name, meta = str(data["name"]), json.loads(str(data["meta"]))
@@ -486,7 +486,7 @@ def binary_switching(
     if np.any(p < 0) or not np.isfinite(p).all():
         raise ValueError("probs must be finite and non-negative")
     if init is None:
-        start = derive_rng(seed, "binary-switching", "init").permutation(size)
+        start = switching_rng(seed).permutation(size)
     else:
         start = np.asarray(init, dtype=np.int64)
         if not np.array_equal(np.sort(start), np.arange(size)):
@@ -616,7 +616,7 @@ def make_labelling(
         elif name == "gray":
             fwd, info = gray_code(np.arange(size)), {"method": "gray-index"}
         elif name == "random":
-            fwd = derive_rng(seed, "labelling", "random", codec, k).permutation(size)
+            fwd = labelling_rng(seed, codec, k).permutation(size)
             info = {"method": "seeded-permutation"}
         else:
             assert vectors is not None

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from nacbench.channel import ChannelSpec
+from nacbench.conditions import ChannelSpec, shard_name
 
 Config = Mapping[str, Any]
 
@@ -27,7 +27,7 @@ class Condition:
 
 def shard_names(config: Config, dataset: str) -> list[str]:
     n = int(config["data"][dataset]["shards"])
-    return [f"{i:03d}" for i in range(n)]
+    return [shard_name(i) for i in range(n)]
 
 
 def bsc_channels(config: Config, labelling: str = "natural") -> list[ChannelSpec]:

@@ -6,7 +6,6 @@ the paper's figures and tables plus the extensions (break-down P_flip, failure c
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from nacbench.artifacts import load_shard, parse, read_json, read_parquet, save_npz, write_json
 from nacbench.codecs.base import Capability, CodecAdapter, CodecInfo
 from nacbench.metrics import metric_names
 
@@ -60,7 +60,7 @@ def checked_scores(scores_path: str, random_weights: Mapping[str, bool]) -> pd.D
     """The tidy score table, its rows of the asked codecs checked like :func:`checked_infos`."""
     from nacbench.stages import check_scores_weights
 
-    tidy = pd.read_parquet(scores_path)
+    tidy = read_parquet(scores_path)
     check_scores_weights(scores_path, tidy[tidy["codec"].isin(list(random_weights))], random_weights)
     return tidy
 
@@ -157,12 +157,12 @@ def labelling_report(
 
 
 def _concat(paths: Sequence[str]) -> pd.DataFrame:
-    return pd.concat([pd.read_parquet(p) for p in paths], ignore_index=True)
+    return pd.concat([read_parquet(p) for p in paths], ignore_index=True)
 
 
 def _of_codec(paths: Sequence[str], codec: str) -> list[str]:
-    """Shard files of one codec: ``results/{metrics|asr}/{codec}/{dataset}/{channel}/{shard}.parquet``."""
-    return [p for p in paths if Path(p).parts[-4] == codec]
+    """The shard files (metrics or ASR, :func:`nacbench.artifacts.parse`) of one codec."""
+    return [p for p in paths if parse(p).codec == codec]
 
 
 def corpus_wer(asr: pd.DataFrame) -> dict[str, Any]:
@@ -216,7 +216,7 @@ def study_b_tables(
     from nacbench.tables import table2, write_table
 
     infos = {info.name: info for info in checked_infos(info_paths, random_weights)}
-    rtf = {d["codec"]: d for d in (json.loads(Path(p).read_text()) for p in rtf_paths)}
+    rtf = {d["codec"]: d for d in (read_json(p) for p in rtf_paths)}
     wers = {c: corpus_wer(_concat(_of_codec(asr_paths, c))) for c in codecs}
     by_encoder = {row["encoder"]: row["codec"] for row in rows if row["codec"]}
     table_rows = []
@@ -231,7 +231,7 @@ def study_b_tables(
             "reason": row.get("note", ""),
         }
         if codec:
-            shards = {p: pd.read_parquet(p) for p in _of_codec(metric_paths, codec)}
+            shards = {p: read_parquet(p) for p in _of_codec(metric_paths, codec)}
             for path, shard in shards.items():
                 check_scores_weights(path, shard, random_weights)
             scores = pd.concat(shards.values(), ignore_index=True)
@@ -279,7 +279,6 @@ def code_analysis(
 ) -> None:
     """Paper Sec. 4.2: how similar are the two encoders' codes for the same audio (and Figure 2)."""
     from nacbench.analysis.codes import agreement_to_json, code_agreement, mean_cosine
-    from nacbench.codes_io import load_shard
     from nacbench.plots import figure2
 
     project = reference_codec.require(Capability.QUANTIZER_OUTPUT, "the code analysis").quantizer_output
@@ -305,8 +304,8 @@ def code_analysis(
         "random_weights": random_weights,
         "codecs": [i.name for i in infos],
     }
-    Path(stats_out).write_text(json.dumps(out, indent=2, sort_keys=True) + "\n")
-    np.savez(confusion_out, confusion=np.asarray(stats["confusion"]))
+    write_json(out, stats_out)
+    save_npz(confusion_out, {"confusion": np.asarray(stats["confusion"])}, compressed=False)
     figure2(np.asarray(stats["confusion"]), _stem(figure_out), random_weights=random_weights)
 
 
@@ -408,14 +407,13 @@ def report_page(
                 for _, row in table.iterrows()
             ]
         }
-    Path(out).parent.mkdir(parents=True, exist_ok=True)
-    Path(out).write_text(json.dumps(page, indent=2, sort_keys=True) + "\n")
+    write_json(page, out)
     return page
 
 
 def read_report_page(path: str | Path) -> dict[str, Any]:
     """The headline json for the report's opening page, or an empty page before the run wrote it."""
     try:
-        return dict(json.loads(Path(path).read_text()))
+        return dict(read_json(path))
     except (OSError, ValueError):
         return {}

@@ -8,7 +8,6 @@ them, so light stages (channel, tables) start in a fraction of a second.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -17,12 +16,29 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from nacbench.artifacts import (
+    INPUT_GAIN_KEY,
+    CodeShard,
+    decoded_wav,
+    download_root,
+    listen_flac,
+    load_codewords,
+    load_fit_set,
+    load_shard,
+    save_channel_shard,
+    save_codewords,
+    save_shard,
+    write_csv,
+    write_json,
+    write_parquet,
+)
 from nacbench.audio import SCORING_RATE, apply_gain_db, read_audio, resample, write_audio, write_decoded
-from nacbench.channel import ChannelSpec, derive_rng, transmit
+from nacbench.channel import transmit
 from nacbench.codecs.base import Capability, CodecAdapter, CodecInfo
-from nacbench.codes_io import CodeShard, load_shard, save_shard
+from nacbench.conditions import ChannelSpec
 from nacbench.data.manifest import DatasetError, read_manifest, select_shard, write_manifest, write_skips
 from nacbench.logs import progress
+from nacbench.seeds import channel_rng
 
 log = logging.getLogger("nacbench")
 
@@ -33,9 +49,6 @@ CHUNK = 16
 UTTERANCES_PER_WORKER = 8
 #: ``out_of_range_policy`` of a score row whose codes never went through the channel stage
 NO_CHANNEL_POLICY = "n/a"
-#: per-utterance extra of the codes and channel npz: the gain (dB) the adapter applied before encoding
-#: (:meth:`CodecAdapter.input_gain_db`); the decode stage undoes it (absent = 0, e.g. external codecs)
-INPUT_GAIN_KEY = "input_gain_db"
 
 
 # ------------------------------------------------------------------------------------ weights identity
@@ -106,7 +119,7 @@ def download_dataset(name: str, data: Mapping[str, Any], downloads: str, record_
         raise ValueError(f"data.{name}: the {reader.name} reader cannot download; set data.{name}.root")
     parts = reader.download_parts(data)
     root = fetch_dataset(data["reader"], Path(downloads), parts=parts, progress=None)
-    target = Path(downloads) / name
+    target = Path(download_root(downloads, name))
     if root.resolve() != target.resolve():
         raise ValueError(
             f"data.{name}: the download landed in {root}, expected {target}; name the dataset "
@@ -136,7 +149,7 @@ def build_manifest(
     from nacbench.data.manifest import DatasetError, NoUsableUtterances
     from nacbench.data.readers import get_reader
 
-    root = data["root"] or str(Path(downloads) / name)
+    root = data["root"] or download_root(downloads, name)
     log.info("dataset %s: reading %s with the %s reader", name, root, data["reader"])
     try:
         result = get_reader(data["reader"]).read(Path(root), data, seed)
@@ -242,9 +255,9 @@ def transmit_shard(
 ) -> None:
     """Send one shard of codes through the channel named by ``channel`` and record what it did.
 
-    The error pattern is drawn from a stream named by (seed, codec, dataset, shard, channel model,
-    P_flip[, burst]) but *not* the labelling: every labelling of a condition sees the same bit errors
-    (common random numbers), so labelling differences are not masked by channel noise.
+    The error pattern is drawn from :func:`nacbench.seeds.channel_rng` (seed, codec, dataset, shard,
+    channel model, P_flip, burst) -- *not* the labelling: every labelling of a condition sees the same
+    bit errors (common random numbers), so labelling differences are not masked by channel noise.
     """
     from nacbench.labelling import Labelling
 
@@ -252,7 +265,7 @@ def transmit_shard(
     info = CodecInfo.read(info_path)
     shard_in = load_shard(codes_path)
     labelling = Labelling.from_npz(labelling_path) if labelling_path else None
-    rng = derive_rng(spec.seed, codec, dataset, shard, spec.model, spec.p_flip, spec.burst_length or 0.0)
+    rng = channel_rng(spec.seed, codec, dataset, shard, spec.model, spec.p_flip, spec.burst_length)
     result = transmit(
         shard_in.codes,
         info.codebook_sizes,
@@ -273,7 +286,7 @@ def transmit_shard(
     }
     if INPUT_GAIN_KEY in shard_in.extras:  # travels with the codes to the decode stage
         extras[INPUT_GAIN_KEY] = shard_in.extras[INPUT_GAIN_KEY]
-    save_shard(
+    save_channel_shard(
         out, CodeShard(shard_in.utt_ids, result.codes, shard_in.random_weights, extras), info.n_codebooks
     )
 
@@ -312,9 +325,9 @@ def decode_shard(
         decoded = codec.decode(shard.codes[start : start + CHUNK])
         for utt, gain, out in zip(ids, gains[start : start + CHUNK], decoded, strict=True):
             wav = apply_gain_db(out, -float(gain)) if gain else out
-            write_decoded(Path(audio_dir) / f"{utt}.wav", wav, rate)
+            write_decoded(decoded_wav(audio_dir, utt), wav, rate)
             if utt in keep:
-                write_audio(Path(listen_dir) / f"{utt}.flac", wav, rate)
+                write_audio(listen_flac(listen_dir, utt), wav, rate)
 
 
 def listening_ids(manifest_path: str, n: int) -> list[str]:
@@ -328,20 +341,6 @@ def listening_ids(manifest_path: str, n: int) -> list[str]:
 def _decoded_16k(path: Path, info: CodecInfo) -> np.ndarray:
     wav = read_audio(path, expected_rate=info.output_sample_rate)
     return resample(wav[info.delay_samples :], info.output_sample_rate, SCORING_RATE)
-
-
-def condition_columns(codec: str, dataset: str, channel: str, shard: str) -> dict[str, Any]:
-    spec = ChannelSpec.parse(channel)
-    return {
-        "codec": codec,
-        "dataset": dataset,
-        "channel": channel,
-        "model": spec.model,
-        "p_flip": float(spec.p_flip),
-        "seed": int(spec.seed) if spec.model != "clean" else -1,
-        "labelling": spec.labelling,
-        "shard": shard,
-    }
 
 
 def score_shard(
@@ -369,7 +368,7 @@ def score_shard(
     params = {k: dict(v) for k, v in metric_params.items()}
     pairs, missing = [], []
     for utt, path in zip(rows.utt_id, rows.path, strict=True):
-        decoded = Path(audio_dir) / f"{utt}.wav"
+        decoded = decoded_wav(audio_dir, utt)
         if not decoded.exists():
             missing.append(utt)
             continue
@@ -407,24 +406,12 @@ def score_shard(
     write_parquet(table, out)
 
 
-def write_parquet(df: pd.DataFrame, out: str) -> None:
-    tmp = Path(out).with_name(Path(out).name + ".tmp")
-    Path(out).parent.mkdir(parents=True, exist_ok=True)
-    df.to_parquet(tmp, index=False)
-    tmp.replace(out)
-
-
 def tidy_scores(paths: Sequence[str], parquet_out: str, csv_out: str) -> pd.DataFrame:
     frames = [pd.read_parquet(p) for p in paths]
     tidy = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     write_parquet(tidy, parquet_out)
-    tidy.to_csv(csv_out, index=False)
+    write_csv(tidy, csv_out)
     return tidy
-
-
-def write_json(data: Any, out: str) -> None:
-    Path(out).parent.mkdir(parents=True, exist_ok=True)
-    Path(out).write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
 
 
 # -------------------------------------------------------------------------------------------- labelling
@@ -483,9 +470,6 @@ def write_codewords(
     ids, codes = fit_set_codes(code_paths, fit_manifest, dataset, n_utterances)
     usage = usage_counts(codes, codec.info.codebook_sizes)
     vectors = codec.codeword_vectors() if codec.has(Capability.CODEWORD_VECTORS) else None
-    arrays = {f"usage_{k}": u for k, u in enumerate(usage)}
-    if vectors is not None:
-        arrays |= {f"vectors_{k}": np.asarray(v, dtype=np.float32) for k, v in enumerate(vectors)}
     provenance = {
         "dataset": dataset,
         "utterances": len(ids),
@@ -501,32 +485,7 @@ def write_codewords(
         " (IN-SAMPLE: the evaluation dataset)" if in_sample else "",
         vectors is not None,
     )
-    tmp = Path(out).with_name(Path(out).name + ".tmp.npz")
-    np.savez(
-        tmp,
-        n_codebooks=np.array(codec.info.n_codebooks),
-        fit_set=np.array(json.dumps(provenance, sort_keys=True)),
-        **arrays,
-    )
-    tmp.replace(out)
-
-
-def load_codewords(path: str) -> tuple[list[np.ndarray] | None, list[np.ndarray]]:
-    with np.load(path) as data:
-        k = int(data["n_codebooks"])
-        usage = [data[f"usage_{i}"] for i in range(k)]
-        vectors = [data[f"vectors_{i}"] for i in range(k)] if "vectors_0" in data.files else None
-    return vectors, usage
-
-
-def load_fit_set(path: str) -> dict[str, Any]:
-    """The fit set a codewords file's usage was counted on (dataset, utterances, ids_sha256, in_sample)."""
-    with np.load(path) as data:
-        if "fit_set" not in data.files:
-            raise ValueError(
-                f"{path}: no fit set recorded (written before fit sets existed): delete it and rerun"
-            )
-        return dict(json.loads(str(data["fit_set"])))
+    save_codewords(out, codec.info.n_codebooks, usage, vectors, provenance)
 
 
 #: what the labelling artifacts and the expected-distortion table say when usage was counted on the
@@ -614,7 +573,7 @@ def expected_distortion_table(
     table = pd.DataFrame(rows)
     best = table.groupby("codebook")["expected_sq_jump"].transform("min")
     table.insert(table.columns.get_loc("per_bit"), "cheapest", table["expected_sq_jump"].eq(best))
-    table.to_csv(out, index=False)
+    write_csv(table, out)
     return table
 
 
@@ -642,7 +601,7 @@ def transcribe_shard(
     info = CodecInfo.read(info_path) if info_path else None
     ids, wavs = [], []
     for utt, path in zip(rows.utt_id, rows.path, strict=True):
-        wav = read_audio(path) if info is None else _decoded_16k(Path(audio_dir or "") / f"{utt}.wav", info)
+        wav = read_audio(path) if info is None else _decoded_16k(decoded_wav(audio_dir or "", utt), info)
         ids.append(utt)
         wavs.append(wav)
     hyps: list[str] = []

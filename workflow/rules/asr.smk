@@ -7,7 +7,7 @@ rule asr_reference:
     input:
         manifest=lambda w: manifest(w.dataset),
     output:
-        f"{R}/asr/reference/{{dataset}}/{{shard}}.parquet",
+        artifacts.asr_reference(R, "{dataset}", "{shard}"),
     log:
         log_path("asr_reference", "{dataset}", "{shard}"),
     benchmark:
@@ -29,11 +29,11 @@ rule asr_reference:
 
 rule asr_decoded:
     input:
-        audio=f"{R}/audio/{{codec}}/{{dataset}}/{{channel}}/{{shard}}",
+        audio=artifacts.decoded_audio(R, "{codec}", "{dataset}", "{channel}", "{shard}"),
         manifest=lambda w: manifest(w.dataset),
-        info=f"{R}/codes/{{codec}}/codec.json",
+        info=artifacts.codec_info(R, "{codec}"),
     output:
-        f"{R}/asr/{{codec}}/{{dataset}}/{{channel}}/{{shard}}.parquet",
+        artifacts.asr_shard(R, "{codec}", "{dataset}", "{channel}", "{shard}"),
     log:
         log_path("asr_decoded", "{codec}", "{dataset}", "{channel}", "{shard}"),
     benchmark:

@@ -3,11 +3,11 @@
 
 rule channel:
     input:
-        codes=f"{R}/codes/{{codec}}/{{dataset}}/{{shard}}.npz",
-        info=f"{R}/codes/{{codec}}/codec.json",
+        codes=artifacts.codes_shard(R, "{codec}", "{dataset}", "{shard}"),
+        info=artifacts.codec_info(R, "{codec}"),
         labelling=channel_labelling,
     output:
-        f"{R}/channel/{{codec}}/{{dataset}}/{{channel}}/{{shard}}.npz",
+        artifacts.channel_shard(R, "{codec}", "{dataset}", "{channel}", "{shard}"),
     log:
         log_path("channel", "{codec}", "{dataset}", "{channel}", "{shard}"),
     benchmark:

@@ -5,8 +5,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
-from nacbench import plan
-from nacbench.channel import ChannelSpec
+from nacbench import artifacts, plan
+from nacbench.conditions import (
+    CHANNEL_WILDCARD,
+    CODEC_CHAR,
+    CODEC_NAME,
+    DATASET_NAME,
+    LABELLING_WILDCARD,
+    SHARD_NAME,
+    ChannelSpec,
+)
 from nacbench.config import external_rule_files, validate_config
 from nacbench.stages import check_results_folder
 
@@ -21,15 +29,16 @@ EXTERNAL_RULE_FILES = external_rule_files(config)
 # writes their artifacts (adapter: external); channel, score and report rules take every codec.
 _external = [re.escape(n) for n, o in config["codecs"].items() if o["adapter"] == "external"]
 # (the lookahead ends at the first character that cannot continue a codec name: "/" in a path)
-ADAPTER_CODEC = (f"(?!(?:{'|'.join(_external)})(?![a-z0-9_.-]))" if _external else "") + r"[a-z0-9][a-z0-9_.-]*"
+ADAPTER_CODEC = (f"(?!(?:{'|'.join(_external)})(?!{CODEC_CHAR}))" if _external else "") + CODEC_NAME
 
 
+# the name grammars of nacbench.conditions (a channel wildcard takes exactly the names ChannelSpec parses)
 wildcard_constraints:
-    codec=r"[a-z0-9][a-z0-9_.-]*",
-    dataset=r"[a-z0-9_]+",
-    shard=r"\d{3}",
-    channel=r"clean|(bsc|ge)-[a-z0-9.\-]+",
-    labelling=r"gray|random|distortion-aware",
+    codec=CODEC_NAME,
+    dataset=DATASET_NAME,
+    shard=SHARD_NAME,
+    channel=CHANNEL_WILDCARD,
+    labelling=LABELLING_WILDCARD,
 
 
 def codec_options(wildcards):
@@ -56,7 +65,7 @@ def codec_mem_mb(wildcards):
 
 
 def manifest(dataset):
-    return f"{R}/data/{dataset}/manifest.tsv"
+    return artifacts.manifest(R, dataset)
 
 
 def shard_files(pattern, dataset, **wildcards):
@@ -68,19 +77,19 @@ def channel_labelling(wildcards):
     spec = ChannelSpec.parse(wildcards.channel)
     if spec.labelling == "natural":
         return []
-    return f"{R}/labelling/{wildcards.codec}/{spec.labelling}.npz"
+    return artifacts.labelling(R, wildcards.codec, spec.labelling)
 
 
 def log_path(rule_name, *parts):
-    return str(Path(R, "logs", rule_name, *parts)) + ".log"
+    return artifacts.log_file(R, rule_name, *parts)
 
 
 def bench_path(rule_name, *parts):
-    return str(Path(R, "benchmarks", rule_name, *parts)) + ".tsv"
+    return artifacts.benchmark_file(R, rule_name, *parts)
 
 
 def all_targets():
-    targets = [f"{R}/report/config.yaml", f"{R}/report/headline.json"]
+    targets = [artifacts.report_config(R), artifacts.report_page(R)]
     targets += [f for name in config["data"] for f in dataset_targets(name)]
     if config["study_a"]["codecs"]:
         targets += study_a_targets()
@@ -98,7 +107,7 @@ def dataset_source(wildcards):
     """A configured local copy needs no download; otherwise the download rule's record is the input."""
     if config["data"][wildcards.dataset]["root"]:
         return []
-    return f"{config['downloads']}/{wildcards.dataset}/download.json"
+    return artifacts.download_record(config["downloads"], wildcards.dataset)
 
 
 def metric_files(wildcards):
@@ -106,7 +115,7 @@ def metric_files(wildcards):
         f
         for cond in plan.conditions_for(config, wildcards.dataset)
         for f in shard_files(
-            f"{R}/metrics/{{codec}}/{{dataset}}/{{channel}}/{{shard}}.parquet",
+            artifacts.metrics_shard(R, "{codec}", "{dataset}", "{channel}", "{shard}"),
             cond.dataset,
             codec=cond.codec,
             channel=cond.channel,
@@ -117,8 +126,8 @@ def metric_files(wildcards):
 def row_inputs(kind):
     """Per Table 2 row codec (and extra codec), the shard files of one kind on the Study B dataset."""
     patterns = {
-        "metrics": f"{R}/metrics/{{codec}}/{{dataset}}/clean/{{shard}}.parquet",
-        "asr": f"{R}/asr/{{codec}}/{{dataset}}/clean/{{shard}}.parquet",
+        "metrics": artifacts.metrics_shard(R, "{codec}", "{dataset}", "clean", "{shard}"),
+        "asr": artifacts.asr_shard(R, "{codec}", "{dataset}", "clean", "{shard}"),
     }
     return [
         f
@@ -133,24 +142,24 @@ def row_inputs(kind):
 
 
 def dataset_targets(dataset):
-    return [manifest(dataset), f"{R}/data/{dataset}/skipped.tsv"]
+    return [manifest(dataset), artifacts.skipped(R, dataset)]
 
 
 def condition_targets(codecs, dataset, channels):
     """codec.json, codes, received codes, kept listening audio and scores of codecs x channels."""
     out = []
     for codec in codecs:
-        out.append(f"{R}/codes/{codec}/codec.json")
-        out += shard_files(f"{R}/codes/{{codec}}/{{dataset}}/{{shard}}.npz", dataset, codec=codec)
+        out.append(artifacts.codec_info(R, codec))
+        out += shard_files(artifacts.codes_shard(R, "{codec}", "{dataset}", "{shard}"), dataset, codec=codec)
         for channel in channels:
-            for kind, ext in (("channel", ".npz"), ("listen", ""), ("metrics", ".parquet")):
-                pattern = f"{R}/{kind}/{{codec}}/{{dataset}}/{{channel}}/{{shard}}{ext}"
+            for kind in (artifacts.channel_shard, artifacts.listen_dir, artifacts.metrics_shard):
+                pattern = kind(R, "{codec}", "{dataset}", "{channel}", "{shard}")
                 out += shard_files(pattern, dataset, codec=codec, channel=channel)
     return out
 
 
 def tidy_targets(dataset):
-    return [f"{R}/tables/scores_{dataset}.parquet", f"{R}/tables/scores_{dataset}.csv.gz"]
+    return [artifacts.tidy_scores(R, dataset), artifacts.tidy_scores_csv(R, dataset)]
 
 
 def study_b_targets():
@@ -158,9 +167,9 @@ def study_b_targets():
     codecs = plan.study_b_codecs(config)
     targets = [*rules.table2.output, *dataset_targets(dataset)]
     targets += condition_targets(codecs, dataset, ["clean"])
-    targets += shard_files(f"{R}/asr/reference/{{dataset}}/{{shard}}.parquet", dataset)
+    targets += shard_files(artifacts.asr_reference(R, "{dataset}", "{shard}"), dataset)
     targets += row_inputs("asr")
-    targets += [f"{R}/analysis/enc_rtf/{codec}.json" for codec in codecs]
+    targets += [artifacts.enc_rtf(R, codec) for codec in codecs]
     if sb["reference_codec"] and sb["distilled_codec"]:
         targets += list(rules.code_analysis.output)
     return targets
@@ -169,7 +178,7 @@ def study_b_targets():
 def report_page_inputs(wildcards):
     """What the opening page summarises: every studied codec's codec.json and the studies' tables."""
     studied = [*config["study_a"]["codecs"], *config["study_labelling"]["codecs"], *plan.study_b_codecs(config)]
-    inputs = {"info": expand(f"{R}/codes/{{codec}}/codec.json", codec=list(dict.fromkeys(studied)))}
+    inputs = {"info": [artifacts.codec_info(R, codec) for codec in dict.fromkeys(studied)]}
     if config["study_a"]["codecs"]:
         inputs |= {"summary": rules.table3.output.summary[0], "breakdown": rules.table3.output.breakdown[0]}
     if config["study_b"]["rows"]:
@@ -183,8 +192,8 @@ def labelling_targets():
     targets = [*rules.labelling_report.output, *dataset_targets(dataset), *tidy_targets(dataset)]
     targets += condition_targets(study["codecs"], dataset, channels)
     for codec in study["codecs"]:
-        targets += [f"{R}/labelling/{codec}/codewords.npz", f"{R}/labelling/{codec}/expected_distortion.csv"]
-        targets += [f"{R}/labelling/{codec}/{name}.npz" for name in study["labellings"] if name != "natural"]
+        targets += [artifacts.codewords(R, codec), artifacts.expected_distortion(R, codec)]
+        targets += [artifacts.labelling(R, codec, name) for name in study["labellings"] if name != "natural"]
     return targets
 
 

@@ -3,12 +3,13 @@
 
 rule download_dataset:
     output:
-        f"{config['downloads']}/{{dataset}}/download.json",
+        artifacts.download_record(config["downloads"], "{dataset}"),
     log:
         log_path("download_dataset", "{dataset}"),
     params:
         data=lambda w: config["data"][w.dataset],
-        downloads=lambda w, output: str(Path(output[0]).parent.parent),
+        # from the output (not config), so the job also runs where the file system is not shared
+        downloads=lambda w, output: artifacts.downloads_of(output[0]),
     resources:
         runtime=240,
     conda:
@@ -21,12 +22,12 @@ rule manifest:
     input:
         dataset_source,
     output:
-        manifest=f"{R}/data/{{dataset}}/manifest.tsv",
-        skipped=f"{R}/data/{{dataset}}/skipped.tsv",
+        manifest=artifacts.manifest(R, "{dataset}"),
+        skipped=artifacts.skipped(R, "{dataset}"),
     log:
         main=log_path("manifest", "{dataset}"),
         # a copy of skipped.tsv that survives a failed job (Snakemake removes the failed job's outputs)
-        skipped=str(Path(R, "logs", "manifest", "{dataset}.skipped.tsv")),
+        skipped=artifacts.kept_skips(R, "{dataset}"),
     benchmark:
         bench_path("manifest", "{dataset}")
     params:

@@ -6,12 +6,12 @@ rule decode:
     wildcard_constraints:
         codec=ADAPTER_CODEC,
     input:
-        codes=f"{R}/channel/{{codec}}/{{dataset}}/{{channel}}/{{shard}}.npz",
-        info=f"{R}/codes/{{codec}}/codec.json",
+        codes=artifacts.channel_shard(R, "{codec}", "{dataset}", "{channel}", "{shard}"),
+        info=artifacts.codec_info(R, "{codec}"),
         manifest=lambda w: manifest(w.dataset),
     output:
-        audio=temp(directory(f"{R}/audio/{{codec}}/{{dataset}}/{{channel}}/{{shard}}")),
-        listen=directory(f"{R}/listen/{{codec}}/{{dataset}}/{{channel}}/{{shard}}"),
+        audio=temp(directory(artifacts.decoded_audio(R, "{codec}", "{dataset}", "{channel}", "{shard}"))),
+        listen=directory(artifacts.listen_dir(R, "{codec}", "{dataset}", "{channel}", "{shard}")),
     log:
         log_path("decode", "{codec}", "{dataset}", "{channel}", "{shard}"),
     benchmark:

@@ -8,9 +8,9 @@ rule enc_rtf:
         codec=ADAPTER_CODEC,
     input:
         manifest=manifest(SB["dataset"]),
-        info=f"{R}/codes/{{codec}}/codec.json",
+        info=artifacts.codec_info(R, "{codec}"),
     output:
-        f"{R}/analysis/enc_rtf/{{codec}}.json",
+        artifacts.enc_rtf(R, "{codec}"),
     log:
         log_path("enc_rtf", "{codec}"),
     benchmark:
@@ -34,17 +34,17 @@ rule table2:
     input:
         metrics=row_inputs("metrics"),
         asr=row_inputs("asr"),
-        reference_asr=shard_files(f"{R}/asr/reference/{{dataset}}/{{shard}}.parquet", SB["dataset"]),
-        rtf=expand(f"{R}/analysis/enc_rtf/{{codec}}.json", codec=plan.study_b_codecs(config)),
-        info=expand(f"{R}/codes/{{codec}}/codec.json", codec=plan.study_b_codecs(config)),
+        reference_asr=shard_files(artifacts.asr_reference(R, "{dataset}", "{shard}"), SB["dataset"]),
+        rtf=expand(artifacts.enc_rtf(R, "{codec}"), codec=plan.study_b_codecs(config)),
+        info=expand(artifacts.codec_info(R, "{codec}"), codec=plan.study_b_codecs(config)),
     output:
         table=report(
-            multiext(f"{R}/tables/table2", ".csv", ".md", ".tex"),
+            multiext(artifacts.table(R, "table2"), *artifacts.TABLE_FORMATS),
             caption="../report/table2.rst",
             category="Study B: distillation",
         ),
         asr=report(
-            multiext(f"{R}/tables/asr_wer", ".csv", ".md", ".tex"),
+            multiext(artifacts.table(R, "asr_wer"), *artifacts.TABLE_FORMATS),
             caption="../report/table2.rst",
             category="Study B: distillation",
         ),
@@ -64,21 +64,27 @@ rule table2:
 rule code_analysis:
     input:
         reference=shard_files(
-            f"{R}/codes/{{codec}}/{{dataset}}/{{shard}}.npz", SB["dataset"], codec=SB["reference_codec"]
+            artifacts.codes_shard(R, "{codec}", "{dataset}", "{shard}"),
+            SB["dataset"],
+            codec=SB["reference_codec"],
         ),
         distilled=shard_files(
-            f"{R}/codes/{{codec}}/{{dataset}}/{{shard}}.npz", SB["dataset"], codec=SB["distilled_codec"]
+            artifacts.codes_shard(R, "{codec}", "{dataset}", "{shard}"),
+            SB["dataset"],
+            codec=SB["distilled_codec"],
         ),
         info=expand(
-            f"{R}/codes/{{codec}}/codec.json", codec=[SB["reference_codec"], SB["distilled_codec"]]
+            artifacts.codec_info(R, "{codec}"), codec=[SB["reference_codec"], SB["distilled_codec"]]
         ),
     output:
         stats=report(
-            f"{R}/analysis/code_agreement.json", caption="../report/figure2.rst", category="Study B: distillation"
+            artifacts.analysis(R, "code_agreement.json"),
+            caption="../report/figure2.rst",
+            category="Study B: distillation",
         ),
-        confusion=f"{R}/analysis/level_confusion.npz",
+        confusion=artifacts.analysis(R, "level_confusion.npz"),
         figure=report(
-            multiext(f"{R}/figures/figure2", ".pdf", ".png"),
+            multiext(artifacts.figure(R, "figure2"), *artifacts.FIGURE_FORMATS),
             caption="../report/figure2.rst",
             category="Study B: distillation",
         ),

@@ -5,7 +5,7 @@ rule codec_info:
     wildcard_constraints:
         codec=ADAPTER_CODEC,
     output:
-        f"{R}/codes/{{codec}}/codec.json",
+        artifacts.codec_info(R, "{codec}"),
     log:
         log_path("codec_info", "{codec}"),
     benchmark:
@@ -27,9 +27,9 @@ rule encode:
         codec=ADAPTER_CODEC,
     input:
         manifest=lambda w: manifest(w.dataset),
-        info=f"{R}/codes/{{codec}}/codec.json",
+        info=artifacts.codec_info(R, "{codec}"),
     output:
-        f"{R}/codes/{{codec}}/{{dataset}}/{{shard}}.npz",
+        artifacts.codes_shard(R, "{codec}", "{dataset}", "{shard}"),
     log:
         log_path("encode", "{codec}", "{dataset}", "{shard}"),
     benchmark:

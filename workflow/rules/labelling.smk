@@ -5,14 +5,16 @@ rule codewords:
     wildcard_constraints:
         codec=ADAPTER_CODEC,
     input:
-        info=f"{R}/codes/{{codec}}/codec.json",
+        info=artifacts.codec_info(R, "{codec}"),
         # usage is counted on the fit set (config `fit`), not on the evaluation set
         codes=lambda w: shard_files(
-            f"{R}/codes/{{codec}}/{{dataset}}/{{shard}}.npz", plan.fit_set(config)[0], codec=w.codec
+            artifacts.codes_shard(R, "{codec}", "{dataset}", "{shard}"),
+            plan.fit_set(config)[0],
+            codec=w.codec,
         ),
         manifest=manifest(plan.fit_set(config)[0]),
     output:
-        f"{R}/labelling/{{codec}}/codewords.npz",
+        artifacts.codewords(R, "{codec}"),
     log:
         log_path("codewords", "{codec}"),
     benchmark:
@@ -35,10 +37,10 @@ rule codewords:
 
 rule labelling:
     input:
-        info=f"{R}/codes/{{codec}}/codec.json",
-        codewords=f"{R}/labelling/{{codec}}/codewords.npz",
+        info=artifacts.codec_info(R, "{codec}"),
+        codewords=artifacts.codewords(R, "{codec}"),
     output:
-        f"{R}/labelling/{{codec}}/{{labelling}}.npz",
+        artifacts.labelling(R, "{codec}", "{labelling}"),
     log:
         log_path("labelling", "{codec}", "{labelling}"),
     benchmark:
@@ -56,15 +58,15 @@ rule labelling:
 
 rule expected_distortion:
     input:
-        info=f"{R}/codes/{{codec}}/codec.json",
-        codewords=f"{R}/labelling/{{codec}}/codewords.npz",
+        info=artifacts.codec_info(R, "{codec}"),
+        codewords=artifacts.codewords(R, "{codec}"),
         labellings=lambda w: [
-            f"{R}/labelling/{w.codec}/{name}.npz"
+            artifacts.labelling(R, w.codec, name)
             for name in config["study_labelling"]["labellings"]
             if name != "natural"
         ],
     output:
-        f"{R}/labelling/{{codec}}/expected_distortion.csv",
+        artifacts.expected_distortion(R, "{codec}"),
     log:
         log_path("expected_distortion", "{codec}"),
     conda:
@@ -75,23 +77,23 @@ rule expected_distortion:
 
 rule labelling_report:
     input:
-        scores=f"{R}/tables/scores_{config['study_a']['dataset']}.parquet",
+        scores=artifacts.tidy_scores(R, config["study_a"]["dataset"]),
         distortion=expand(
-            f"{R}/labelling/{{codec}}/expected_distortion.csv", codec=config["study_labelling"]["codecs"]
+            artifacts.expected_distortion(R, "{codec}"), codec=config["study_labelling"]["codecs"]
         ),
     output:
         figure=report(
-            multiext(f"{R}/figures/labelling", ".pdf", ".png"),
+            multiext(artifacts.figure(R, "labelling"), *artifacts.FIGURE_FORMATS),
             caption="../report/labelling.rst",
             category="Labelling study",
         ),
         breakdown=report(
-            multiext(f"{R}/tables/labelling_breakdown", ".csv", ".md", ".tex"),
+            multiext(artifacts.table(R, "labelling_breakdown"), *artifacts.TABLE_FORMATS),
             caption="../report/labelling.rst",
             category="Labelling study",
         ),
         distortion=report(
-            multiext(f"{R}/tables/expected_distortion", ".csv", ".md", ".tex"),
+            multiext(artifacts.table(R, "expected_distortion"), *artifacts.TABLE_FORMATS),
             caption="../report/labelling.rst",
             category="Labelling study",
         ),

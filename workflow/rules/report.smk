@@ -10,12 +10,12 @@ DS_A = config["study_a"]["dataset"]
 # numbers reach it there, read from the json the report_page rule writes (empty before the run). The
 # config the rules use is copied first, so the headline never reaches a rule's params.
 RUN_CONFIG = copy.deepcopy(config)
-config["report_page"] = read_report_page(f"{R}/report/headline.json")
+config["report_page"] = read_report_page(artifacts.report_page(R))
 
 
 rule save_config:
     output:
-        report(f"{R}/report/config.yaml", caption="../report/config.rst", category="Configuration"),
+        report(artifacts.report_config(R), caption="../report/config.rst", category="Configuration"),
     log:
         log_path("save_config", "all"),
     params:
@@ -28,11 +28,11 @@ rule save_config:
 
 rule figure3:
     input:
-        scores=f"{R}/tables/scores_{DS_A}.parquet",
-        info=expand(f"{R}/codes/{{codec}}/codec.json", codec=config["study_a"]["codecs"]),
+        scores=artifacts.tidy_scores(R, DS_A),
+        info=expand(artifacts.codec_info(R, "{codec}"), codec=config["study_a"]["codecs"]),
     output:
         report(
-            multiext(f"{R}/figures/figure3", ".pdf", ".png"),
+            multiext(artifacts.figure(R, "figure3"), *artifacts.FIGURE_FORMATS),
             caption="../report/figure3.rst",
             category="Study A: bit flips",
         ),
@@ -50,26 +50,26 @@ rule figure3:
 
 rule table3:
     input:
-        info=expand(f"{R}/codes/{{codec}}/codec.json", codec=config["study_a"]["codecs"]),
-        scores=f"{R}/tables/scores_{DS_A}.parquet",
+        info=expand(artifacts.codec_info(R, "{codec}"), codec=config["study_a"]["codecs"]),
+        scores=artifacts.tidy_scores(R, DS_A),
     output:
         table=report(
-            multiext(f"{R}/tables/table3", ".csv", ".md", ".tex"),
+            multiext(artifacts.table(R, "table3"), *artifacts.TABLE_FORMATS),
             caption="../report/table3.rst",
             category="Study A: bit flips",
         ),
         summary=report(
-            multiext(f"{R}/tables/study_a_summary", ".csv", ".md", ".tex"),
+            multiext(artifacts.table(R, "study_a_summary"), *artifacts.TABLE_FORMATS),
             caption="../report/study_a_tables.rst",
             category="Study A: bit flips",
         ),
         breakdown=report(
-            multiext(f"{R}/tables/study_a_breakdown", ".csv", ".md", ".tex"),
+            multiext(artifacts.table(R, "study_a_breakdown"), *artifacts.TABLE_FORMATS),
             caption="../report/study_a_tables.rst",
             category="Study A: bit flips",
         ),
         failures=report(
-            multiext(f"{R}/tables/failures", ".csv", ".md", ".tex"),
+            multiext(artifacts.table(R, "failures"), *artifacts.TABLE_FORMATS),
             caption="../report/study_a_tables.rst",
             category="Study A: bit flips",
         ),
@@ -91,7 +91,7 @@ rule report_page:
     input:
         unpack(report_page_inputs),
     output:
-        f"{R}/report/headline.json",
+        artifacts.report_page(R),
     log:
         log_path("report_page", "all"),
     conda:

@@ -3,12 +3,12 @@
 
 rule score:
     input:
-        audio=f"{R}/audio/{{codec}}/{{dataset}}/{{channel}}/{{shard}}",
-        codes=f"{R}/channel/{{codec}}/{{dataset}}/{{channel}}/{{shard}}.npz",
-        info=f"{R}/codes/{{codec}}/codec.json",
+        audio=artifacts.decoded_audio(R, "{codec}", "{dataset}", "{channel}", "{shard}"),
+        codes=artifacts.channel_shard(R, "{codec}", "{dataset}", "{channel}", "{shard}"),
+        info=artifacts.codec_info(R, "{codec}"),
         manifest=lambda w: manifest(w.dataset),
     output:
-        f"{R}/metrics/{{codec}}/{{dataset}}/{{channel}}/{{shard}}.parquet",
+        artifacts.metrics_shard(R, "{codec}", "{dataset}", "{channel}", "{shard}"),
     log:
         log_path("score", "{codec}", "{dataset}", "{channel}", "{shard}"),
     benchmark:
@@ -33,8 +33,8 @@ rule tidy_scores:
     input:
         metric_files,
     output:
-        parquet=f"{R}/tables/scores_{{dataset}}.parquet",
-        csv=f"{R}/tables/scores_{{dataset}}.csv.gz",
+        parquet=artifacts.tidy_scores(R, "{dataset}"),
+        csv=artifacts.tidy_scores_csv(R, "{dataset}"),
     log:
         log_path("tidy_scores", "{dataset}"),
     benchmark:

@@ -1,5 +1,6 @@
+from nacbench.conditions import condition_columns
 from nacbench.logs import job_log
-from nacbench.stages import condition_columns, score_shard, shard_rows
+from nacbench.stages import score_shard, shard_rows
 
 # The scorer spawns worker processes, which re-import this file as __mp_main__ without Snakemake's
 # preamble: only the main process may run the job.

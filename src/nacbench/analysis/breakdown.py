@@ -28,8 +28,9 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from nacbench.analysis.summary import CI_LEVEL, bootstrap_rng, utterance_key
+from nacbench.analysis.summary import CI_LEVEL, utterance_key
 from nacbench.metrics import get_metric
+from nacbench.seeds import bootstrap_rng
 
 __all__ = ["REASON_ALREADY_BELOW", "REASON_NEVER", "breakdown_pflip", "crossing_points"]
 

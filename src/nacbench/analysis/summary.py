@@ -15,15 +15,16 @@ and recomputes that ratio, so all of it is two gathers and two sums over an inde
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 
+from nacbench.conditions import CHANNEL_PARAMETERS
+from nacbench.seeds import bootstrap_rng
+
 __all__ = [
     "CI_LEVEL",
-    "bootstrap_rng",
     "condition_columns",
     "mean_ci",
     "utterance_key",
@@ -35,8 +36,11 @@ CI_LEVEL = 0.95
 
 
 def condition_columns(tidy: pd.DataFrame) -> list[str]:
-    """The columns that name a channel condition once seeds are pooled (clean, or model + P_flip)."""
-    return [c for c in ("model", "p_flip") if c in tidy.columns]
+    """The columns that name a channel condition once seeds are pooled: those of
+    :data:`nacbench.conditions.CHANNEL_PARAMETERS` (model, P_flip, burst length) that the table has and
+    that name something (a run without a bursty channel has no burst length to tell conditions apart,
+    so its tables carry no all-NaN ``burst_length`` column)."""
+    return [c for c in CHANNEL_PARAMETERS if c in tidy.columns and tidy[c].notna().any()]
 
 
 def utterance_key(tidy: pd.DataFrame) -> pd.Series:
@@ -47,14 +51,6 @@ def utterance_key(tidy: pd.DataFrame) -> pd.Series:
     if "dataset" in tidy.columns:
         return tidy["dataset"].astype(str) + "/" + utt
     return utt
-
-
-def bootstrap_rng(seed: int, key: object) -> np.random.Generator:
-    """A generator derived from ``seed`` and a group label, stable across processes and group order.
-
-    ``crc32`` of the label's text, not ``hash()``: Python salts string hashes per process.
-    """
-    return np.random.default_rng([int(seed), zlib.crc32(repr(key).encode())])
 
 
 def utterance_sums(values: np.ndarray, utt_codes: np.ndarray, n_utts: int) -> tuple[np.ndarray, np.ndarray]:

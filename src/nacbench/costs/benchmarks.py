@@ -1,7 +1,7 @@
 """The measured run's benchmark files: where they are, what each path says, and the audio behind each.
 
 Every heavy rule writes a Snakemake benchmark TSV (``<results>/benchmarks/{rule}/{codec}/{dataset}/...``,
-``bench_path`` in workflow/rules/common.smk). Each file is joined with the audio its job processed
+see :func:`nacbench.artifacts.benchmark_file`). Each file is joined with the audio its job processed
 (manifest + shard). The only file reading of the estimate is here (:func:`read_benchmark_tsv`,
 :func:`load_benchmarks`, :func:`manifest_durations`) and in :mod:`nacbench.costs.runlog`.
 """
@@ -9,7 +9,6 @@ Every heavy rule writes a Snakemake benchmark TSV (``<results>/benchmarks/{rule}
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,31 +17,19 @@ from typing import Any, TypedDict
 import numpy as np
 import pandas as pd
 
+from nacbench import artifacts
 from nacbench.costs import CostError
 from nacbench.data.manifest import DatasetError, read_manifest, select_shard
 from nacbench.plan import Config
 
-SHARD_RE = re.compile(r"\d{3}")
-
-
 # ------------------------------------------------------------- the measured run's files (results layout)
-
-
-def benchmark_dir(results: Path) -> Path:
-    """Where a run's benchmark TSVs are (``bench_path`` in workflow/rules/common.smk)."""
-    return Path(results) / "benchmarks"
-
-
-def resolved_config_path(results: Path) -> Path:
-    """The run's resolved configuration, as rule ``save_config`` wrote it."""
-    return Path(results) / "report" / "config.yaml"
 
 
 def manifest_durations(results: Path, config: Config) -> dict[str, np.ndarray]:
     """Utterance durations of every dataset whose manifest the measured run wrote."""
     out = {}
     for name in config["data"]:
-        path = Path(results) / "data" / name / "manifest.tsv"
+        path = Path(artifacts.manifest(results, name))
         if path.exists():
             try:
                 out[name] = read_manifest(path)["duration_s"].to_numpy(dtype=float)
@@ -79,30 +66,18 @@ class BenchmarkJob:
     source: str = "benchmark"  # "benchmark" (Snakemake benchmark TSV) or "log" (start/finish timestamps)
 
 
-def parse_benchmark_path(rel: Path, datasets: Collection[str], codecs: Collection[str]) -> JobKey:
-    """Read rule, codec, dataset, channel and shard from a path relative to ``results/benchmarks``.
-
-    The workflow writes ``{rule}/[{codec}/][{dataset}/[{channel}/]{shard}].tsv`` (``bench_path`` in
-    common.smk). Names are recognised by what they are (a configured dataset, a configured codec, a
-    three-digit shard) rather than by position, so rules with fewer wildcards (``manifest/{dataset}``,
-    ``asr_reference/{dataset}/{shard}``, ``labelling/{codec}/{labelling}``) and external codecs' rule
-    files that follow the same convention parse without a per-rule table.
-    """
-    parts = list(rel.with_suffix("").parts)
-    if len(parts) < 2:
-        raise CostError(f"{rel}: expected benchmarks/<rule>/.../<job>.tsv")
-    rule, rest = parts[0], parts[1:]
-    shard = rest.pop() if SHARD_RE.fullmatch(rest[-1]) else None
-    codec = rest.pop(0) if rest and rest[0] in codecs else None
-    dataset = channel = None
-    if rest and rest[0] in datasets:
-        dataset = rest.pop(0)
-        if rest and shard is not None:
-            channel = "/".join(rest)
-            rest = []
-    if shard is not None and dataset is None:
-        raise CostError(f"{rel}: shard {shard} without a configured dataset (known: {sorted(datasets)})")
-    return JobKey(rule, codec, dataset, channel, shard, "/".join(rest) or None)
+def parse_benchmark_path(
+    path: Path, results: Path, datasets: Collection[str], codecs: Collection[str]
+) -> JobKey:
+    """Rule, codec, dataset, channel and shard of a benchmark file, read by
+    :func:`nacbench.artifacts.parse_job_path` (the one parser of job paths)."""
+    try:
+        job = artifacts.parse_job_path(path, results, list(datasets), list(codecs))
+    except artifacts.ArtifactError as exc:
+        raise CostError(str(exc)) from exc
+    if job.folder != "benchmarks":
+        raise CostError(f"{path}: not a benchmark file (under {job.folder}/)")
+    return JobKey(job.rule, job.codec, job.dataset, job.channel, job.shard, job.other)
 
 
 def _number(value: Any) -> float:
@@ -168,18 +143,18 @@ def job_audio_seconds(key: JobKey, durations: Mapping[str, np.ndarray], config: 
 
 
 def load_benchmarks(
-    bench_dir: Path, config: Config, durations: Mapping[str, np.ndarray]
+    results: Path, config: Config, durations: Mapping[str, np.ndarray]
 ) -> tuple[list[BenchmarkJob], list[str]]:
-    """Every ``*.tsv`` under ``bench_dir``, parsed and joined with its audio seconds.
+    """Every benchmark file of the run in ``results``, parsed and joined with its audio seconds.
 
     Returns the jobs and, separately, ``"path: reason"`` for each file that could not be used (an
     unknown layout, a dataset without a manifest, an unreadable file), so one odd file from an
     external rule does not hide the rest and is never dropped silently.
     """
     jobs, skipped = [], []
-    for path in sorted(bench_dir.rglob("*.tsv")):
+    for path in artifacts.find_job_files(results, "benchmarks"):
         try:
-            key = parse_benchmark_path(path.relative_to(bench_dir), config["data"], config["codecs"])
+            key = parse_benchmark_path(path, results, config["data"], config["codecs"])
             jobs.append(
                 BenchmarkJob(
                     key=key,

@@ -64,6 +64,8 @@ def used_datasets(config: Config) -> list[str]:
     names = set(plan.scored_datasets(config))
     if _has_study_b(config):
         names.add(config["study_b"]["dataset"])
+    if config["study_labelling"]["codecs"]:
+        names.add(plan.fit_set(config)[0])
     return sorted(names)
 
 
@@ -109,7 +111,10 @@ def plan_jobs(config: Config, audio: Mapping[str, DatasetAudio] | None = None) -
         jobs.append(PlannedJob("manifest", dataset=ds, audio_s=seconds(ds, None)))
     jobs += [PlannedJob("codec_info", codec=c) for c in used_codecs(config)]
     conditions = plan.conditions(config)
-    for codec, ds in sorted({(c.codec, c.dataset) for c in conditions}):
+    encoded = {(c.codec, c.dataset) for c in conditions}
+    # the labelling study counts code usage on the fit set, which may be a dataset nothing else encodes
+    encoded |= {(codec, plan.fit_set(config)[0]) for codec in config["study_labelling"]["codecs"]}
+    for codec, ds in sorted(encoded):
         jobs += sharded("encode", ds, codec)
     for rule in ("channel", "decode", "score"):
         for c in conditions:

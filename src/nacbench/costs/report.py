@@ -12,8 +12,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from nacbench import artifacts
 from nacbench.costs import CostError
-from nacbench.costs.benchmarks import benchmark_dir, load_benchmarks, manifest_durations
+from nacbench.costs.benchmarks import load_benchmarks, manifest_durations
 from nacbench.costs.estimate import estimate, summarise
 from nacbench.costs.fit import MIN_FIT_DURATIONS, CostModel, fit_cost_models
 from nacbench.costs.jobs import full_dataset_audio, plan_jobs, used_datasets
@@ -126,11 +127,11 @@ def build_report(
     files (which rules declare a benchmark or a GPU); ``snakemake_logs`` (oldest first) time the rules
     that wrote no benchmark file. Raises :class:`CostError` when the run has nothing to measure.
     """
-    bench_dir = benchmark_dir(results)
+    bench_dir = artifacts.job_folder(results, "benchmarks")
     if not bench_dir.is_dir():
         raise CostError(f"{bench_dir}: no benchmark folder; run the workflow first")
     durations = manifest_durations(results, measured)
-    jobs, skipped = load_benchmarks(bench_dir, measured, durations)
+    jobs, skipped = load_benchmarks(results, measured, durations)
     if not jobs:
         raise CostError(f"{bench_dir}: no usable benchmark TSV ({len(skipped)} skipped)")
     n_bench = len(jobs) + len(skipped)

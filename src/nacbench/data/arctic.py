@@ -2,14 +2,13 @@
 
 Every festvox package ships the same full 1132-prompt ``etc/txt.done.data``, whether or not all wavs
 are present, so prompts are joined onto the wavs that exist: a prompt without a wav is normal, a wav
-without a prompt is a problem. The draw uses one random stream per speaker, seeded from the run seed
-and a hashlib digest of the speaker name, so a speaker's selection does not change when other speakers
-are added, removed or reordered, nor between processes (Python's ``hash()`` is salted per process).
+without a prompt is a problem. The draw uses one random stream per speaker
+(:func:`nacbench.seeds.arctic_rng`: the run seed and the speaker's name), so a speaker's selection does
+not change when other speakers are added, removed or reordered, nor between processes.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from collections.abc import Sequence
@@ -27,6 +26,7 @@ from nacbench.data.manifest import (
     probe_audio,
     resolve_problems,
 )
+from nacbench.seeds import arctic_rng
 
 #: the 18 speakers of the festvox CMU-Arctic release (all used by the paper)
 ARCTIC_SPEAKERS = (
@@ -45,16 +45,6 @@ def speaker_dir(root: str | Path, speaker: str) -> Path:
     return Path(root) / f"cmu_us_{speaker}_arctic"
 
 
-def stable_int(name: str) -> int:
-    """A 64-bit integer from a name that is the same in every process and on every machine."""
-    return int.from_bytes(hashlib.sha256(name.encode("utf-8")).digest()[:8], "little")
-
-
-def speaker_rng(seed: int, speaker: str) -> np.random.Generator:
-    """The random stream that draws one speaker's utterances."""
-    return np.random.default_rng(np.random.SeedSequence([int(seed), stable_int(speaker)]))
-
-
 def select_ids(available: Sequence[str], k: int, seed: int, speaker: str) -> list[str]:
     """Draw ``k`` ids uniformly without replacement from the sorted ids (all of them when fewer).
 
@@ -63,7 +53,7 @@ def select_ids(available: Sequence[str], k: int, seed: int, speaker: str) -> lis
     pool = sorted(available)
     if k >= len(pool):
         return pool
-    picked = speaker_rng(seed, speaker).choice(len(pool), size=k, replace=False)
+    picked = arctic_rng(seed, speaker).choice(len(pool), size=k, replace=False)
     return [pool[i] for i in np.sort(picked)]
 
 

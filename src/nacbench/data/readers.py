@@ -51,6 +51,9 @@ class Reader:
     download_parts: Callable[[DatasetOptions], list[str]] | None = None
     #: whether this reader can give utterances a transcript at all (some may still lack one)
     provides_transcripts: bool = True
+    #: the most utterances a config section can ever yield, known before reading (None = unknown until
+    #: the folder is read); config validation checks a fit set against it
+    capacity: Callable[[DatasetOptions], int | None] = lambda options: None
 
     @property
     def can_download(self) -> bool:
@@ -112,6 +115,11 @@ READERS: dict[str, Reader] = {
         _read_arctic,
         options={"speakers": None, "utterances_per_speaker": 100},
         download_parts=lambda options: list(options["speakers"]),
+        capacity=lambda options: (
+            len(options["speakers"]) * int(READERS["cmu_arctic"].option(options, "utterances_per_speaker"))
+            if options.get("speakers")
+            else None
+        ),
     ),
     "audio_folder": Reader("audio_folder", _read_audio_folder),
 }

@@ -36,7 +36,7 @@ import numpy as np
 from librosa.filters import mel as _librosa_mel
 from numpy.lib.stride_tricks import sliding_window_view
 
-from nacbench.metrics import MetricError, register_metric
+from nacbench.metrics.base import MetricError, register_metric
 
 
 @lru_cache(maxsize=16)

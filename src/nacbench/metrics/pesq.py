@@ -16,7 +16,7 @@ import numpy as np
 from pesq import PesqError
 from pesq import pesq as _pesq
 
-from nacbench.metrics import MetricError, register_metric
+from nacbench.metrics.base import MetricError, register_metric
 
 #: sample rate -> the only PESQ mode defined for it
 MODE_FOR_RATE = {16_000: "wb", 8_000: "nb"}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nacbench.metrics import MetricError, register_metric
+from nacbench.metrics.base import MetricError, register_metric
 
 
 @register_metric(

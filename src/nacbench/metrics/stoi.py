@@ -17,7 +17,7 @@ import warnings
 import numpy as np
 from pystoi import stoi as _pystoi
 
-from nacbench.metrics import MetricError, register_metric
+from nacbench.metrics.base import MetricError, register_metric
 
 #: pystoi's message when it falls back to its 1e-5 sentinel
 _TOO_FEW_FRAMES = "Not enough STFT frames"

@@ -25,7 +25,7 @@ G711_ENV = "g711.env.yaml"
 
 rule g711_codec_info:
     output:
-        f"{R}/codes/{G711}/codec.json",
+        artifacts.codec_info(R, G711),
     log:
         log_path("g711_codec_info", G711),
     params:
@@ -41,9 +41,9 @@ rule g711_codec_info:
 rule g711_encode:
     input:
         manifest=lambda w: manifest(w.dataset),
-        info=f"{R}/codes/{G711}/codec.json",
+        info=artifacts.codec_info(R, G711),
     output:
-        f"{R}/codes/{G711}/{{dataset}}/{{shard}}.npz",
+        artifacts.codes_shard(R, G711, "{dataset}", "{shard}"),
     log:
         log_path("g711_encode", G711, "{dataset}", "{shard}"),
     benchmark:
@@ -63,12 +63,12 @@ rule g711_encode:
 
 rule g711_decode:
     input:
-        codes=f"{R}/channel/{G711}/{{dataset}}/{{channel}}/{{shard}}.npz",
-        info=f"{R}/codes/{G711}/codec.json",
+        codes=artifacts.channel_shard(R, G711, "{dataset}", "{channel}", "{shard}"),
+        info=artifacts.codec_info(R, G711),
         manifest=lambda w: manifest(w.dataset),
     output:
-        audio=temp(directory(f"{R}/audio/{G711}/{{dataset}}/{{channel}}/{{shard}}")),
-        listen=directory(f"{R}/listen/{G711}/{{dataset}}/{{channel}}/{{shard}}"),
+        audio=temp(directory(artifacts.decoded_audio(R, G711, "{dataset}", "{channel}", "{shard}"))),
+        listen=directory(artifacts.listen_dir(R, G711, "{dataset}", "{channel}", "{shard}")),
     log:
         log_path("g711_decode", G711, "{dataset}", "{channel}", "{shard}"),
     benchmark:

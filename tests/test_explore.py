@@ -1,4 +1,4 @@
-"""Unit tests of nacbench.inspect (the notebook's helpers) on small artifacts written in tmp_path with the
+"""Unit tests of nacbench.explore (the notebook's helpers) on small artifacts written in tmp_path with the
 pipeline's own writers, so the layout under test is the one the stages produce."""
 
 from __future__ import annotations
@@ -9,13 +9,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nacbench import inspect as ins
+from nacbench import explore
+from nacbench.artifacts import CodeShard, save_shard
 from nacbench.audio import write_audio
-from nacbench.channel import ChannelSpec, derive_rng, transmit
+from nacbench.channel import transmit
 from nacbench.codecs.base import CodecInfo
-from nacbench.codes_io import CodeShard, save_shard
+from nacbench.conditions import ChannelSpec
 from nacbench.data.manifest import Utterance, write_manifest
 from nacbench.plots import RANDOM_STAMP
+from nacbench.seeds import derive_rng
 
 SIZES = (16, 4, 2)  # widths 4, 2, 1: unequal widths catch a wrong bit layout
 UTTS = ["u0", "u1", "u2"]
@@ -67,7 +69,7 @@ def run(tmp_path: Path) -> tuple[Path, dict[str, list[np.ndarray]]]:
 def test_list_conditions_reads_every_artifact_and_orders_clean_first(run) -> None:
     results, _ = run
     (results / "channel" / "toy" / "ds" / "clean" / "001.npz.tmp.npz").write_bytes(b"half")
-    conditions = ins.list_conditions(results)
+    conditions = explore.list_conditions(results)
     assert len(conditions) == len(CHANNELS)
     assert conditions["channel"].tolist() == [
         "clean",
@@ -84,11 +86,11 @@ def test_list_conditions_reads_every_artifact_and_orders_clean_first(run) -> Non
 
 
 def test_list_conditions_copes_with_partial_runs(tmp_path: Path) -> None:
-    assert ins.list_conditions(tmp_path).empty
+    assert explore.list_conditions(tmp_path).empty
     (tmp_path / "listen" / "toy" / "ds" / "clean" / "000").mkdir(parents=True)
     (tmp_path / "listen" / "toy" / "ds" / "not-a-channel" / "000").mkdir(parents=True)
     with pytest.warns(UserWarning, match="not-a-channel"):
-        conditions = ins.list_conditions(tmp_path)
+        conditions = explore.list_conditions(tmp_path)
     assert conditions["channel"].tolist() == ["clean"]
     assert not conditions["has_codes"].any()
     assert pd.isna(conditions["random_weights"].iloc[0])  # no codec.json yet: unknown, not False
@@ -96,7 +98,7 @@ def test_list_conditions_copes_with_partial_runs(tmp_path: Path) -> None:
 
 def test_condition_overview_is_one_row_per_model_and_labelling(run) -> None:
     results, _ = run
-    overview = ins.condition_overview(ins.list_conditions(results))
+    overview = explore.condition_overview(explore.list_conditions(results))
     assert overview[["model", "labelling"]].values.tolist() == [
         ["clean", "natural"],
         ["bsc", "natural"],
@@ -110,22 +112,22 @@ def test_condition_overview_is_one_row_per_model_and_labelling(run) -> None:
 
 def test_pick_channel_takes_the_nearest_p_flip_on_a_log_scale(run) -> None:
     results, _ = run
-    conditions = ins.list_conditions(results)
-    assert ins.pick_channel(conditions, "toy", "ds", 0.05)["channel"] == "bsc-p0.1-seed0"
-    assert ins.pick_channel(conditions, "toy", "ds", 0.02)["channel"] == "bsc-p0.01-seed0"
-    assert ins.pick_channel(conditions, "toy", "ds", 0.1, model="ge") is None
-    assert ins.pick_channel(conditions, "other", "ds", 0.1) is None
+    conditions = explore.list_conditions(results)
+    assert explore.pick_channel(conditions, "toy", "ds", 0.05)["channel"] == "bsc-p0.1-seed0"
+    assert explore.pick_channel(conditions, "toy", "ds", 0.02)["channel"] == "bsc-p0.01-seed0"
+    assert explore.pick_channel(conditions, "toy", "ds", 0.1, model="ge") is None
+    assert explore.pick_channel(conditions, "other", "ds", 0.1) is None
 
 
 def test_load_pair_returns_that_utterance_from_both_stages(run) -> None:
     results, saved = run
-    clean, received = ins.load_pair(results, "toy", "ds", "bsc-p0.1-seed0", "000", "u1")
+    clean, received = explore.load_pair(results, "toy", "ds", "bsc-p0.1-seed0", "000", "u1")
     np.testing.assert_array_equal(clean, saved["clean"][1])
     np.testing.assert_array_equal(received, saved["bsc-p0.1-seed0"][1])
     with pytest.raises(KeyError, match="nope"):
-        ins.load_pair(results, "toy", "ds", "clean", "000", "nope")
+        explore.load_pair(results, "toy", "ds", "clean", "000", "nope")
     with pytest.raises(FileNotFoundError, match="bsc-p0.5-seed0"):
-        ins.load_pair(results, "toy", "ds", "bsc-p0.5-seed0", "000", "u1")
+        explore.load_pair(results, "toy", "ds", "bsc-p0.5-seed0", "000", "u1")
 
 
 def test_bit_errors_places_each_flip_at_its_bit() -> None:
@@ -134,32 +136,32 @@ def test_bit_errors_places_each_flip_at_its_bit() -> None:
     received[1, 2] = 0b10  # codebook 1 (2 bits, rows 4-5): its MSB at frame 2 -> row 4
     received[0, 0] = 0b0001  # codebook 0 (4 bits, rows 0-3): its LSB at frame 0 -> row 3
     received[2, 3] = 1  # codebook 2 (1 bit, row 6) at frame 3
-    errors = ins.bit_errors(clean, received, (4, 2, 1))
+    errors = explore.bit_errors(clean, received, (4, 2, 1))
     assert errors.shape == (7, 4)
     assert sorted(zip(*np.nonzero(errors), strict=True)) == [(3, 0), (4, 2), (6, 3)]
     with pytest.raises(ValueError, match="shape"):
-        ins.bit_errors(clean, received[:, :3], (4, 2, 1))
+        explore.bit_errors(clean, received[:, :3], (4, 2, 1))
 
 
 def test_bit_errors_recovers_the_channel_flip_count(run) -> None:
     results, _ = run
-    counts = ins.flip_counts(results)
+    counts = explore.flip_counts(results)
     for utt_index, utt in enumerate(UTTS):
-        clean, received = ins.load_pair(results, "toy", "ds", "bsc-p0.1-seed1", "000", utt)
+        clean, received = explore.load_pair(results, "toy", "ds", "bsc-p0.1-seed1", "000", utt)
         path = results / "channel" / "toy" / "ds" / "bsc-p0.1-seed1" / "000.npz"
         with np.load(path) as data:
             expected = int(data["bits_flipped"][utt_index])
-        assert int(ins.bit_errors(clean, received, (4, 2, 1)).sum()) == expected
+        assert int(explore.bit_errors(clean, received, (4, 2, 1)).sum()) == expected
     assert counts.loc[counts["channel"] == "clean", "bits_flipped"].item() == 0
 
 
 def test_flip_counts_and_pooled_rates(run) -> None:
     results, _ = run
-    counts = ins.flip_counts(results)
+    counts = explore.flip_counts(results)
     bits_per_frame = 7
     assert (counts["bits_sent"] == sum(FRAMES) * bits_per_frame).all()
     assert (counts["n_utterances"] == 3).all()
-    pooled = ins.pooled_flip_rates(counts)
+    pooled = explore.pooled_flip_rates(counts)
     natural = pooled[(pooled["labelling"] == "natural") & (pooled["p_flip"] == 0.1)].iloc[0]
     both_seeds = counts[(counts["p_flip"] == 0.1) & (counts["labelling"] == "natural")]
     assert natural["bits_sent"] == both_seeds["bits_sent"].sum()
@@ -173,14 +175,14 @@ def test_flip_counts_and_pooled_rates(run) -> None:
 
 def test_listening_table_keeps_one_seed_per_p_flip(run) -> None:
     results, _ = run
-    conditions = ins.list_conditions(results)
-    table = ins.listening_table(results, conditions, "toy", "ds", "u0")
+    conditions = explore.list_conditions(results)
+    table = explore.listening_table(results, conditions, "toy", "ds", "u0")
     assert table["channel"].tolist() == ["clean", "bsc-p0.01-seed0", "bsc-p0.1-seed0"]
     assert all(p.is_file() for p in table["path"])
-    everything = ins.listening_table(results, conditions, "toy", "ds", "u0", first_seed_only=False)
+    everything = explore.listening_table(results, conditions, "toy", "ds", "u0", first_seed_only=False)
     assert len(everything) == 4
-    assert ins.listening_table(results, conditions, "toy", "ds", "u2").empty  # not in the subset
-    wav, rate = ins.read_for_listening(table["path"].iloc[0])
+    assert explore.listening_table(results, conditions, "toy", "ds", "u2").empty  # not in the subset
+    wav, rate = explore.read_for_listening(table["path"].iloc[0])
     assert (wav.shape, rate) == ((800,), 16000)
 
 
@@ -191,10 +193,10 @@ def test_original_audio_path_resolves_manifest_paths(tmp_path: Path) -> None:
         Utterance("b", "s", "corpus/b.flac", 1.0, 16000, "B"),
     ]
     write_manifest(utts, results / "data" / "ds" / "manifest.tsv")
-    assert ins.original_audio_path(results, "ds", "a") == Path("/abs/a.flac")
-    assert ins.original_audio_path(results, "ds", "b") == tmp_path.resolve() / "corpus" / "b.flac"
+    assert explore.original_audio_path(results, "ds", "a") == Path("/abs/a.flac")
+    assert explore.original_audio_path(results, "ds", "b") == tmp_path.resolve() / "corpus" / "b.flac"
     with pytest.raises(KeyError, match="manifest.tsv"):
-        ins.original_audio_path(results, "ds", "c")
+        explore.original_audio_path(results, "ds", "c")
 
 
 def _tidy(random_codec: str | None) -> pd.DataFrame:
@@ -240,7 +242,7 @@ def _stamped(ax) -> bool:
 
 
 @pytest.mark.parametrize(
-    "draw", [ins.figure_metric_curve, ins.figure_utterance_scatter], ids=["curve", "scatter"]
+    "draw", [explore.figure_metric_curve, explore.figure_utterance_scatter], ids=["curve", "scatter"]
 )
 def test_score_figures_label_random_weight_codecs(draw) -> None:
     marked = _texts(draw(_tidy("beta")))
@@ -253,17 +255,17 @@ def test_score_figures_label_random_weight_codecs(draw) -> None:
 
 def test_random_weights_mark_only_their_own_lines_and_panels() -> None:
     """alpha is real, beta random: beta's line is dotted, and no panel showing alpha is stamped."""
-    curve = ins.figure_metric_curve(_tidy("beta"))
+    curve = explore.figure_metric_curve(_tidy("beta"))
     styles = {line.get_label(): line.get_linestyle() for line in curve.axes[0].get_lines()}
     assert styles["beta (random weights)"] == ":" and styles["alpha"] == "-"
     assert not _stamped(curve.axes[0]) and RANDOM_STAMP not in [t.get_text() for t in curve.texts]
-    scatter = ins.figure_utterance_scatter(_tidy("beta"))
+    scatter = explore.figure_utterance_scatter(_tidy("beta"))
     panels = {ax.get_title(): ax for ax in scatter.axes if ax.get_title()}
     assert _stamped(panels["beta (random weights)"]) and not _stamped(panels["alpha"])
 
 
 def test_metric_curve_draws_one_line_per_codec_at_each_p_flip() -> None:
-    fig = ins.figure_metric_curve(_tidy(None))
+    fig = explore.figure_metric_curve(_tidy(None))
     lines = [line for line in fig.axes[0].get_lines() if line.get_marker() == "o"]
     assert len(lines) == 2
     np.testing.assert_allclose(lines[0].get_xdata(), [0.01, 0.1])
@@ -272,39 +274,39 @@ def test_metric_curve_draws_one_line_per_codec_at_each_p_flip() -> None:
 
 def test_code_and_flip_figures_label_random_weights(run) -> None:
     results, _ = run
-    clean, received = ins.load_pair(results, "toy", "ds", "bsc-p0.1-seed0", "000", "u0")
-    errors = ins.bit_errors(clean, received, (4, 2, 1))
+    clean, received = explore.load_pair(results, "toy", "ds", "bsc-p0.1-seed0", "000", "u0")
+    errors = explore.bit_errors(clean, received, (4, 2, 1))
     for random_weights in (False, True):
         figures = [
-            ins.figure_codes(clean, received, "toy", random_weights=random_weights),
-            ins.figure_bit_errors(errors, (4, 2, 1), "toy", random_weights=random_weights),
+            explore.figure_codes(clean, received, "toy", random_weights=random_weights),
+            explore.figure_bit_errors(errors, (4, 2, 1), "toy", random_weights=random_weights),
         ]
         for fig in figures:
             assert (RANDOM_STAMP in _texts(fig)) is random_weights
-    pooled = ins.pooled_flip_rates(ins.flip_counts(results))
-    assert RANDOM_STAMP in _texts(ins.figure_flip_rates(pooled, random={"toy"}))
+    pooled = explore.pooled_flip_rates(explore.flip_counts(results))
+    assert RANDOM_STAMP in _texts(explore.figure_flip_rates(pooled, random={"toy"}))
     mixed = pd.concat([pooled, pooled.assign(codec="real")])  # a real codec beside the random one
-    assert RANDOM_STAMP not in _texts(ins.figure_flip_rates(mixed, random={"toy"}))
-    assert RANDOM_STAMP not in _texts(ins.figure_flip_rates(pooled))
+    assert RANDOM_STAMP not in _texts(explore.figure_flip_rates(mixed, random={"toy"}))
+    assert RANDOM_STAMP not in _texts(explore.figure_flip_rates(pooled))
 
 
 def test_random_flag_comes_from_codec_json(tmp_path: Path) -> None:
     _write_run(tmp_path, codec="rnd", random_weights=True)
-    assert ins.list_conditions(tmp_path)["random_weights"].all()
-    assert ins.codec_info(tmp_path, "rnd").random_weights
-    assert ins.codec_info(tmp_path, "absent") is None
+    assert explore.list_conditions(tmp_path)["random_weights"].all()
+    assert explore.codec_info(tmp_path, "rnd").random_weights
+    assert explore.codec_info(tmp_path, "absent") is None
 
 
 def test_load_scores_and_failure_table(tmp_path: Path) -> None:
-    assert ins.load_scores(tmp_path) is None
+    assert explore.load_scores(tmp_path) is None
     (tmp_path / "tables").mkdir()
     _tidy("beta").to_parquet(tmp_path / "tables" / "scores_zz.parquet")
     _tidy(None).to_parquet(tmp_path / "tables" / "scores_aa.parquet")
-    dataset, tidy = ins.load_scores(tmp_path)
+    dataset, tidy = explore.load_scores(tmp_path)
     assert dataset == "aa" and not tidy["random_weights"].any()
-    assert ins.load_scores(tmp_path, "zz")[0] == "zz"
-    assert ins.load_scores(tmp_path, "missing") is None
-    failures = ins.failure_table(_tidy("beta"))
+    assert explore.load_scores(tmp_path, "zz")[0] == "zz"
+    assert explore.load_scores(tmp_path, "missing") is None
+    failures = explore.failure_table(_tidy("beta"))
     beta = failures[failures["codec"] == "beta"]
     assert (
         beta["random_weights"].all()
@@ -317,39 +319,39 @@ def test_load_scores_and_failure_table(tmp_path: Path) -> None:
 def test_pick_example_prefers_a_codec_with_a_perturbed_channel(tmp_path: Path) -> None:
     _write_run(tmp_path, codec="zeta")
     (tmp_path / "listen" / "alpha" / "ds" / "clean" / "000").mkdir(parents=True)  # clean listening only
-    conditions = ins.list_conditions(tmp_path)
-    assert ins.pick_example(conditions) == ("zeta", "ds")
-    assert ins.pick_example(conditions, codec="alpha") == ("alpha", "ds")
+    conditions = explore.list_conditions(tmp_path)
+    assert explore.pick_example(conditions) == ("zeta", "ds")
+    assert explore.pick_example(conditions, codec="alpha") == ("alpha", "ds")
     with pytest.raises(LookupError, match="nope"):
-        ins.pick_example(conditions, codec="nope")
+        explore.pick_example(conditions, codec="nope")
 
 
 def test_first_listened_and_condition_labels(run) -> None:
     results, _ = run
-    conditions = ins.list_conditions(results)
-    assert ins.first_listened(results, conditions, "toy", "ds") == ("u0", "000")
-    assert ins.first_listened(results, conditions, "toy", "other") is None
-    labels = [ins.condition_label(row) for _, row in conditions.iterrows()]
+    conditions = explore.list_conditions(results)
+    assert explore.first_listened(results, conditions, "toy", "ds") == ("u0", "000")
+    assert explore.first_listened(results, conditions, "toy", "other") is None
+    labels = [explore.condition_label(row) for _, row in conditions.iterrows()]
     assert labels[0] == "clean (codec, no bit errors)"
     assert labels[1] == "BSC P_flip=0.01 (seed 0)"
     assert labels[-1] == "BSC P_flip=0.1 (seed 0), gray labelling"
     random_row = conditions.iloc[1].copy()
     random_row["random_weights"] = np.bool_(True)  # as pandas hands it out
-    assert ins.condition_label(random_row).endswith("RANDOM WEIGHTS, not a result")
+    assert explore.condition_label(random_row).endswith("RANDOM WEIGHTS, not a result")
 
 
 def test_code_example_uses_the_utterance_and_nearest_condition(run) -> None:
     results, saved = run
-    conditions = ins.list_conditions(results)
-    example = ins.code_example(results, conditions, "toy", "ds", 0.2, utt="u2")
+    conditions = explore.list_conditions(results)
+    example = explore.code_example(results, conditions, "toy", "ds", 0.2, utt="u2")
     assert example is not None
     assert (example.utt, example.condition["channel"]) == ("u2", "bsc-p0.1-seed0")
     np.testing.assert_array_equal(example.received, saved["bsc-p0.1-seed0"][2])
     assert example.errors.shape == (7, FRAMES[2])
     assert "u2" in example.title and "P_flip=0.1" in example.title
-    assert ins.code_example(results, conditions, "toy", "ds", 0.2).utt == "u0"  # default: first utterance
-    assert ins.code_example(results, conditions, "toy", "ds", 0.2, model="ge") is None
-    assert ins.shard_utterances(results, "toy", "ds", "000") == UTTS
+    assert explore.code_example(results, conditions, "toy", "ds", 0.2).utt == "u0"  # default: first utterance
+    assert explore.code_example(results, conditions, "toy", "ds", 0.2, model="ge") is None
+    assert explore.shard_utterances(results, "toy", "ds", "000") == UTTS
 
 
 def test_bursty_channels_are_kept_apart_from_the_bsc(run) -> None:
@@ -362,11 +364,11 @@ def test_bursty_channels_are_kept_apart_from_the_bsc(run) -> None:
         CodeShard(UTTS, sent.codes, False, extras),
         3,
     )
-    conditions = ins.list_conditions(results)
+    conditions = explore.list_conditions(results)
     assert conditions["channel"].iloc[-2:].tolist() == [spec.name, "bsc-p0.1-seed0-gray"]  # GE after BSC
-    assert ins.pick_channel(conditions, "toy", "ds", 0.1, model="ge")["burst_length"] == 8.0
-    pooled = ins.pooled_flip_rates(ins.flip_counts(results, conditions))
+    assert explore.pick_channel(conditions, "toy", "ds", 0.1, model="ge")["burst_length"] == 8.0
+    pooled = explore.pooled_flip_rates(explore.flip_counts(results, conditions))
     at_01 = pooled[(pooled["p_flip"] == 0.1) & (pooled["labelling"] == "natural")]
     assert sorted(at_01["model"]) == ["bsc", "ge"]
     assert at_01.loc[at_01["model"] == "ge", "bits_flipped"].item() == int(sent.bits_flipped.sum())
-    assert any(", GE, natural" in t for t in _texts(ins.figure_flip_rates(pooled)))
+    assert any(", GE, natural" in t for t in _texts(explore.figure_flip_rates(pooled)))

@@ -1,5 +1,8 @@
 """Helpers for ``notebooks/inspect_results.ipynb``: find, load and draw what any run left in ``results/``.
 
+(Named ``explore``, not ``inspect``: a module called ``inspect`` shadows the standard library's
+whenever its folder is on ``sys.path``.)
+
 The notebook must open *any* run (the full study, the offline overlay, a run cut short, one without a
 labelling study), so nothing here assumes a condition exists: everything starts from what is on disk
 (:func:`list_conditions`) and the notebook picks the first available codec, dataset and channel.
@@ -25,10 +28,12 @@ import soundfile as sf
 from matplotlib import colors
 from matplotlib.figure import Figure
 
+from nacbench import artifacts
 from nacbench.analysis.summary import mean_ci
-from nacbench.channel import ChannelSpec, codes_to_bits
+from nacbench.artifacts import CodeShard, load_channel_counts, load_shard, load_utterance_ids
+from nacbench.channel import codes_to_bits
 from nacbench.codecs.base import CodecInfo
-from nacbench.codes_io import CodeShard, load_shard
+from nacbench.conditions import CHANNEL_MODELS, CONDITION_COLUMNS, LABELLINGS, condition_columns
 from nacbench.data.manifest import read_manifest
 from nacbench.metrics import METRIC_LABELS
 from nacbench.plots import (
@@ -43,7 +48,6 @@ from nacbench.plots import (
 from nacbench.tables import failure_counts
 
 __all__ = [
-    "CONDITION_COLUMNS",
     "CodeExample",
     "bit_errors",
     "code_example",
@@ -71,20 +75,8 @@ __all__ = [
     "shard_utterances",
 ]
 
-#: what names one channel artifact: the path parts plus what the channel name encodes
-CONDITION_COLUMNS: tuple[str, ...] = (
-    "codec",
-    "dataset",
-    "channel",
-    "shard",
-    "model",
-    "p_flip",
-    "seed",
-    "labelling",
-    "burst_length",
-)
-_MODEL_ORDER = {"clean": 0, "bsc": 1, "ge": 2}
-_LABELLING_ORDER = {"natural": 0, "gray": 1, "random": 2, "distortion-aware": 3}
+_MODEL_ORDER = {name: i for i, name in enumerate(CHANNEL_MODELS)}
+_LABELLING_ORDER = {name: i for i, name in enumerate(LABELLINGS)}
 
 
 # ------------------------------------------------------------------------------------------- discovery
@@ -92,26 +84,8 @@ _LABELLING_ORDER = {"natural": 0, "gray": 1, "random": 2, "distortion-aware": 3}
 
 def codec_info(results: str | Path, codec: str) -> CodecInfo | None:
     """The codec's ``codes/{codec}/codec.json``, or ``None`` when the encode stage has not written it."""
-    path = Path(results) / "codes" / codec / "codec.json"
+    path = Path(artifacts.codec_info(results, codec))
     return CodecInfo.read(path) if path.is_file() else None
-
-
-def _condition(codec: str, dataset: str, channel: str, shard: str) -> dict[str, object] | None:
-    try:
-        spec = ChannelSpec.parse(channel)
-    except ValueError:
-        return None
-    return {
-        "codec": codec,
-        "dataset": dataset,
-        "channel": channel,
-        "shard": shard,
-        "model": spec.model,
-        "p_flip": float(spec.p_flip),
-        "seed": int(spec.seed) if spec.model != "clean" else -1,
-        "labelling": spec.labelling,
-        "burst_length": np.nan if spec.burst_length is None else float(spec.burst_length),
-    }
 
 
 def _sort_conditions(df: pd.DataFrame) -> pd.DataFrame:
@@ -135,25 +109,18 @@ def list_conditions(results: str | Path) -> pd.DataFrame:
     """
     results = Path(results)
     found: dict[tuple[str, str, str, str], dict[str, object]] = {}
-    for path in sorted(results.glob("channel/*/*/*/*.npz")):
-        if path.name.endswith(".tmp.npz"):
-            continue  # a write in progress (save_shard renames when done)
-        codec, dataset, channel = path.parts[-4:-1]
-        key = (codec, dataset, channel, path.stem)
+    shards, odd_shards = artifacts.find(results, "channel_shard")
+    for a in shards:
+        key = (str(a.codec), str(a.dataset), str(a.channel), str(a.shard))
         found.setdefault(key, {"has_codes": False, "n_listen": 0})["has_codes"] = True
-    for folder in sorted(p for p in results.glob("listen/*/*/*/*") if p.is_dir()):
-        codec, dataset, channel, shard = folder.parts[-4:]
-        key = (codec, dataset, channel, shard)
+    folders, odd_folders = artifacts.find(results, "listen_dir")
+    for a in folders:
+        key = (str(a.codec), str(a.dataset), str(a.channel), str(a.shard))
         found.setdefault(key, {"has_codes": False, "n_listen": 0})["n_listen"] = len(
-            list(folder.glob("*.flac"))
+            artifacts.listened_utterances(a.path)
         )
-    rows, skipped = [], []
-    for key, flags in found.items():
-        condition = _condition(*key)
-        if condition is None:
-            skipped.append("/".join(key))
-            continue
-        rows.append({**condition, **flags})
+    rows = [{**condition_columns(*key), **flags} for key, flags in found.items()]
+    skipped = [p.relative_to(results).as_posix() for p in [*odd_shards, *odd_folders]]
     if skipped:
         warnings.warn(f"{results}: skipped folders that are not channel names: {skipped[:5]}", stacklevel=2)
     columns = [*CONDITION_COLUMNS, "has_codes", "n_listen", "random_weights"]
@@ -278,9 +245,9 @@ def listening_table(
         & (conditions["labelling"] == labelling)
         & (conditions["n_listen"] > 0)
     ].copy()
-    base = Path(results) / "listen" / codec / dataset
     rows["path"] = [
-        base / ch / sh / f"{utt}.flac" for ch, sh in zip(rows["channel"], rows["shard"], strict=True)
+        artifacts.listen_flac(artifacts.listen_dir(results, codec, dataset, ch, sh), utt)
+        for ch, sh in zip(rows["channel"], rows["shard"], strict=True)
     ]
     rows = rows[[p.is_file() for p in rows["path"]]]
     if first_seed_only and not rows.empty:
@@ -294,7 +261,7 @@ def original_audio_path(results: str | Path, dataset: str, utt: str) -> Path:
     A relative manifest path is taken relative to the folder holding ``results/`` (the workflow's
     working directory when the results folder sits in the repository, as by default).
     """
-    manifest_path = Path(results) / "data" / dataset / "manifest.tsv"
+    manifest_path = Path(artifacts.manifest(results, dataset))
     manifest = read_manifest(manifest_path)
     match = manifest.loc[manifest["utt_id"] == utt, "path"]
     if match.empty:
@@ -320,8 +287,9 @@ def first_listened(
         (conditions["codec"] == codec) & (conditions["dataset"] == dataset) & (conditions["n_listen"] > 0)
     ]
     for row in rows.itertuples(index=False):
-        folder = Path(results) / "listen" / codec / dataset / row.channel / row.shard
-        stems = sorted(p.stem for p in folder.glob("*.flac"))
+        stems = artifacts.listened_utterances(
+            artifacts.listen_dir(results, codec, dataset, row.channel, row.shard)
+        )
         if stems:
             return stems[0], str(row.shard)
     return None
@@ -346,9 +314,8 @@ def load_pair(
     the channel stage (``channel/{codec}/{dataset}/{channel}/{shard}.npz``). For a non-natural labelling
     the received codes are already mapped back to the codec's own indices, as the decoder saw them.
     """
-    results = Path(results)
-    clean_path = results / "codes" / codec / dataset / f"{shard}.npz"
-    received_path = results / "channel" / codec / dataset / channel / f"{shard}.npz"
+    clean_path = Path(artifacts.codes_shard(results, codec, dataset, shard))
+    received_path = Path(artifacts.channel_shard(results, codec, dataset, channel, shard))
     for path in (clean_path, received_path):
         if not path.is_file():
             raise FileNotFoundError(f"{path}: no such code artifact")
@@ -403,15 +370,13 @@ class CodeExample:
 
 def shard_utterances(results: str | Path, codec: str, dataset: str, shard: str) -> list[str]:
     """Utterance ids of one clean code shard, in stored order."""
-    path = Path(results) / "codes" / codec / dataset / f"{shard}.npz"
-    with np.load(path, allow_pickle=False) as data:
-        return [str(u) for u in data["utt_ids"]]
+    return load_utterance_ids(artifacts.codes_shard(results, codec, dataset, shard))
 
 
 def _shard_holding(results: Path, codec: str, dataset: str, utt: str) -> str | None:
-    for path in sorted((results / "codes" / codec / dataset).glob("*.npz")):
-        if not path.name.endswith(".tmp.npz") and utt in shard_utterances(results, codec, dataset, path.stem):
-            return path.stem
+    for shard in artifacts.find(results, "codes_shard", codec=codec, dataset=dataset)[0]:
+        if utt in load_utterance_ids(shard.path):
+            return shard.shard
     return None
 
 
@@ -436,9 +401,7 @@ def code_example(
         utt = shard_utterances(results, codec, dataset, shard)[0]
     info = codec_info(results, codec)
     if info is None:
-        raise FileNotFoundError(
-            f"{results / 'codes' / codec / 'codec.json'}: missing; cannot lay out the bits"
-        )
+        raise FileNotFoundError(f"{artifacts.codec_info(results, codec)}: missing; cannot lay out the bits")
     clean, received = load_pair(results, codec, dataset, str(chosen["channel"]), shard, utt)
     return CodeExample(
         codec, dataset, utt, chosen, clean, received, info.bits_per_codebook, info.random_weights
@@ -449,21 +412,13 @@ def flip_counts(results: str | Path, conditions: pd.DataFrame | None = None) -> 
     """Bits sent and flipped per channel artifact (summed over its utterances), as the channel stage
     recorded them; one row per artifact with :data:`CONDITION_COLUMNS`, ``bits_sent``, ``bits_flipped``,
     ``out_of_range`` and ``n_utterances``."""
-    results = Path(results)
     conditions = list_conditions(results) if conditions is None else conditions
     rows = []
     for row in conditions[conditions["has_codes"].astype(bool)].itertuples(index=False):
-        path = results / "channel" / row.codec / row.dataset / row.channel / f"{row.shard}.npz"
-        with np.load(path, allow_pickle=False) as data:
-            missing = [k for k in ("bits_sent", "bits_flipped") if k not in data.files]
-            if missing:
-                raise KeyError(f"{path}: channel artifact lacks {missing}")
-            counts = {
-                "bits_sent": int(data["bits_sent"].sum()),
-                "bits_flipped": int(data["bits_flipped"].sum()),
-                "out_of_range": int(data["out_of_range"].sum()) if "out_of_range" in data.files else 0,
-                "n_utterances": int(data["utt_ids"].size),
-            }
+        path = artifacts.channel_shard(results, row.codec, row.dataset, row.channel, row.shard)
+        per_utt = load_channel_counts(path)
+        counts = {k: int(v.sum()) for k, v in per_utt.items()}
+        counts["n_utterances"] = int(per_utt["bits_sent"].size)
         rows.append({c: getattr(row, c) for c in CONDITION_COLUMNS} | counts)
     columns = [*CONDITION_COLUMNS, "bits_sent", "bits_flipped", "out_of_range", "n_utterances"]
     return pd.DataFrame(rows, columns=columns)
@@ -499,14 +454,13 @@ def pooled_flip_rates(
 def load_scores(results: str | Path, dataset: str | None = None) -> tuple[str, pd.DataFrame] | None:
     """(dataset, tidy score table) from ``tables/scores_<dataset>.parquet``; the first dataset in name
     order when ``dataset`` is None; ``None`` when the run has no score table yet."""
-    tables = Path(results) / "tables"
     if dataset is not None:
-        path = tables / f"scores_{dataset}.parquet"
-        return (dataset, pd.read_parquet(path)) if path.is_file() else None
-    paths = sorted(tables.glob("scores_*.parquet"))
-    if not paths:
+        path = Path(artifacts.tidy_scores(results, dataset))
+        return (dataset, artifacts.read_parquet(path)) if path.is_file() else None
+    found = artifacts.find(results, "tidy_scores")[0]
+    if not found:
         return None
-    return paths[0].stem.removeprefix("scores_"), pd.read_parquet(paths[0])
+    return str(found[0].dataset), artifacts.read_parquet(found[0].path)
 
 
 def random_codecs(tidy: pd.DataFrame) -> set[str]:
