@@ -177,6 +177,32 @@ def test_report_page_headline_numbers(tmp_path: Path) -> None:
     assert study_a["dac"]["weights"] == "random init" and study_a["codec2-3200"]["weights"] == "published"
     assert page["study_b"] is None
 
+    from nacbench.tables import table2, write_table
+
+    rows = [
+        {
+            "encoder": "NeuCodec",
+            "decoder": "24kHz",
+            "wer": 2.61,
+            "stoi": 0.9,
+            "pesq": 2.04,
+            "random_weights": True,
+        },
+        {"encoder": "NeuCodec", "decoder": "16kHz", "available": False, "reason": "no 16 kHz decoder"},
+    ]
+    write_table(table2(rows), tmp_path / "table2", "Table 2")
+    page = report_page([], None, None, str(tmp_path / "table2.csv"), str(tmp_path / "h.json"))
+    assert page["study_a"] is None
+    assert page["study_b"]["rows"][0] == {
+        "encoder": "NeuCodec",
+        "decoder": "24kHz",
+        "wer": "2.61",
+        "stoi": "0.9",
+        "pesq": "2.04",
+        "weights": "random init",
+    }
+    assert page["study_b"]["rows"][1]["wer"] == "n/a (weights unavailable)"
+
 
 def test_html_report_opens_on_the_run_summary(tmp_path: Path) -> None:
     """The report's first page says what was computed, on which weights, and the headline numbers."""
