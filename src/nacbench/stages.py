@@ -19,6 +19,7 @@ import pandas as pd
 from nacbench.artifacts import (
     INPUT_GAIN_KEY,
     CodeShard,
+    codec_info,
     decoded_wav,
     download_root,
     listen_flac,
@@ -93,7 +94,7 @@ def check_results_folder(results: str | Path, codecs: Mapping[str, Mapping[str, 
     from nacbench.plan import asks_random_weights
 
     for codec, options in codecs.items():
-        path = Path(results) / "codes" / codec / "codec.json"
+        path = Path(codec_info(results, codec))
         if not path.is_file():
             continue
         try:
