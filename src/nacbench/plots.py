@@ -19,6 +19,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.typing import ColorType
 
 from nacbench.analysis.summary import mean_ci
 from nacbench.metrics import METRIC_LABELS, metric_names
@@ -29,7 +30,7 @@ RANDOM_STAMP = "RANDOM WEIGHTS — not a result"
 
 PFLIP_LABEL = r"bit-flip probability $P_\mathrm{flip}$"
 LABELLING_ORDER = ("natural", "gray", "random", "distortion-aware")
-_PALETTE = matplotlib.colormaps["tab10"].colors
+_PALETTE = tuple(matplotlib.color_sequences["tab10"])  # the tab10 colormap's colours, typed
 
 
 def save_figure(fig: Figure, out_stem: Path) -> dict[str, Path]:
@@ -60,7 +61,7 @@ def stamp_random(fig: Figure) -> None:
     )
 
 
-def codec_colours(codecs: Sequence[str]) -> dict[str, tuple]:
+def codec_colours(codecs: Sequence[str]) -> dict[str, ColorType]:
     """One colour per codec, by sorted name, so the same set of codecs gets the same colours everywhere."""
     return {name: _PALETTE[i % len(_PALETTE)] for i, name in enumerate(sorted(set(codecs)))}
 
