@@ -300,4 +300,4 @@ def test_derive_rng_names_numbers_by_value() -> None:
     """A P_flip read from YAML as 1 (int) and one written 1.0 must give the same errors."""
     assert derive_rng(0, "a", 1).integers(0, 2**62) == derive_rng(0, "a", 1.0).integers(0, 2**62)
     with pytest.raises(TypeError):
-        derive_rng(0, None)  # type: ignore[arg-type]
+        derive_rng(0, None)  # type: ignore[arg-type]  # a wrong type on purpose: the call must raise

@@ -182,7 +182,7 @@ def test_codeword_vectors_are_what_the_decoder_sums(run: Run) -> None:
     assert all(v.shape[0] == 1024 for v in vectors)
     c = run.codes()[0]
     summed = sum(v[c[k]] for k, v in enumerate(vectors))  # [frames, dim]
-    model = run.adapter.model  # type: ignore[attr-defined]
+    model = run.adapter.model  # type: ignore[attr-defined]  # CodecAdapter has no `model`; the torch adapters do
     with torch.inference_mode():
         if run.adapter.info.name == "dac":
             latent = model.quantizer.from_codes(torch.from_numpy(c)[None])[0][0].T
@@ -196,7 +196,7 @@ def test_codeword_vectors_are_what_the_decoder_sums(run: Run) -> None:
 
 def test_neucodec_fsq_index_order_matches_the_package() -> None:
     adapter = _get("neucodec").adapter
-    fsq = adapter.model.generator.quantizer.layers[0]  # type: ignore[attr-defined]
+    fsq = adapter.model.generator.quantizer.layers[0]  # type: ignore[attr-defined]  # CodecAdapter has no `model`; the torch adapters do
     rng = np.random.default_rng(0)
     indices = np.concatenate(
         [rng.integers(0, 65_536, 500), [0, 1, 4, 65_535], _get("neucodec").codes()[0][0]]
@@ -212,7 +212,7 @@ def test_neucodec_fsq_index_order_matches_the_package() -> None:
 
 def test_quantizer_output_matches_the_fsq_forward_pass() -> None:
     adapter = _get("neucodec").adapter
-    quantizer = adapter.model.generator.quantizer  # type: ignore[attr-defined]
+    quantizer = adapter.model.generator.quantizer  # type: ignore[attr-defined]  # CodecAdapter has no `model`; the torch adapters do
     with torch.inference_mode():
         out, indices = quantizer(torch.randn(1, 40, 2048, generator=torch.Generator().manual_seed(0)))
     got = adapter.quantizer_output(indices[0].T.numpy().astype(np.int64))
@@ -230,7 +230,7 @@ def test_neucodec_codeword_vectors() -> None:
 
 def test_distill_drops_its_trailing_frame_to_align_with_neucodec() -> None:
     run_d = _get("distill")
-    raw = run_d.adapter.model.encode_code(torch.from_numpy(run_d.wavs[1])[None, None])  # type: ignore[attr-defined]
+    raw = run_d.adapter.model.encode_code(torch.from_numpy(run_d.wavs[1])[None, None])  # type: ignore[attr-defined]  # CodecAdapter has no `model`; the torch adapters do
     assert raw.shape[-1] == 1_900 // 320 + 1  # the package's own count
     assert run_d.codes()[1].shape[1] == 1_900 // 320 == _get("neucodec").codes()[1].shape[1]
     np.testing.assert_array_equal(run_d.codes()[1][0], raw[0, 0, :-1].numpy())
@@ -243,7 +243,7 @@ def test_neucodec_parameter_groups_are_counted_from_modules(name: str) -> None:
     from nacbench.codecs.neucodec import full_semantic_parameters
 
     adapter = _get(name).adapter
-    model, params = adapter.model, adapter.info.parameters  # type: ignore[attr-defined]
+    model, params = adapter.model, adapter.info.parameters  # type: ignore[attr-defined]  # CodecAdapter has no `model`; the torch adapters do
     full = full_semantic_parameters(name)
     assert params["semantic_model_built"] == count_parameters(model.semantic_model) < full
     semantic = full + count_parameters(model.SemanticEncoder_module)
@@ -273,7 +273,7 @@ def test_full_semantic_architectures_are_the_published_sizes() -> None:
 def test_neucodec_checkpoint_key_check() -> None:
     from nacbench.codecs.neucodec import load_checkpoint_checked
 
-    model = _get("neucodec").adapter.model  # type: ignore[attr-defined]
+    model = _get("neucodec").adapter.model  # type: ignore[attr-defined]  # CodecAdapter has no `model`; the torch adapters do
     state = {k: v.clone() for k, v in model.state_dict().items()}
     without_semantic = {k: v for k, v in state.items() if not k.startswith("semantic_model.")}
     load_checkpoint_checked(model, {**without_semantic, "fc_post_s.weight": torch.zeros(1)}, "neucodec", "ok")
@@ -305,7 +305,7 @@ def test_neucodec_16k_decoder() -> None:
 def test_encodec_9kbps_gives_exactly_12_codebooks() -> None:
     from nacbench.codecs.encodec import bandwidth_for
 
-    model = _get("encodec").adapter.model  # type: ignore[attr-defined]
+    model = _get("encodec").adapter.model  # type: ignore[attr-defined]  # CodecAdapter has no `model`; the torch adapters do
     assert bandwidth_for(model, 12) == pytest.approx(9.0)
     with pytest.raises(ValueError):
         model.set_target_bandwidth(9.0)  # not a preset: why the adapter passes the bandwidth itself

@@ -49,7 +49,7 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def do_GET(self) -> None:
-        state = self.server.state  # type: ignore[attr-defined]
+        state = self.server.state  # type: ignore[attr-defined]  # the test server's own state, set by the fixture below
         range_header = self.headers.get("Range")
         state.requests.append((self.path, range_header))
         data = state.files.get(self.path)
@@ -82,11 +82,11 @@ class _Handler(BaseHTTPRequestHandler):
 @pytest.fixture
 def server() -> Iterator[tuple[str, ServerState]]:
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    httpd.state = ServerState()  # type: ignore[attr-defined]
+    httpd.state = ServerState()  # type: ignore[attr-defined]  # the test server's own state, read by the handler
     thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}", httpd.state  # type: ignore[attr-defined]
+        yield f"http://127.0.0.1:{httpd.server_address[1]}", httpd.state  # type: ignore[attr-defined]  # the test server's own state, set above
     finally:
         httpd.shutdown()
         httpd.server_close()

@@ -297,7 +297,7 @@ def test_score_many_survives_a_dying_worker(speech: list[np.ndarray]) -> None:
         ("dies", speech[1], _KillsWorker()),
         ("ok1", speech[2], speech[2]),
     ]
-    out = score_many(pairs, {"si_sdr": {}, "mel_mse": {}}, processes=2)  # type: ignore[arg-type]
+    out = score_many(pairs, {"si_sdr": {}, "mel_mse": {}}, processes=2)  # type: ignore[arg-type]  # a stand-in that kills the worker instead of an array, on purpose
     assert list(out["utt_id"]) == ["ok0", "dies", "ok1"]
     assert out.loc[1, "error"] == "crash: worker process died" and math.isnan(out.loc[1, "si_sdr"])
     assert out.loc[[0, 2], "si_sdr"].tolist() == [math.inf, math.inf]

@@ -128,4 +128,4 @@ def test_seed_must_be_a_non_negative_integer() -> None:
     with pytest.raises(ValueError, match="non-negative"):
         seeds.arctic_rng(-1, "bdl")
     with pytest.raises(TypeError, match="str or numbers"):
-        seeds.fit_rng(0, None)  # type: ignore[arg-type]
+        seeds.fit_rng(0, None)  # type: ignore[arg-type]  # a wrong type on purpose: the call must raise

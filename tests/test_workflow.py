@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -387,3 +388,50 @@ def test_ruff_is_clean() -> None:
     for args in (["check", "."], ["format", "--check", "."]):
         proc = subprocess.run([*ruff, *args], cwd=REPO, capture_output=True, text=True)
         assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_mypy_is_clean() -> None:
+    """The package type-checks under pyproject.toml's [tool.mypy] (stubs: envs/requirements-dev.txt)."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "mypy", "src/nacbench"], cwd=REPO, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+# a type-ignore comment, and the form every one must have: error codes in brackets, then a comment
+# that says why (the pattern is split so that this file does not match itself)
+_TYPE_IGNORE = re.compile(r"#\s*type:\s*" + "ignore")
+_EXPLAINED_TYPE_IGNORE = re.compile(r"#\s*type:\s*" + r"ignore\[[\w-]+(\s*,\s*[\w-]+)*\]\s*#\s*\S")
+
+
+def unexplained_type_ignores(text: str) -> list[str]:
+    """Lines of ``text`` with a type-ignore comment that names no error code or gives no reason."""
+    return [
+        line.strip()
+        for line in text.splitlines()
+        if _TYPE_IGNORE.search(line) and not _EXPLAINED_TYPE_IGNORE.search(line)
+    ]
+
+
+def test_unexplained_type_ignores_are_found() -> None:
+    ignore = "# type: " + "ignore"
+    assert unexplained_type_ignores(f"x = f()  {ignore}[arg-type]  # a wrong type on purpose\n") == []
+    assert unexplained_type_ignores(f"x = f()  {ignore}[arg-type, misc]  # why\n") == []
+    for bad in (f"x = f()  {ignore}", f"x = f()  {ignore}[arg-type]", f"x = f()  {ignore}  # why"):
+        assert unexplained_type_ignores(bad) == [bad]
+
+
+def test_every_type_ignore_names_its_code_and_reason() -> None:
+    """Issue 11: no type-ignore without a reason, in the package, tests, workflow, benchmarks or notebooks."""
+    files = [REPO / "Snakefile"] + [
+        path
+        for folder in ("src", "tests", "workflow", "benchmarks", "notebooks")
+        for path in sorted((REPO / folder).rglob("*"))
+        if path.suffix in (".py", ".smk", ".ipynb")
+    ]
+    found = {
+        str(path.relative_to(REPO)): lines
+        for path in files
+        if (lines := unexplained_type_ignores(path.read_text(encoding="utf-8")))
+    }
+    assert not found, found

@@ -32,7 +32,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -718,7 +718,7 @@ def read_parquet(path: str | Path) -> pd.DataFrame:
 
 def write_csv(df: pd.DataFrame, path: str | Path) -> None:
     """Write a table as CSV (gzip when the name ends in ``.gz``), atomically."""
-    compression = "gzip" if str(path).endswith(".gz") else None
+    compression: Literal["gzip"] | None = "gzip" if str(path).endswith(".gz") else None
     with _atomic(path) as tmp:
         df.to_csv(tmp, index=False, compression=compression)
 

@@ -220,7 +220,7 @@ def capability_errors(config: Mapping[str, Any]) -> list[str]:
         field: str, codec: str | None, capability: Capability | None, purpose: str
     ) -> StaticLayout | None:
         options = config["codecs"].get(codec) if codec else None
-        if options is None:
+        if not codec or options is None:
             return None  # no codec, or an unknown one (reported by the name checks)
         if options["adapter"] == EXTERNAL_ADAPTER:
             errors.append(

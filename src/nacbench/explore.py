@@ -21,6 +21,7 @@ import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -205,7 +206,7 @@ def pick_channel(
     return rows.iloc[0].drop(["_d", "_other"])
 
 
-def condition_label(row: pd.Series | Mapping[str, object]) -> str:
+def condition_label(row: pd.Series | Mapping[str, Any]) -> str:
     """A short human name for a condition: "clean", "BSC P_flip=0.01 (seed 0)", "GE ... gray" ..."""
     if row["model"] == "clean":
         text = "clean (codec, no bit errors)"

@@ -16,10 +16,13 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["fsq_basis", "indices_to_levels", "level_values", "levels_to_indices"]
+__all__ = ["Levels", "fsq_basis", "indices_to_levels", "level_values", "levels_to_indices"]
+
+#: level counts per dimension: a config's list, or an integer array already checked by one of these
+Levels = Sequence[int] | np.ndarray
 
 
-def _checked_levels(levels: Sequence[int]) -> np.ndarray:
+def _checked_levels(levels: Levels) -> np.ndarray:
     arr = np.asarray(list(levels), dtype=np.int64)
     if arr.ndim != 1 or arr.size == 0:
         raise ValueError(f"FSQ levels must be a non-empty 1-D sequence, got {levels!r}")
@@ -28,13 +31,13 @@ def _checked_levels(levels: Sequence[int]) -> np.ndarray:
     return arr
 
 
-def fsq_basis(levels: Sequence[int]) -> np.ndarray:
+def fsq_basis(levels: Levels) -> np.ndarray:
     """Place value of each digit: ``[1, L0, L0*L1, ...]`` (dimension 0 least significant)."""
     arr = _checked_levels(levels)
     return np.concatenate([[1], np.cumprod(arr[:-1])]).astype(np.int64)
 
 
-def indices_to_levels(indices: np.ndarray, levels: Sequence[int]) -> np.ndarray:
+def indices_to_levels(indices: np.ndarray, levels: Levels) -> np.ndarray:
     """Split flat FSQ indices into per-dimension level indices, shape ``[..., D]``.
 
     Raises if an index lies outside ``[0, prod(levels))`` — a silently wrapped digit would hide a bug in
@@ -48,7 +51,7 @@ def indices_to_levels(indices: np.ndarray, levels: Sequence[int]) -> np.ndarray:
     return (idx[..., None] // fsq_basis(arr)) % arr
 
 
-def levels_to_indices(level_arr: np.ndarray, levels: Sequence[int]) -> np.ndarray:
+def levels_to_indices(level_arr: np.ndarray, levels: Levels) -> np.ndarray:
     """Inverse of :func:`indices_to_levels`: ``[..., D]`` level indices -> flat indices ``[...]``."""
     arr = _checked_levels(levels)
     lv = np.asarray(level_arr, dtype=np.int64)
@@ -59,7 +62,7 @@ def levels_to_indices(level_arr: np.ndarray, levels: Sequence[int]) -> np.ndarra
     return (lv * fsq_basis(arr)).sum(axis=-1)
 
 
-def level_values(levels: Sequence[int]) -> list[np.ndarray]:
+def level_values(levels: Levels) -> list[np.ndarray]:
     """Per dimension, the value the quantizer outputs for each level index.
 
     vector-quantize-pytorch renormalises a level ``l`` of an ``L``-level grid to ``(l - L//2) / (L//2)``

@@ -607,6 +607,7 @@ def make_labelling(
         raise LabellingError(f"codec {codec!r}: {len(vectors)} codeword tables for {len(sizes)} codebooks")
     if usage is not None and len(usage) != len(sizes):
         raise LabellingError(f"codec {codec!r}: {len(usage)} usage tables for {len(sizes)} codebooks")
+    info: dict[str, Any]  # per codebook: how its labelling was made (the branches store different fields)
     for k, (size, lv) in enumerate(zip(sizes, per_cb, strict=True)):
         if name == "natural":
             fwd, info = np.arange(size), {"method": "identity"}

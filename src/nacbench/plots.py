@@ -19,13 +19,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Final
 
 import matplotlib
 import numpy as np
 import pandas as pd
+from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.typing import ColorType
 
 from nacbench.analysis.summary import mean_ci
 from nacbench.metrics import METRIC_LABELS, metric_names
@@ -47,13 +50,13 @@ RANDOM_STAMP = "RANDOM WEIGHTS — not a result"
 #: appended to the legend label or panel title of anything drawn from a random-weight codec
 RANDOM_LABEL = "(random weights)"
 #: the line style of a curve drawn from a random-weight codec (real curves are solid; clean is dashed)
-RANDOM_LINESTYLE = ":"
+RANDOM_LINESTYLE: Final = ":"
 #: the start of the note in a panel that has nothing finite to draw
 EMPTY_PANEL = "no finite values"
 
 PFLIP_LABEL = r"bit-flip probability $P_\mathrm{flip}$"
 LABELLING_ORDER = ("natural", "gray", "random", "distortion-aware")
-_PALETTE = matplotlib.colormaps["tab10"].colors
+_PALETTE = tuple(matplotlib.color_sequences["tab10"])  # the tab10 colormap's colours, typed
 
 
 def save_figure(fig: Figure, out_stem: Path) -> dict[str, Path]:
@@ -127,7 +130,7 @@ def mark_empty_panel(
     ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", fontsize=9, wrap=True)
 
 
-def codec_colours(codecs: Sequence[str]) -> dict[str, tuple]:
+def codec_colours(codecs: Sequence[str]) -> dict[str, ColorType]:
     """One colour per codec, by sorted name, so the same set of codecs gets the same colours everywhere."""
     return {name: _PALETTE[i % len(_PALETTE)] for i, name in enumerate(sorted(set(codecs)))}
 
@@ -224,7 +227,7 @@ def figure3(
     n_rows = int(np.ceil(len(metrics) / n_cols))
     fig = Figure(figsize=(5.2 * n_cols, 3.8 * n_rows), layout="constrained")
     axes = np.atleast_1d(fig.subplots(n_rows, n_cols, squeeze=False)).ravel()
-    legend: dict[str, object] = {}
+    legend: dict[str, Artist] = {}
     for ax, metric in zip(axes, metrics, strict=False):
         curve = mean_ci(sweep, ["codec", "p_flip"], metric, n_boot=n_boot, seed=seed)
         reference = mean_ci(clean, ["codec"], metric, n_boot=0, seed=seed).set_index("codec")["mean"]

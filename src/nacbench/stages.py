@@ -34,7 +34,7 @@ from nacbench.artifacts import (
     write_parquet,
 )
 from nacbench.audio import SCORING_RATE, apply_gain_db, read_audio, resample, write_audio, write_decoded
-from nacbench.channel import transmit
+from nacbench.channel import OutOfRangePolicy, transmit
 from nacbench.codecs.base import Capability, CodecAdapter, CodecInfo
 from nacbench.conditions import ChannelSpec
 from nacbench.data.manifest import DatasetError, read_manifest, select_shard, write_manifest, write_skips
@@ -251,7 +251,7 @@ def transmit_shard(
     dataset: str,
     shard: str,
     out: str,
-    out_of_range: str = "error",
+    out_of_range: OutOfRangePolicy = "error",
     labelling_path: str | None = None,
 ) -> None:
     """Send one shard of codes through the channel named by ``channel`` and record what it did.
@@ -274,7 +274,7 @@ def transmit_shard(
         rng,
         labelling,
         out_of_range,
-        codec=codec,  # type: ignore[arg-type]
+        codec=codec,
     )
     sent, flipped = int(result.bits_sent.sum()), int(result.bits_flipped.sum())
     log.info("%s %s: %d bits sent, %d flipped (%.4g)", codec, channel, sent, flipped, flipped / max(sent, 1))

@@ -68,7 +68,7 @@ def crossing_points(curves: np.ndarray, clean: np.ndarray, log_p: np.ndarray, ma
 
 def _cell_matrices(
     rows: pd.DataFrame, utt: np.ndarray, metric: str, p_grid: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, pd.Index]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per-utterance sums and counts of non-NaN scores, ``[n_utterances, 1 + K]`` (column 0 = clean)."""
     utt_codes, utt_index = pd.factorize(utt)
     values = pd.to_numeric(rows[metric], errors="coerce").to_numpy(dtype=np.float64)

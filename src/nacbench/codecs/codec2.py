@@ -108,7 +108,10 @@ class _Codec2Rng:
         if set(offsets) != {"next", "codec2_rand"}:
             raise RuntimeError(f"{path}: symbols 'next'/'codec2_rand' not in its symbol table (stripped?)")
         lib = ctypes.CDLL(str(path))  # the already-loaded copy: dlopen matches the same file
-        base = ctypes.cast(lib.codec2_rand, ctypes.c_void_p).value - offsets["codec2_rand"]
+        address = ctypes.cast(lib.codec2_rand, ctypes.c_void_p).value
+        if address is None:  # ctypes gives None for a NULL pointer; dlsym found the symbol, so it is not
+            raise RuntimeError(f"{path}: codec2_rand resolved to a NULL address")
+        base = address - offsets["codec2_rand"]
         self._state = ctypes.c_ulong.from_address(base + offsets["next"])
         self._rand = lib.codec2_rand
         self._rand.restype = ctypes.c_int

@@ -17,18 +17,17 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
-from torch import nn
 
 from nacbench.codecs import register
 from nacbench.codecs.base import CodecInfo, WeightsUnavailableError
 from nacbench.codecs.torchutil import (
-    BATCHING_MODES,
     BatchedTorchAdapter,
     BatchingMode,
+    batching_mode,
     check_choice,
     count_parameters,
     fit_length,
@@ -42,6 +41,11 @@ from nacbench.codecs.torchutil import (
     to_numpy_f32,
 )
 
+if TYPE_CHECKING:
+    # the package is typed (py.typed): with its class named, mypy checks the calls into the model instead
+    # of reading its submodules as torch's `Tensor | Module` attribute type
+    from encodec import EncodecModel
+
 SAMPLE_RATE = 24_000
 HOP = 320
 CODEBOOK_SIZE = 1024
@@ -49,7 +53,7 @@ CODEBOOK_SIZE = 1024
 CHECKPOINT = "encodec_24khz-d7cc33bc.th"
 
 
-def bandwidth_for(model: nn.Module, n_codebooks: int) -> float:
+def bandwidth_for(model: EncodecModel, n_codebooks: int) -> float:
     """Bandwidth (kbps) at which the model's quantizer uses exactly ``n_codebooks`` codebooks."""
     quantizer = model.quantizer
     bandwidth = n_codebooks * quantizer.get_bandwidth_per_quantizer(model.frame_rate)  # kbps per codebook
@@ -59,7 +63,7 @@ def bandwidth_for(model: nn.Module, n_codebooks: int) -> float:
     return bandwidth
 
 
-def init_random_codebooks(model: nn.Module, probe_frames: int = 64) -> None:
+def init_random_codebooks(model: EncodecModel, probe_frames: int = 64) -> None:
     """Give an untrained model codebooks drawn from its own encoder's outputs (torch's current RNG).
 
     Untrained EnCodec codebooks are all zeros (k-means initialisation runs only in training), so every
@@ -81,7 +85,7 @@ def init_random_codebooks(model: nn.Module, probe_frames: int = 64) -> None:
             residual = residual - book.decode(book.encode(residual))
 
 
-def _pretrained_model(weights: str | None, option: str) -> tuple[nn.Module, str]:
+def _pretrained_model(weights: str | None, option: str) -> tuple[EncodecModel, str]:
     """The package's 24 kHz model with its published weights (strict ``load_state_dict`` inside).
 
     ``weights``: a folder holding ``encodec_24khz-d7cc33bc.th`` (or that file); default the torch hub
@@ -122,7 +126,7 @@ class EncodecAdapter(BatchedTorchAdapter):
 
     def __init__(
         self,
-        model: nn.Module,
+        model: EncodecModel,
         info: CodecInfo,
         device: torch.device,
         batch_size: int,
@@ -138,10 +142,10 @@ class EncodecAdapter(BatchedTorchAdapter):
         batch, lengths = pad_waveforms(wavs)
         emb = self.model.encoder(batch.to(self.device))
         codes = self.model.quantizer.encode(emb, self.model.frame_rate, self.bandwidth)  # [K, B, F]
-        codes = codes.transpose(0, 1).to("cpu", torch.int64).numpy()
+        per_item = codes.transpose(0, 1).to("cpu", torch.int64).numpy()  # [B, K, F]
         return [
             np.ascontiguousarray(c[:, : frames_for_length(int(n), HOP)])
-            for c, n in zip(codes, lengths, strict=True)
+            for c, n in zip(per_item, lengths, strict=True)
         ]
 
     @torch.inference_mode()
@@ -178,7 +182,7 @@ def build_encodec(
     reject_unknown_options(
         name, unknown, ("weights", "random_weights", "batch_size", "n_codebooks", "seed", "batching")
     )
-    check_choice(name, "batching", batching, BATCHING_MODES)
+    mode = batching_mode(name, batching)
     from encodec import EncodecModel
 
     torch_device = resolve_device(device)
@@ -220,4 +224,4 @@ def build_encodec(
         raise RuntimeError(
             f"EnCodec: declared bitrate {info.bitrate_bps} bps != quantizer bandwidth {bandwidth} kbps"
         )
-    return EncodecAdapter(model, info, torch_device, int(batch_size), batching, bandwidth)  # type: ignore[arg-type]
+    return EncodecAdapter(model, info, torch_device, int(batch_size), mode, bandwidth)

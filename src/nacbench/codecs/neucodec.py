@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 import types
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -36,9 +36,9 @@ from torch import nn
 from nacbench.codecs import register
 from nacbench.codecs.base import DIM0_LEAST_SIGNIFICANT, CodecInfo, WeightsUnavailableError
 from nacbench.codecs.torchutil import (
-    BATCHING_MODES,
     BatchedTorchAdapter,
     BatchingMode,
+    batching_mode,
     check_choice,
     count_parameters,
     hf_cache_dir,
@@ -53,6 +53,12 @@ from nacbench.codecs.torchutil import (
     to_numpy_f32,
 )
 from nacbench.fsq import level_values
+
+if TYPE_CHECKING:
+    # the package ships no type information (Any to mypy), yet naming its classes documents the modules
+    # and keeps mypy from reading their submodules as torch's `Tensor | Module` attribute type
+    from neucodec.codec_decoder_vocos import CodecDecoderVocos
+    from neucodec.model import NeuCodec
 
 INPUT_RATE = 16_000
 INPUT_HOP = 320  # input samples per frame: 16 kHz / 50 Hz
@@ -153,7 +159,7 @@ def _pretrained_semantic(variant: str, source: str, option: str) -> tuple[nn.Mod
     return model, extractor, source
 
 
-def _build_model(variant: str, semantic: nn.Module, extractor: Any, decoder_hop: int) -> nn.Module:
+def _build_model(variant: str, semantic: nn.Module, extractor: Any, decoder_hop: int) -> NeuCodec:
     """The package's model class with the given semantic front end, built without hub downloads.
 
     Mirrors ``NeuCodec.__init__`` / ``DistillNeuCodec.__init__`` of neucodec 0.0.6 (same attribute
@@ -188,7 +194,7 @@ def _build_model(variant: str, semantic: nn.Module, extractor: Any, decoder_hop:
     return model
 
 
-def _spread_random_fsq_projection(model: nn.Module) -> None:
+def _spread_random_fsq_projection(model: NeuCodec) -> None:
     """Re-initialise the FSQ input projection of a random model so its codes vary.
 
     With default init the projection's output is ~0.1, every dimension lands on the same level and
@@ -253,7 +259,15 @@ def missing_decoder_16k_error(option: str) -> WeightsUnavailableError:
     )
 
 
-def _decoder_16k(model: nn.Module, decoder_weights: str | None, option: str) -> nn.Module:
+class _DecoderHolder(nn.Module):
+    """What ``NeuCodec.decode_code`` uses of its ``self``: the 16 kHz decoder is one of these (the 24 kHz
+    decoder is the model itself, which has the same two submodules)."""
+
+    generator: CodecDecoderVocos
+    fc_post_a: nn.Linear
+
+
+def _decoder_16k(model: NeuCodec, decoder_weights: str | None, option: str) -> _DecoderHolder:
     """A 16 kHz decoder (hop 320) that shares the encoder's quantizer (paper: decoders trained on a frozen
     encoder and quantizer). Returns a holder with ``generator`` and ``fc_post_a`` for ``decode_code``.
 
@@ -263,7 +277,7 @@ def _decoder_16k(model: nn.Module, decoder_weights: str | None, option: str) -> 
     """
     from neucodec.codec_decoder_vocos import CodecDecoderVocos
 
-    holder = nn.Module()
+    holder = _DecoderHolder()
     holder.generator = CodecDecoderVocos(hop_length=DECODER_HOPS[16_000])
     holder.fc_post_a = nn.Linear(2048, 1024)
     shared_quantizer = model.generator.quantizer
@@ -295,12 +309,12 @@ class NeuCodecAdapter(BatchedTorchAdapter):
 
     def __init__(
         self,
-        model: nn.Module,
+        model: NeuCodec,
         info: CodecInfo,
         device: torch.device,
         batch_size: int,
         batching: BatchingMode,
-        decoder: nn.Module,
+        decoder: NeuCodec | _DecoderHolder,
     ) -> None:
         self.model = model.to(device).eval()
         self.decoder = decoder.to(device).eval()
@@ -363,7 +377,7 @@ ENCODER_COLUMNS: dict[str, dict[str, tuple[str, ...]]] = {
 }
 
 
-def _encoder_groups(model: nn.Module, variant: str) -> dict[str, list[nn.Module]]:
+def _encoder_groups(model: NeuCodec, variant: str) -> dict[str, list[nn.Module]]:
     """Encoder modules by role (Table 2 counts acoustic and semantic parameters separately)."""
     columns = ENCODER_COLUMNS[variant]
     acoustic = [getattr(model, name) for name in columns["acoustic"]]
@@ -381,7 +395,7 @@ def full_semantic_parameters(variant: str) -> int:
 
 
 def parameter_groups(
-    model: nn.Module, decoder: nn.Module, variant: str, full_semantic: int | None = None
+    model: NeuCodec, decoder: NeuCodec | _DecoderHolder, variant: str, full_semantic: int | None = None
 ) -> dict[str, int]:
     """Parameter counts by role.
 
@@ -466,7 +480,7 @@ def build_neucodec(
     reject_unknown_options(name, unknown, ("weights", "random_weights", "batch_size", *_OPTIONS))
     check_choice(name, "variant", variant, tuple(VARIANTS))
     check_choice(name, "decoder_rate", int(decoder_rate), tuple(DECODER_HOPS))
-    check_choice(name, "batching", batching, BATCHING_MODES)
+    mode = batching_mode(name, batching)
     if random_semantic_layers is not None and (not random_weights or int(random_semantic_layers) < 1):
         raise ValueError(f"codecs.{name}.random_semantic_layers: only with random_weights, and >= 1")
     decoder_rate = int(decoder_rate)
@@ -531,4 +545,4 @@ def build_neucodec(
             "batching": batching,
         },
     )
-    return NeuCodecAdapter(model, info, torch_device, int(batch_size), batching, decoder)  # type: ignore[arg-type]
+    return NeuCodecAdapter(model, info, torch_device, int(batch_size), mode, decoder)

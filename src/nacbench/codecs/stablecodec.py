@@ -40,11 +40,10 @@ import torch
 from nacbench.codecs import register
 from nacbench.codecs.base import DIM0_LEAST_SIGNIFICANT, CodecInfo, WeightsUnavailableError
 from nacbench.codecs.torchutil import (
-    BATCHING_MODES,
     BatchedTorchAdapter,
     BatchingMode,
     as_mono_float32,
-    check_choice,
+    batching_mode,
     count_parameters,
     fit_length,
     frames_for_length,
@@ -284,7 +283,7 @@ def build_stablecodec(
             "batching",
         ),
     )
-    check_choice(name, "batching", batching, BATCHING_MODES)
+    mode = batching_mode(name, batching)
     levels = tuple(int(v) for v in posthoc_levels)
     if not levels or any(v < 2 for v in levels):
         raise ValueError(
@@ -322,4 +321,4 @@ def build_stablecodec(
             "batching": batching,
         },
     )
-    return StableCodecAdapter(codec, info, torch_device, int(batch_size), batching, bool(normalize))  # type: ignore[arg-type]
+    return StableCodecAdapter(codec, info, torch_device, int(batch_size), mode, bool(normalize))

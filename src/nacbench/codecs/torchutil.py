@@ -22,7 +22,7 @@ import os
 from abc import abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast, get_args
 
 import numpy as np
 import torch
@@ -30,7 +30,7 @@ import torch
 from nacbench.codecs.base import CodecAdapter, CodecInfo, WeightsUnavailableError
 
 BatchingMode = Literal["exact", "padded"]
-BATCHING_MODES: tuple[str, ...] = ("exact", "padded")
+BATCHING_MODES: tuple[str, ...] = get_args(BatchingMode)
 
 
 def reject_unknown_options(name: str, unknown: Mapping[str, Any], known: Sequence[str]) -> None:
@@ -45,6 +45,13 @@ def check_choice(name: str, option: str, value: Any, allowed: Sequence[Any]) -> 
     """Raise naming ``codecs.<name>.<option>`` when ``value`` is not one of ``allowed``."""
     if value not in allowed:
         raise ValueError(f"codecs.{name}.{option}: {value!r} is not one of {list(allowed)}")
+
+
+def batching_mode(name: str, value: str) -> BatchingMode:
+    """The ``codecs.<name>.batching`` option checked against :data:`BATCHING_MODES`, so the builders
+    hand their adapters a :data:`BatchingMode` (a config value is only known to be a string)."""
+    check_choice(name, "batching", value, BATCHING_MODES)
+    return cast(BatchingMode, value)
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
@@ -139,11 +146,12 @@ def batch_groups(lengths: Sequence[int], batch_size: int, mode: BatchingMode) ->
     groups: list[list[int]] = []
     for idx in order:
         last = groups[-1] if groups else None
-        fits = last is not None and len(last) < batch_size
-        if fits and mode == "exact":
-            fits = lengths[last[0]] == lengths[idx]  # type: ignore[index]
-        if fits:
-            last.append(idx)  # type: ignore[union-attr]
+        if (
+            last is not None
+            and len(last) < batch_size
+            and (mode != "exact" or lengths[last[0]] == lengths[idx])
+        ):
+            last.append(idx)
         else:
             groups.append([idx])
     return groups

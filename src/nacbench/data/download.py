@@ -196,13 +196,13 @@ class _FastConnectMixin:
     sock: socket.socket | None
 
     def __init__(self, *args: object, connect_timeout: float = CONNECT_TIMEOUT_S, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[call-arg]
+        super().__init__(*args, **kwargs)
         self.connect_timeout = connect_timeout
 
     def connect(self) -> None:
         read_timeout, self.timeout = self.timeout, self.connect_timeout
         try:
-            super().connect()  # type: ignore[misc]
+            super().connect()  # type: ignore[misc]  # a mixin: super() is HTTP(S)Connection where it is used
         finally:
             self.timeout = read_timeout
         if self.sock is not None:

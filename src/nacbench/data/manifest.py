@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import astuple, dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, cast
 
 import pandas as pd
 import soundfile as sf
@@ -76,7 +76,7 @@ def check_on_error(on_error: str) -> OnError:
     """Refuse a misspelt policy early rather than treating it as one of the two."""
     if on_error not in ("error", "skip"):
         raise ValueError(f"on_error must be 'error' or 'skip', got {on_error!r}")
-    return on_error  # type: ignore[return-value]
+    return cast(OnError, on_error)  # checked just above
 
 
 def resolve_problems(problems: Sequence[Skip], on_error: OnError, dataset: str) -> list[Skip]:

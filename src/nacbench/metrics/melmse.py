@@ -128,7 +128,7 @@ def check_mel_params(params: Mapping[str, Any], rate: int) -> list[tuple[str, st
 
 
 def _positive_int(value: Any) -> bool:
-    return isinstance(value, int | np.integer) and not isinstance(value, bool) and value > 0
+    return isinstance(value, int | np.integer) and not isinstance(value, bool) and bool(value > 0)
 
 
 @register_metric(
@@ -154,8 +154,14 @@ def mel_mse(
     log_floor: float = 1e-5,
 ) -> float:
     """Mean over bands and frames of the squared difference of the two (log) mel spectrograms."""
-    stft = {"n_fft": n_fft, "hop_length": hop_length, "win_length": win_length, "n_mels": n_mels}
-    bands = {"f_min": f_min, "f_max": f_max, "power": power}
+    # mel_spectrogram's keywords (ints and floats: Any, so that ``**`` may fill each of them)
+    stft: dict[str, Any] = {
+        "n_fft": n_fft,
+        "hop_length": hop_length,
+        "win_length": win_length,
+        "n_mels": n_mels,
+    }
+    bands: dict[str, Any] = {"f_min": f_min, "f_max": f_max, "power": power}
     # the same checks as config validation: an empty band adds exactly 0 error, so with f_min >= f_max
     # (every band empty) the score would otherwise be a fake perfect 0.0
     problems = check_mel_params({**stft, **bands, "log_floor": log_floor}, rate)
