@@ -59,6 +59,7 @@ def small_config(**over: Any) -> dict[str, Any]:
             },
         },
         "codecs": {"x": {"adapter": "dac"}, "y": {"adapter": "encodec"}, "z": {"adapter": "neucodec"}},
+        "fit": {"dataset": "arctic", "utterances": 10},
         "study_a": {
             "dataset": "libri",
             "codecs": ["x", "y"],
@@ -198,7 +199,8 @@ def test_job_counts_follow_plan_conditions() -> None:
     counts = job_counts(config)
     for rule in ("channel", "decode", "score"):
         assert counts[rule] == sum(shards[c.dataset] for c in conds)
-    assert counts["encode"] == sum(shards[d] for _, d in {(c.codec, c.dataset) for c in conds})
+    encoded = {(c.codec, c.dataset) for c in conds} | {("x", "arctic")}  # x also encodes the fit set
+    assert counts["encode"] == sum(shards[d] for _, d in encoded)
     assert counts["asr_decoded"] == len(plan.study_b_codecs(config)) * shards["arctic"]
     assert counts["asr_reference"] == shards["arctic"]
     assert counts["labelling"] == 2  # gray + random for codec x; natural needs no table
@@ -223,7 +225,7 @@ def test_job_counts_without_optional_studies() -> None:
 def test_planned_audio_adds_up_to_the_dataset() -> None:
     config = small_config()
     audio = {"libri": DatasetAudio("libri", 10, 100.0, "test")}
-    jobs = [j for j in plan_jobs(config, audio) if j.rule == "encode" and j.codec == "x"]
+    jobs = [j for j in plan_jobs(config, audio) if (j.rule, j.codec, j.dataset) == ("encode", "x", "libri")]
     assert [j.shard for j in jobs] == ["000", "001", "002"]
     assert [j.audio_s for j in jobs] == pytest.approx([40.0, 30.0, 30.0])  # 4, 3, 3 utterances of 10 s
 
@@ -431,7 +433,9 @@ def test_estimate_full_run_script_writes_the_report(tmp_path: Path) -> None:
         audio = shard_audio_seconds(durations, shard, 3)
         write_tsv(results / f"benchmarks/encode/x/libri/{shard:03d}.tsv", [(1.0 + 0.5 * audio, "100", "1")])
     full = tmp_path / "full.yaml"
-    full.write_text(yaml.safe_dump(small_config()))
+    full_config = small_config()
+    full_config["study_labelling"]["codecs"] = []  # x encodes libri only (no fit set)
+    full.write_text(yaml.safe_dump(full_config))
 
     out = tmp_path / "estimate"
     argv = ["--results", str(results), "--full-config", str(full), "--measured-on", "test", "--out", str(out)]
@@ -441,7 +445,7 @@ def test_estimate_full_run_script_writes_the_report(tmp_path: Path) -> None:
     # the full libri is LibriSpeech test-clean at its published size, in 3 shards
     assert encode["jobs"] == 3 and encode["audio_s"] == pytest.approx(19452.0)
     assert encode["wall_s"] == pytest.approx(3 * 1.0 + 0.5 * 19452.0, rel=1e-3)
-    assert report["total_jobs"] == sum(job_counts(small_config()).values())
+    assert report["total_jobs"] == sum(job_counts(full_config).values())
     assert "| encode (GPU rule) | 10 | ≥ 2.70 |" in Path(f"{out}.md").read_text()  # 3 of 10 jobs measured
     with pytest.raises(SystemExit, match="no benchmark folder"):
         script.main(["--results", str(tmp_path), "--config", str(full), "--full-config", str(full)])
