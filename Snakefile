@@ -32,9 +32,9 @@ for rule_file in EXTERNAL_RULE_FILES:
 
 
 rule all:
+    default_target: True
     input:
         all_targets(),
-    default_target: True
 
 
 rule data:

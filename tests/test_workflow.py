@@ -390,6 +390,17 @@ def test_ruff_is_clean() -> None:
         assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
+def test_snakefmt_is_clean() -> None:
+    """The Snakefile and every rule file are formatted (pyproject.toml's [tool.snakefmt])."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "snakefmt", "--check", "Snakefile", "workflow"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
 def test_mypy_is_clean() -> None:
     """The package type-checks under pyproject.toml's [tool.mypy] (stubs: envs/requirements-dev.txt)."""
     proc = subprocess.run(

@@ -12,17 +12,17 @@ rule asr_reference:
         log_path("asr_reference", "{dataset}", "{shard}"),
     benchmark:
         bench_path("asr_reference", "{dataset}", "{shard}")
-    params:
-        asr=ASR,
-        device=config["device"],
-        n_shards=lambda w: config["data"][w.dataset]["shards"],
+    conda:
+        PIPELINE_ENV
     threads: 2
     resources:
         gpu=1,
         mem_mb=8000,
         runtime=120,
-    conda:
-        PIPELINE_ENV
+    params:
+        asr=ASR,
+        device=config["device"],
+        n_shards=lambda w: config["data"][w.dataset]["shards"],
     script:
         "../scripts/asr.py"
 
@@ -38,16 +38,16 @@ rule asr_decoded:
         log_path("asr_decoded", "{codec}", "{dataset}", "{channel}", "{shard}"),
     benchmark:
         bench_path("asr_decoded", "{codec}", "{dataset}", "{channel}", "{shard}")
-    params:
-        asr=ASR,
-        device=config["device"],
-        n_shards=lambda w: config["data"][w.dataset]["shards"],
+    conda:
+        PIPELINE_ENV
     threads: 2
     resources:
         gpu=1,
         mem_mb=8000,
         runtime=120,
-    conda:
-        PIPELINE_ENV
+    params:
+        asr=ASR,
+        device=config["device"],
+        n_shards=lambda w: config["data"][w.dataset]["shards"],
     script:
         "../scripts/asr.py"

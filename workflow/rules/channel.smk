@@ -12,11 +12,11 @@ rule channel:
         log_path("channel", "{codec}", "{dataset}", "{channel}", "{shard}"),
     benchmark:
         bench_path("channel", "{codec}", "{dataset}", "{channel}", "{shard}")
-    params:
-        out_of_range=config["study_a"]["out_of_range"],
-    resources:
-        runtime=10,
     conda:
         PIPELINE_ENV
+    resources:
+        runtime=10,
+    params:
+        out_of_range=config["study_a"]["out_of_range"],
     script:
         "../scripts/channel.py"

@@ -177,7 +177,11 @@ def study_b_targets():
 
 def report_page_inputs(wildcards):
     """What the opening page summarises: every studied codec's codec.json and the studies' tables."""
-    studied = [*config["study_a"]["codecs"], *config["study_labelling"]["codecs"], *plan.study_b_codecs(config)]
+    studied = [
+        *config["study_a"]["codecs"],
+        *config["study_labelling"]["codecs"],
+        *plan.study_b_codecs(config),
+    ]
     inputs = {"info": [artifacts.codec_info(R, codec) for codec in dict.fromkeys(studied)]}
     if config["study_a"]["codecs"]:
         inputs |= {"summary": rules.table3.output.summary[0], "breakdown": rules.table3.output.breakdown[0]}

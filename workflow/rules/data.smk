@@ -6,14 +6,14 @@ rule download_dataset:
         artifacts.download_record(config["downloads"], "{dataset}"),
     log:
         log_path("download_dataset", "{dataset}"),
+    conda:
+        PIPELINE_ENV
+    resources:
+        runtime=240,
     params:
         data=lambda w: config["data"][w.dataset],
         # from the output (not config), so the job also runs where the file system is not shared
         downloads=lambda w, output: artifacts.downloads_of(output[0]),
-    resources:
-        runtime=240,
-    conda:
-        PIPELINE_ENV
     script:
         "../scripts/download_dataset.py"
 
@@ -30,11 +30,11 @@ rule manifest:
         skipped=artifacts.kept_skips(R, "{dataset}"),
     benchmark:
         bench_path("manifest", "{dataset}")
+    conda:
+        PIPELINE_ENV
     params:
         data=lambda w: config["data"][w.dataset],
         downloads=config["downloads"],
         seed=config["seed"],
-    conda:
-        PIPELINE_ENV
     script:
         "../scripts/manifest.py"

@@ -3,8 +3,6 @@
 
 
 rule decode:
-    wildcard_constraints:
-        codec=ADAPTER_CODEC,
     input:
         codes=artifacts.channel_shard(R, "{codec}", "{dataset}", "{channel}", "{shard}"),
         info=artifacts.codec_info(R, "{codec}"),
@@ -16,16 +14,18 @@ rule decode:
         log_path("decode", "{codec}", "{dataset}", "{channel}", "{shard}"),
     benchmark:
         bench_path("decode", "{codec}", "{dataset}", "{channel}", "{shard}")
-    params:
-        options=codec_options,
-        device=config["device"],
-        listen_utterances=config["study_a"]["listen_utterances"],
+    wildcard_constraints:
+        codec=ADAPTER_CODEC,
+    conda:
+        codec_env
     threads: 2
     resources:
         gpu=1,
         mem_mb=codec_mem_mb,
         runtime=120,
-    conda:
-        codec_env
+    params:
+        options=codec_options,
+        device=config["device"],
+        listen_utterances=config["study_a"]["listen_utterances"],
     script:
         "../scripts/decode.py"

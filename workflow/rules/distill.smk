@@ -4,8 +4,6 @@ SB = config["study_b"]
 
 
 rule enc_rtf:
-    wildcard_constraints:
-        codec=ADAPTER_CODEC,
     input:
         manifest=manifest(SB["dataset"]),
         info=artifacts.codec_info(R, "{codec}"),
@@ -15,17 +13,19 @@ rule enc_rtf:
         log_path("enc_rtf", "{codec}"),
     benchmark:
         bench_path("enc_rtf", "{codec}")
-    params:
-        options=codec_options,
-        device=config["device"],
-        rtf=SB["enc_rtf"],
+    wildcard_constraints:
+        codec=ADAPTER_CODEC,
+    conda:
+        codec_env
     threads: 2
     resources:
         gpu=1,
         mem_mb=codec_mem_mb,
         runtime=60,
-    conda:
-        codec_env
+    params:
+        options=codec_options,
+        device=config["device"],
+        rtf=SB["enc_rtf"],
     script:
         "../scripts/enc_rtf.py"
 
@@ -50,13 +50,13 @@ rule table2:
         ),
     log:
         log_path("table2", "all"),
+    conda:
+        PIPELINE_ENV
     params:
         rows=SB["rows"],
         codecs=plan.study_b_codecs(config),
         asr=SB["asr"],
         random_weights=plan.random_weights_asked(config, plan.study_b_codecs(config)),
-    conda:
-        PIPELINE_ENV
     script:
         "../scripts/table2.py"
 
@@ -73,9 +73,7 @@ rule code_analysis:
             SB["dataset"],
             codec=SB["distilled_codec"],
         ),
-        info=expand(
-            artifacts.codec_info(R, "{codec}"), codec=[SB["reference_codec"], SB["distilled_codec"]]
-        ),
+        info=expand(artifacts.codec_info(R, "{codec}"), codec=[SB["reference_codec"], SB["distilled_codec"]]),
     output:
         stats=report(
             artifacts.analysis(R, "code_agreement.json"),
@@ -90,14 +88,14 @@ rule code_analysis:
         ),
     log:
         log_path("code_analysis", "all"),
-    params:
-        options=lambda w: config["codecs"][SB["reference_codec"]],
-        device=config["device"],
+    conda:
+        codec_env_of(SB["reference_codec"]) if SB["reference_codec"] else PIPELINE_ENV
     resources:
         gpu=1,
         mem_mb=12000,
         runtime=60,
-    conda:
-        codec_env_of(SB["reference_codec"]) if SB["reference_codec"] else PIPELINE_ENV
+    params:
+        options=lambda w: config["codecs"][SB["reference_codec"]],
+        device=config["device"],
     script:
         "../scripts/code_analysis.py"

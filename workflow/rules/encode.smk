@@ -2,29 +2,27 @@
 
 
 rule codec_info:
-    wildcard_constraints:
-        codec=ADAPTER_CODEC,
     output:
         artifacts.codec_info(R, "{codec}"),
     log:
         log_path("codec_info", "{codec}"),
     benchmark:
         bench_path("codec_info", "{codec}")
-    params:
-        options=codec_options,
-        device=config["device"],
+    wildcard_constraints:
+        codec=ADAPTER_CODEC,
+    conda:
+        codec_env
     resources:
         mem_mb=codec_mem_mb,
         runtime=30,
-    conda:
-        codec_env
+    params:
+        options=codec_options,
+        device=config["device"],
     script:
         "../scripts/codec_info.py"
 
 
 rule encode:
-    wildcard_constraints:
-        codec=ADAPTER_CODEC,
     input:
         manifest=lambda w: manifest(w.dataset),
         info=artifacts.codec_info(R, "{codec}"),
@@ -34,16 +32,18 @@ rule encode:
         log_path("encode", "{codec}", "{dataset}", "{shard}"),
     benchmark:
         bench_path("encode", "{codec}", "{dataset}", "{shard}")
-    params:
-        options=codec_options,
-        device=config["device"],
-        n_shards=lambda w: config["data"][w.dataset]["shards"],
+    wildcard_constraints:
+        codec=ADAPTER_CODEC,
+    conda:
+        codec_env
     threads: 2
     resources:
         gpu=1,
         mem_mb=codec_mem_mb,
         runtime=120,
-    conda:
-        codec_env
+    params:
+        options=codec_options,
+        device=config["device"],
+        n_shards=lambda w: config["data"][w.dataset]["shards"],
     script:
         "../scripts/encode.py"

@@ -2,8 +2,6 @@
 
 
 rule codewords:
-    wildcard_constraints:
-        codec=ADAPTER_CODEC,
     input:
         info=artifacts.codec_info(R, "{codec}"),
         # usage is counted on the fit set (config `fit`), not on the evaluation set
@@ -19,20 +17,21 @@ rule codewords:
         log_path("codewords", "{codec}"),
     benchmark:
         bench_path("codewords", "{codec}")
+    wildcard_constraints:
+        codec=ADAPTER_CODEC,
+    conda:
+        codec_env
+    resources:
+        gpu=1,
+        mem_mb=codec_mem_mb,
+        runtime=30,
     params:
         options=codec_options,
         device=config["device"],
         fit=plan.fit_set(config),
         in_sample=plan.fit_in_sample(config),
-    resources:
-        gpu=1,
-        mem_mb=codec_mem_mb,
-        runtime=30,
-    conda:
-        codec_env
     script:
         "../scripts/codewords.py"
-
 
 
 rule labelling:
@@ -45,13 +44,13 @@ rule labelling:
         log_path("labelling", "{codec}", "{labelling}"),
     benchmark:
         bench_path("labelling", "{codec}", "{labelling}")
+    conda:
+        PIPELINE_ENV
+    resources:
+        runtime=60,
     params:
         seed=config["seed"],
         iterations=config["study_labelling"]["switching_iterations"],
-    resources:
-        runtime=60,
-    conda:
-        PIPELINE_ENV
     script:
         "../scripts/labelling.py"
 
@@ -99,6 +98,8 @@ rule labelling_report:
         ),
     log:
         log_path("labelling_report", "all"),
+    conda:
+        PIPELINE_ENV
     params:
         codecs=config["study_labelling"]["codecs"],
         labellings=config["study_labelling"]["labellings"],
@@ -106,7 +107,5 @@ rule labelling_report:
         bootstrap=config["study_labelling"]["bootstrap"],
         seed=config["seed"],
         random_weights=plan.random_weights_asked(config, config["study_labelling"]["codecs"]),
-    conda:
-        PIPELINE_ENV
     script:
         "../scripts/labelling_report.py"

@@ -18,10 +18,10 @@ rule save_config:
         report(artifacts.report_config(R), caption="../report/config.rst", category="Configuration"),
     log:
         log_path("save_config", "all"),
-    params:
-        config=RUN_CONFIG,
     conda:
         PIPELINE_ENV
+    params:
+        config=RUN_CONFIG,
     script:
         "../scripts/save_config.py"
 
@@ -38,12 +38,12 @@ rule figure3:
         ),
     log:
         log_path("figure3", "all"),
+    conda:
+        PIPELINE_ENV
     params:
         codecs=config["study_a"]["codecs"],
         seed=config["seed"],
         random_weights=plan.random_weights_asked(config, config["study_a"]["codecs"]),
-    conda:
-        PIPELINE_ENV
     script:
         "../scripts/figure3.py"
 
@@ -75,14 +75,14 @@ rule table3:
         ),
     log:
         log_path("table3", "all"),
+    conda:
+        PIPELINE_ENV
     params:
         codecs=config["study_a"]["codecs"],
         margins=config["study_labelling"]["breakdown_margin"],
         bootstrap=config["study_labelling"]["bootstrap"],
         seed=config["seed"],
         random_weights=plan.random_weights_asked(config, config["study_a"]["codecs"]),
-    conda:
-        PIPELINE_ENV
     script:
         "../scripts/table3.py"
 

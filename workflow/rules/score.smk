@@ -13,18 +13,18 @@ rule score:
         log_path("score", "{codec}", "{dataset}", "{channel}", "{shard}"),
     benchmark:
         bench_path("score", "{codec}", "{dataset}", "{channel}", "{shard}")
-    params:
-        metrics=config["metrics"],
-        n_shards=lambda w: config["data"][w.dataset]["shards"],
-        random_weights=asks_random,
+    conda:
+        PIPELINE_ENV
     # one core per job: there are always many score jobs to fill the cores; a profile may give more
     # (set-threads), and the scorer then spreads a large shard's utterances over worker processes
     threads: 1
     resources:
         mem_mb=4000,
         runtime=120,
-    conda:
-        PIPELINE_ENV
+    params:
+        metrics=config["metrics"],
+        n_shards=lambda w: config["data"][w.dataset]["shards"],
+        random_weights=asks_random,
     script:
         "../scripts/score.py"
 

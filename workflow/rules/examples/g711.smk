@@ -28,12 +28,12 @@ rule g711_codec_info:
         artifacts.codec_info(R, G711),
     log:
         log_path("g711_codec_info", G711),
+    conda:
+        G711_ENV
     params:
         python=G711_PYTHON,
         script=G711_SCRIPT,
         name=G711,
-    conda:
-        G711_ENV
     shell:
         "{params.python:q} {params.script:q} info --name {params.name:q} --out {output:q} > {log:q} 2>&1"
 
@@ -48,14 +48,14 @@ rule g711_encode:
         log_path("g711_encode", G711, "{dataset}", "{shard}"),
     benchmark:
         bench_path("g711_encode", G711, "{dataset}", "{shard}")
+    conda:
+        G711_ENV
+    resources:
+        runtime=30,
     params:
         python=G711_PYTHON,
         script=G711_SCRIPT,
         n_shards=lambda w: config["data"][w.dataset]["shards"],
-    resources:
-        runtime=30,
-    conda:
-        G711_ENV
     shell:
         "{params.python:q} {params.script:q} encode --manifest {input.manifest:q} --shard {wildcards.shard}"
         " --n-shards {params.n_shards} --out {output:q} > {log:q} 2>&1"
@@ -73,14 +73,14 @@ rule g711_decode:
         log_path("g711_decode", G711, "{dataset}", "{channel}", "{shard}"),
     benchmark:
         bench_path("g711_decode", G711, "{dataset}", "{channel}", "{shard}")
+    conda:
+        G711_ENV
+    resources:
+        runtime=30,
     params:
         python=G711_PYTHON,
         script=G711_SCRIPT,
         listen=config["study_a"]["listen_utterances"],
-    resources:
-        runtime=30,
-    conda:
-        G711_ENV
     shell:
         "{params.python:q} {params.script:q} decode --codes {input.codes:q} --manifest {input.manifest:q}"
         " --audio-dir {output.audio:q} --listen-dir {output.listen:q} --listen {params.listen}"
