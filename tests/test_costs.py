@@ -243,6 +243,10 @@ def test_full_dataset_audio_sources() -> None:
     assert (arctic.n_utterances, arctic.total_s) == (10, 30.0) and "mean duration 3.00 s" in arctic.source
     same = full_dataset_audio("arctic", full, full, durations)  # same selection: the manifest itself
     assert (same.n_utterances, same.total_s) == (2, 6.0)
+    # options left to their reader's defaults count as the reader counts them (100 per speaker, test-clean)
+    del full["data"]["arctic"]["utterances_per_speaker"], full["data"]["libri"]["subset"]
+    assert full_dataset_audio("arctic", full, measured, durations).n_utterances == 200
+    assert full_dataset_audio("libri", full, measured, durations).n_utterances == 2620
 
 
 def test_estimate_never_borrows_from_another_codec() -> None:

@@ -251,9 +251,15 @@ def capability_errors(config: Mapping[str, Any]) -> list[str]:
     return errors
 
 
+def external_codecs(config: Mapping[str, Any]) -> list[str]:
+    """Codecs that live outside the Python environment (``adapter: external``): their own rule files
+    write their artifacts, so the adapter rules must not match them."""
+    return [name for name, o in config["codecs"].items() if o["adapter"] == EXTERNAL_ADAPTER]
+
+
 def external_rule_files(config: Mapping[str, Any]) -> list[str]:
-    """Rule files of codecs that live outside the Python environment (``adapter: external``)."""
-    return [o["rules"] for o in config["codecs"].values() if o["adapter"] == EXTERNAL_ADAPTER]
+    """Rule files of the :func:`external_codecs`."""
+    return [config["codecs"][name]["rules"] for name in external_codecs(config)]
 
 
 def validate_config(config: Mapping[str, Any]) -> None:

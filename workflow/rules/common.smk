@@ -15,7 +15,8 @@ from nacbench.conditions import (
     SHARD_NAME,
     ChannelSpec,
 )
-from nacbench.config import external_rule_files, validate_config
+from nacbench.codecs import job_mem_mb
+from nacbench.config import external_codecs, external_rule_files, validate_config
 from nacbench.stages import check_results_folder
 
 validate_config(config)
@@ -27,7 +28,7 @@ PIPELINE_ENV = "../../envs/pipeline.yaml"
 EXTERNAL_RULE_FILES = external_rule_files(config)
 # Rules that build a codec through its Python adapter must not match codecs whose own rule file
 # writes their artifacts (adapter: external); channel, score and report rules take every codec.
-_external = [re.escape(n) for n, o in config["codecs"].items() if o["adapter"] == "external"]
+_external = [re.escape(n) for n in external_codecs(config)]
 # (the lookahead ends at the first character that cannot continue a codec name: "/" in a path)
 ADAPTER_CODEC = (f"(?!(?:{'|'.join(_external)})(?!{CODEC_CHAR}))" if _external else "") + CODEC_NAME
 
@@ -60,8 +61,7 @@ def codec_env(wildcards):
 
 
 def codec_mem_mb(wildcards):
-    # NeuCodec's semantic encoder alone is ~580 M parameters (~4.5 GB on CPU)
-    return 12000 if config["codecs"][wildcards.codec]["adapter"] in ("neucodec", "stablecodec") else 4000
+    return job_mem_mb(config["codecs"][wildcards.codec])
 
 
 def manifest(dataset):

@@ -58,6 +58,8 @@ class AdapterEntry:
 
     module: str
     layout: Callable[[Options], StaticLayout]
+    #: memory (MB) a job that builds this codec reserves from Snakemake's ``mem_mb`` pool
+    mem_mb: int = 4000
 
 
 def _count(options: Options, key: str, default: int) -> int:
@@ -111,10 +113,11 @@ def _encodec_layout(options: Options) -> StaticLayout:
 ADAPTERS: dict[str, AdapterEntry] = {
     "lyra": AdapterEntry("nacbench.codecs.lyra", _lyra_layout),
     "codec2": AdapterEntry("nacbench.codecs.codec2", _codec2_layout),
-    "neucodec": AdapterEntry("nacbench.codecs.neucodec", _neucodec_layout),
+    # NeuCodec's semantic encoder alone is ~580 M parameters (~4.5 GB on CPU)
+    "neucodec": AdapterEntry("nacbench.codecs.neucodec", _neucodec_layout, mem_mb=12000),
     "dac": AdapterEntry("nacbench.codecs.dac", _dac_layout),
     "encodec": AdapterEntry("nacbench.codecs.encodec", _encodec_layout),
-    "stablecodec": AdapterEntry("nacbench.codecs.stablecodec", _stablecodec_layout),
+    "stablecodec": AdapterEntry("nacbench.codecs.stablecodec", _stablecodec_layout, mem_mb=12000),
 }
 
 
@@ -124,6 +127,13 @@ def static_layout(adapter: str, options: Options) -> StaticLayout:
     if entry is None:
         raise ValueError(f"no static layout known for adapter {adapter!r}; known: {sorted(ADAPTERS)}")
     return entry.layout(options)
+
+
+def job_mem_mb(options: Options) -> int:
+    """Memory (MB) a job building the codec configured with ``options`` reserves; an external codec's
+    rule file sets its own, so this covers the jobs the generic rules run for it (channel, score)."""
+    entry = ADAPTERS.get(str(options.get("adapter")))
+    return entry.mem_mb if entry is not None else AdapterEntry.mem_mb
 
 
 def register(adapter: str) -> Callable[[Factory], Factory]:
@@ -165,6 +175,7 @@ __all__ = [
     "StaticLayout",
     "WeightsUnavailableError",
     "build_codec",
+    "job_mem_mb",
     "register",
     "static_layout",
 ]

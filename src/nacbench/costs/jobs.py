@@ -16,20 +16,8 @@ import pandas as pd
 
 from nacbench import plan
 from nacbench.data.manifest import select_shard
+from nacbench.data.readers import READERS
 from nacbench.plan import Config
-
-#: Published sizes of corpora whose full form is not at hand. LibriSpeech test-clean: 2620 utterances
-#: (the test-clean distribution on openslr.org/12) and 5.40 hours (Panayotov et al. 2015, "LibriSpeech:
-#: an ASR corpus based on public domain audio books", ICASSP, Table 1); 19,452 s is the sum of the
-#: utterance durations (5.40 h rounded to two decimals).
-PUBLISHED_SIZES: dict[tuple[str, str], tuple[int, float, str]] = {
-    ("librispeech", "test-clean"): (
-        2620,
-        19452.0,
-        "published size: 2620 utterances (openslr.org/12 test-clean), 5.40 h = 19,452 s "
-        "(Panayotov et al. 2015, LibriSpeech, Table 1)",
-    ),
-}
 
 
 @dataclass(frozen=True)
@@ -162,8 +150,9 @@ def full_dataset_audio(
     """Audio of dataset ``name`` under the full configuration, from the best source at hand.
 
     In order: the measured manifest when the measured run selected the same data (same reader,
-    subset, speakers and utterances per speaker); a published corpus size (:data:`PUBLISHED_SIZES`);
-    for a speaker x utterances selection, the count times the mean duration of the measured manifest.
+    subset, speakers and utterances per speaker); the corpus size its reader publishes
+    (``Reader.published_size``); the most utterances its reader can select (``Reader.capacity``, e.g.
+    speakers x utterances per speaker) times the mean duration of the measured manifest.
     None when none applies.
     """
     spec = full["data"][name]
@@ -175,20 +164,22 @@ def full_dataset_audio(
         return dataset_audio_from_manifest(
             name, durations[name], "the measured run's manifest (same selection)"
         )
-    published = PUBLISHED_SIZES.get((spec.get("reader", ""), spec.get("subset", "")))
+    reader = READERS.get(str(spec.get("reader")))
+    if reader is None:
+        return None
+    published = reader.published_size(spec)
     if published:
-        return DatasetAudio(name, published[0], published[1], published[2])
-    if spec.get("speakers") and spec.get("utterances_per_speaker") and name in durations:
+        return DatasetAudio(name, published.utterances, published.seconds, published.source)
+    n = reader.capacity(spec)
+    if n and name in durations:
         d = np.asarray(durations[name], dtype=float)
         if d.size == 0:
             return None
-        n = len(spec["speakers"]) * int(spec["utterances_per_speaker"])
         return DatasetAudio(
             name,
             n,
             n * float(d.mean()),
-            f"{len(spec['speakers'])} speakers x {spec['utterances_per_speaker']} utterances at the mean "
-            f"duration {d.mean():.2f} s of the measured manifest ({d.size} utterances of "
-            f"{len(measured['data'][name].get('speakers', []))} speakers)",
+            f"{n} utterances (the most the {reader.name} reader can select for data.{name}) at the mean "
+            f"duration {d.mean():.2f} s of the measured manifest ({d.size} utterances)",
         )
     return None

@@ -34,6 +34,27 @@ class ReadResult:
     notes: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class PublishedSize:
+    """A corpus's size as its authors published it, for planning a run whose data is not at hand."""
+
+    utterances: int
+    seconds: float
+    source: str
+
+
+#: LibriSpeech subsets by name: 2620 utterances (the test-clean distribution on openslr.org/12) and
+#: 5.40 hours (Panayotov et al. 2015, "LibriSpeech: an ASR corpus based on public domain audio books",
+#: ICASSP, Table 1); 19,452 s is the sum of the utterance durations (5.40 h rounded to two decimals).
+LIBRISPEECH_SIZES: dict[str, PublishedSize] = {
+    "test-clean": PublishedSize(
+        2620,
+        19452.0,
+        "published size: 2620 utterances (openslr.org/12 test-clean), 5.40 h = 19,452 s "
+        "(Panayotov et al. 2015, LibriSpeech, Table 1)",
+    ),
+}
+
 #: ``read(root, options, seed) -> ReadResult``; ``options`` is the dataset's config section
 ReadFn = Callable[[Path, DatasetOptions, int], ReadResult]
 
@@ -54,6 +75,8 @@ class Reader:
     #: the most utterances a config section can ever yield, known before reading (None = unknown until
     #: the folder is read); config validation checks a fit set against it
     capacity: Callable[[DatasetOptions], int | None] = lambda options: None
+    #: the published size of what a config section selects, when known (cost estimates before download)
+    published_size: Callable[[DatasetOptions], PublishedSize | None] = lambda options: None
 
     @property
     def can_download(self) -> bool:
@@ -109,6 +132,9 @@ READERS: dict[str, Reader] = {
         _read_librispeech,
         options={"subset": "test-clean"},
         download_parts=lambda options: [READERS["librispeech"].option(options, "subset")],
+        published_size=lambda options: LIBRISPEECH_SIZES.get(
+            READERS["librispeech"].option(options, "subset")
+        ),
     ),
     "cmu_arctic": Reader(
         "cmu_arctic",
@@ -133,4 +159,12 @@ def get_reader(name: str) -> Reader:
         raise KeyError(f"unknown dataset reader {name!r}; known: {sorted(READERS)}") from None
 
 
-__all__ = ["COMMON_OPTIONS", "READERS", "ReadResult", "Reader", "get_reader"]
+__all__ = [
+    "COMMON_OPTIONS",
+    "LIBRISPEECH_SIZES",
+    "READERS",
+    "PublishedSize",
+    "ReadResult",
+    "Reader",
+    "get_reader",
+]
