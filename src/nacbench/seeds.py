@@ -19,7 +19,7 @@ random labelling          "labelling", "random", codec, codebook index          
 switching-search start    "binary-switching", "init"                               :func:`switching_rng`
 CMU-Arctic selection      "arctic-selection", speaker                              :func:`arctic_rng`
 bootstrap resampling      "bootstrap", then each part of the group's key           :func:`bootstrap_rng`
-fit sets, k-means         "fit", then the consumer's own parts                     :func:`fit_rng`
+fits (k-means to come)    "fit", then the consumer's own parts                     :func:`fit_rng`
 ========================  =======================================================  =====================
 
 The channel, labelling and switching streams are the ones the pipeline always used. The Arctic
@@ -111,6 +111,6 @@ def bootstrap_rng(seed: int, key: Iterable[object]) -> np.random.Generator:
 
 
 def fit_rng(seed: int, *names: NamePart) -> np.random.Generator:
-    """A stream for fitting something on data (a fit-set draw, a k-means initialisation), named by its
-    consumer, e.g. ``fit_rng(seed, "fit-set", dataset)``."""
+    """A stream for fitting something on data (e.g. a k-means initialisation), named by its
+    consumer, e.g. ``fit_rng(seed, "kmeans", codec)``."""
     return derive_rng(seed, "fit", *names)
