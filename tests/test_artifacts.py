@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 
 import numpy as np
@@ -263,3 +264,92 @@ def test_a_failed_write_leaves_neither_artifact_nor_temporary(tmp_path: Path, mo
 def test_kept_skip_list_sits_beside_the_data_jobs_log() -> None:
     assert artifacts.kept_skips(R, "librispeech") == "results/logs/manifest/librispeech.skipped.tsv"
     assert artifacts.log_file(R, "manifest", "librispeech") == "results/logs/manifest/librispeech.log"
+
+
+def test_a_damaged_csv_names_the_file(tmp_path: Path) -> None:
+    df = pd.DataFrame({"a": [1, 2]})
+    artifacts.write_csv(df, tmp_path / "x.csv.gz")
+    pd.testing.assert_frame_equal(artifacts.read_csv(tmp_path / "x.csv.gz"), df)
+    (tmp_path / "bad.csv.gz").write_bytes((tmp_path / "x.csv.gz").read_bytes()[:12])  # truncated gzip
+    with pytest.raises(ArtifactError, match=r"bad\.csv\.gz.*rerun"):
+        artifacts.read_csv(tmp_path / "bad.csv.gz")
+    (tmp_path / "empty.csv").write_text("")
+    with pytest.raises(ArtifactError, match=r"empty\.csv"):
+        artifacts.read_csv(tmp_path / "empty.csv")
+    with pytest.raises(FileNotFoundError):
+        artifacts.read_csv(tmp_path / "absent.csv")
+
+
+def test_all_lists_every_public_name_sorted() -> None:
+    tree = ast.parse(Path(artifacts.__file__).read_text())
+    defined = {n.name for n in tree.body if isinstance(n, ast.FunctionDef | ast.ClassDef)}
+    defined |= {
+        t.id for n in tree.body if isinstance(n, ast.Assign) for t in n.targets if isinstance(t, ast.Name)
+    }
+    defined |= {
+        n.target.id for n in tree.body if isinstance(n, ast.AnnAssign) and isinstance(n.target, ast.Name)
+    }
+    public = {name for name in defined if not name.startswith("_")}
+    assert public == set(artifacts.__all__)
+    constants = sorted(n for n in artifacts.__all__ if n.isupper())
+    classes = sorted(n for n in artifacts.__all__ if n[0].isupper() and not n.isupper())
+    functions = sorted(n for n in artifacts.__all__ if n[0].islower())
+    assert artifacts.__all__ == [*constants, *classes, *functions]  # ruff's RUF022 order
+
+
+def test_job_paths_take_their_suffix_from_the_one_table(monkeypatch) -> None:
+    monkeypatch.setitem(artifacts._JOB_SUFFIX, "logs", ".txt")
+    job = artifacts.parse_job_path("results/logs/manifest/librispeech.txt", R, ["librispeech"], ["dac"])
+    assert (job.rule, job.dataset) == ("manifest", "librispeech")
+
+
+def test_report_tables_are_written_atomically_in_the_formats_defined_here(
+    tmp_path: Path, monkeypatch
+) -> None:
+    from nacbench.tables import write_table
+
+    df = pd.DataFrame({"a": [1.5]})
+    paths = write_table(df, tmp_path / "t", "caption")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(f"t{s}" for s in artifacts.TABLE_FORMATS)
+    assert set(paths) == {s.lstrip(".") for s in artifacts.TABLE_FORMATS}
+    monkeypatch.setattr(artifacts, "TABLE_FORMATS", (".csv", ".md"))
+    write_table(df, tmp_path / "u", "caption")
+    assert sorted(p.name for p in tmp_path.glob("u.*")) == ["u.csv", "u.md"]
+
+
+def test_figures_are_written_atomically_in_the_formats_defined_here(tmp_path: Path, monkeypatch) -> None:
+    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
+
+    from nacbench.plots import save_figure
+
+    fig = plt.figure()
+    paths = save_figure(fig, tmp_path / "f")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(f"f{s}" for s in artifacts.FIGURE_FORMATS)
+    assert paths["pdf"].read_bytes().startswith(b"%PDF") and paths["png"].read_bytes()[1:4] == b"PNG"
+    monkeypatch.setattr(artifacts, "FIGURE_FORMATS", (".png",))
+    save_figure(fig, tmp_path / "g")
+    assert [p.name for p in tmp_path.glob("g.*")] == ["g.png"]
+
+    def half_written(self: Figure, path: Path, **kwargs: object) -> None:
+        Path(path).write_bytes(b"%PDF-1.4 half")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(Figure, "savefig", half_written)
+    with pytest.raises(OSError, match="disk full"):
+        save_figure(fig, tmp_path / "h")
+    assert not list(tmp_path.glob("h*"))
+    plt.close(fig)
+
+
+def test_a_damaged_codec_info_names_the_file(tmp_path: Path) -> None:
+    from nacbench.codecs.base import CodecInfo
+
+    info = CodecInfo("dac", "DAC", 24000, 24000, 75.0, (1024,) * 6, "rvq", random_weights=True)
+    path = tmp_path / "codes" / "dac" / "codec.json"
+    info.write(path)
+    assert CodecInfo.read(path) == info
+    assert not list(tmp_path.rglob("*.tmp*"))
+    path.write_text(path.read_text()[:20])
+    with pytest.raises(ArtifactError, match=r"codec\.json.*rerun"):
+        CodecInfo.read(path)

@@ -16,10 +16,10 @@ import yaml
 from snakemake.utils import update_config
 
 from nacbench import plan
+from nacbench.artifacts import JobPath
 from nacbench.costs import CostError
 from nacbench.costs.benchmarks import (
     BenchmarkJob,
-    JobKey,
     load_benchmarks,
     parse_benchmark_path,
     read_benchmark_tsv,
@@ -86,14 +86,17 @@ def small_config(**over: Any) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("rel", "expected"),
     [
-        ("encode/x/libri/002.tsv", JobKey("encode", "x", "libri", None, "002")),
-        ("decode/x/libri/bsc-p0.01-seed0/001.tsv", JobKey("decode", "x", "libri", "bsc-p0.01-seed0", "001")),
-        ("asr_reference/arctic/000.tsv", JobKey("asr_reference", None, "arctic", None, "000")),
-        ("manifest/libri.tsv", JobKey("manifest", None, "libri")),
-        ("labelling/x/gray.tsv", JobKey("labelling", "x", other="gray")),
+        ("encode/x/libri/002.tsv", JobPath("benchmarks", "encode", "x", "libri", None, "002")),
+        (
+            "decode/x/libri/bsc-p0.01-seed0/001.tsv",
+            JobPath("benchmarks", "decode", "x", "libri", "bsc-p0.01-seed0", "001"),
+        ),
+        ("asr_reference/arctic/000.tsv", JobPath("benchmarks", "asr_reference", None, "arctic", None, "000")),
+        ("manifest/libri.tsv", JobPath("benchmarks", "manifest", None, "libri")),
+        ("labelling/x/gray.tsv", JobPath("benchmarks", "labelling", "x", other="gray")),
     ],
 )
-def test_parse_benchmark_path(rel: str, expected: JobKey) -> None:
+def test_parse_benchmark_path(rel: str, expected: JobPath) -> None:
     results = Path("results")
     path = results / "benchmarks" / rel
     assert parse_benchmark_path(path, results, {"libri", "arctic"}, {"x", "y"}) == expected
@@ -165,7 +168,7 @@ def test_fit_recovers_known_overhead_and_rate(tmp_path: Path) -> None:
 def test_fit_falls_back_to_rate_only_and_bounds_it() -> None:
     """Two distinct durations cannot separate overhead from rate: all time goes to the rate, and
     the range runs from all-overhead to all-rate."""
-    key = JobKey("encode", "x", "libri", None, "000")
+    key = JobPath("benchmarks", "encode", "x", "libri", None, "000")
     jobs = [
         BenchmarkJob(key, "p0", wall_s=10.0, cpu_s=20.0, max_rss_mb=1.0, audio_s=100.0),
         BenchmarkJob(key, "p1", wall_s=12.0, cpu_s=24.0, max_rss_mb=2.0, audio_s=100.0),
@@ -182,8 +185,8 @@ def test_fit_falls_back_to_rate_only_and_bounds_it() -> None:
 
 def test_fit_rejects_mixed_groups() -> None:
     jobs = [
-        BenchmarkJob(JobKey("encode", "x"), "a", 1.0, 1.0, 1.0, None),
-        BenchmarkJob(JobKey("encode", "y"), "b", 1.0, 1.0, 1.0, None),
+        BenchmarkJob(JobPath("benchmarks", "encode", "x"), "a", 1.0, 1.0, 1.0, None),
+        BenchmarkJob(JobPath("benchmarks", "encode", "y"), "b", 1.0, 1.0, 1.0, None),
     ]
     with pytest.raises(CostError, match="several rule x codec"):
         fit_cost_model(jobs)
@@ -326,7 +329,7 @@ def test_parse_snakemake_log_times_finished_jobs() -> None:
     assert [j.rule for j in kept] == ["channel"]  # decode wrote outside results/
     config = small_config()
     job = logged_to_benchmark(kept[0], config, {"libri": np.arange(9.0)}, "log")
-    assert job.key == JobKey("channel", "x", "libri", "clean", "000")
+    assert job.key == JobPath("logs", "channel", "x", "libri", "clean", "000")
     assert job.audio_s == pytest.approx(0 + 3 + 6) and job.source == "log" and math.isnan(job.max_rss_mb)
 
 

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
+from nacbench.audio import SCORING_RATE
 from nacbench.data.arctic import ARCTIC_SPEAKERS, read_arctic, select_ids
 from nacbench.data.audio_folder import read_audio_folder
 from nacbench.data.download import DATASETS
@@ -19,6 +20,7 @@ from nacbench.data.manifest import (
     Skip,
     Utterance,
     probe_audio,
+    probe_utterance,
     read_manifest,
     select_shard,
     write_manifest,
@@ -94,6 +96,21 @@ def test_probe_audio_detects_corruption_inside_flac(tmp_path: Path) -> None:
     flac.write_bytes(bytes(data))
     with pytest.raises(DatasetError, match="a.flac"):
         probe_audio(flac, check="full")
+
+
+def test_every_reader_checks_a_file_through_probe_utterance(tmp_path: Path) -> None:
+    good = write_tone(tmp_path / "s1" / "good.flac", seconds=0.5)
+    utt = probe_utterance("good", "s1", good, "hello", "full")
+    assert utt == Utterance("good", "s1", str(good.resolve()), 0.5, SCORING_RATE, "hello")
+    fast = write_tone(tmp_path / "s1" / "fast.flac", seconds=0.5, rate=2 * SCORING_RATE)
+    skip = probe_utterance("fast", "s1", fast, "", "tail")
+    assert skip == Skip("fast", str(fast), f"sample rate {2 * SCORING_RATE} Hz, expected {SCORING_RATE} Hz")
+    # each reader records a wrong-rate file the same way: the file left out under on_error: skip
+    make_arctic(tmp_path / "arctic", {"bdl": 3})
+    write_tone(tmp_path / "arctic" / "cmu_us_bdl_arctic" / "wav" / "arctic_a0002.wav", 0.05, 2 * SCORING_RATE)
+    utts, skips, _ = read_arctic(tmp_path / "arctic", ["bdl"], 3, seed=0, on_error="skip")
+    assert [s.reason for s in skips] == [skip.reason]
+    assert len(utts) == 2
 
 
 # ------------------------------------------------------------------------------------ LibriSpeech

@@ -410,3 +410,15 @@ def test_every_drawn_utterance_skipped_names_the_files_and_writes_skipped_tsv(tm
         assert sorted(skipped.utt_id) == ["19-198-0000", "19-198-0001"]
         assert skipped.reason.str.len().gt(0).all()
     assert not outs["manifest"].exists()
+
+
+def test_a_truncated_metrics_shard_is_named_by_tidy_scores(tmp_path: Path) -> None:
+    from nacbench.artifacts import ArtifactError, write_parquet
+
+    good, bad = tmp_path / "000.parquet", tmp_path / "001.parquet"
+    write_parquet(pd.DataFrame({"utt_id": ["a"], "stoi": [0.9]}), good)
+    write_parquet(pd.DataFrame({"utt_id": ["b"], "stoi": [0.8]}), bad)
+    bad.write_bytes(bad.read_bytes()[:40])
+    with pytest.raises(ArtifactError, match=r"001\.parquet.*rerun"):
+        stages.tidy_scores([str(good), str(bad)], str(tmp_path / "t.parquet"), str(tmp_path / "t.csv.gz"))
+    assert not (tmp_path / "t.parquet").exists()

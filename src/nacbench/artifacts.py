@@ -42,6 +42,7 @@ from nacbench.conditions import CHANNEL_WILDCARD, CODEC_NAME, DATASET_NAME, LABE
 __all__ = [
     "CHANNEL_EXTRAS",
     "FIGURE_FORMATS",
+    "INPUT_GAIN_KEY",
     "PATTERNS",
     "TABLE_FORMATS",
     "ArtifactError",
@@ -52,6 +53,7 @@ __all__ = [
     "analysis",
     "asr_reference",
     "asr_shard",
+    "atomic_path",
     "benchmark_file",
     "channel_shard",
     "codec_info",
@@ -69,25 +71,28 @@ __all__ = [
     "find_job_files",
     "glob_escape",
     "is_temporary",
+    "job_folder",
+    "kept_skips",
     "labelling",
     "listen_dir",
     "listen_flac",
     "listened_utterances",
     "load_channel_counts",
     "load_codewords",
+    "load_fit_set",
     "load_shard",
     "load_utterance_ids",
     "log_file",
-    "kept_skips",
     "manifest",
     "metrics_shard",
     "open_npz",
     "parse",
     "parse_job_path",
+    "read_csv",
     "read_json",
-    "report_page",
     "read_parquet",
     "report_config",
+    "report_page",
     "save_channel_shard",
     "save_codewords",
     "save_npz",
@@ -467,9 +472,9 @@ def parse_job_path(
     except ValueError:
         raise ArtifactError(f"{p}: not inside the results folder {results}") from None
     parts = list(rel.parts)
-    if len(parts) < 3 or parts[0] not in ("logs", "benchmarks"):
+    if len(parts) < 3 or parts[0] not in _JOB_SUFFIX:
         raise ArtifactError(f"{p}: expected {results}/logs|benchmarks/<rule>/.../<job>.log|.tsv")
-    suffix = ".log" if parts[0] == "logs" else ".tsv"
+    suffix = _JOB_SUFFIX[parts[0]]
     if not parts[-1].endswith(suffix):
         raise ArtifactError(f"{p}: a file under {parts[0]}/ ends in {suffix}")
     parts[-1] = parts[-1][: -len(suffix)]
@@ -496,8 +501,10 @@ def temporary(path: str | Path) -> Path:
 
 
 @contextmanager
-def _atomic(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary name next to ``path``; rename it to ``path`` when the block succeeds."""
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary name next to ``path`` (:func:`temporary`); rename it to ``path`` when the block
+    succeeds, so an interrupted writer never leaves a readable half file. Every artifact writer, in
+    this module or outside it (tables, figures, manifests), writes through it."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = temporary(target)
@@ -566,7 +573,7 @@ class NpzReader(Mapping[str, Any]):
 
 def save_npz(path: str | Path, arrays: Mapping[str, Any], compressed: bool = True) -> None:
     """Write ``arrays`` as an ``.npz`` atomically."""
-    with _atomic(path) as tmp:
+    with atomic_path(path) as tmp:
         (np.savez_compressed if compressed else np.savez)(tmp, **arrays)
 
 
@@ -700,7 +707,7 @@ def load_fit_set(path: str | Path) -> dict[str, Any]:
 
 def write_parquet(df: pd.DataFrame, path: str | Path) -> None:
     """Write a table as parquet, atomically."""
-    with _atomic(path) as tmp:
+    with atomic_path(path) as tmp:
         df.to_parquet(tmp, index=False)
 
 
@@ -719,14 +726,32 @@ def read_parquet(path: str | Path) -> pd.DataFrame:
 def write_csv(df: pd.DataFrame, path: str | Path) -> None:
     """Write a table as CSV (gzip when the name ends in ``.gz``), atomically."""
     compression: Literal["gzip"] | None = "gzip" if str(path).endswith(".gz") else None
-    with _atomic(path) as tmp:
+    with atomic_path(path) as tmp:
         df.to_csv(tmp, index=False, compression=compression)
+
+
+def read_csv(path: str | Path, **options: Any) -> pd.DataFrame:
+    """Read a CSV table (``options`` go to ``pandas.read_csv``); a damaged file is an
+    :class:`ArtifactError` naming it."""
+    try:
+        return pd.read_csv(path, **options)
+    except FileNotFoundError:
+        raise
+    except (
+        OSError,
+        ValueError,
+        EOFError,
+        zlib.error,
+        pd.errors.ParserError,
+        pd.errors.EmptyDataError,
+    ) as exc:
+        raise _damaged(path, "CSV table", exc) from exc
 
 
 def write_json(data: Any, path: str | Path) -> None:
     """Write a JSON record (sorted keys, indented), atomically."""
     text = json.dumps(data, indent=2, sort_keys=True, default=str) + "\n"
-    with _atomic(path) as tmp:
+    with atomic_path(path) as tmp:
         tmp.write_text(text)
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import matplotlib
 import numpy as np
@@ -30,6 +30,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.typing import ColorType
 
+from nacbench import artifacts
 from nacbench.analysis.summary import mean_ci
 from nacbench.metrics import METRIC_LABELS, metric_names
 
@@ -62,10 +63,12 @@ _PALETTE = tuple(matplotlib.color_sequences["tab10"])  # the tab10 colormap's co
 def save_figure(fig: Figure, out_stem: Path) -> dict[str, Path]:
     """Write ``out_stem.pdf`` and ``out_stem.png`` (150 dpi) and return their paths."""
     out_stem = Path(out_stem)
-    out_stem.parent.mkdir(parents=True, exist_ok=True)
-    paths = {ext: out_stem.with_name(out_stem.name + "." + ext) for ext in ("pdf", "png")}
-    fig.savefig(paths["pdf"], bbox_inches="tight")
-    fig.savefig(paths["png"], dpi=150, bbox_inches="tight")
+    options: dict[str, dict[str, Any]] = {".pdf": {}, ".png": {"dpi": 150}}
+    paths = {}
+    for suffix in artifacts.FIGURE_FORMATS:  # the formats the workflow's multiext expects, defined there
+        paths[suffix.lstrip(".")] = path = out_stem.with_name(out_stem.name + suffix)
+        with artifacts.atomic_path(path) as tmp:  # the temporary name hides the format: give it
+            fig.savefig(tmp, format=suffix.lstrip("."), bbox_inches="tight", **options[suffix])
     return paths
 
 

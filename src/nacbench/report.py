@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from nacbench.artifacts import load_shard, parse, read_json, read_parquet, save_npz, write_json
+from nacbench.artifacts import load_shard, parse, read_csv, read_json, read_parquet, save_npz, write_json
 from nacbench.codecs.base import Capability, CodecAdapter, CodecInfo
 from nacbench.metrics import metric_names
 
@@ -143,9 +143,7 @@ def labelling_report(
         _stem(breakdown_out),
         "Break-down P_flip per codec and index labelling, 95% bootstrap CI",
     )
-    distortion = pd.concat(
-        [pd.read_csv(p, keep_default_na=True) for p in distortion_paths], ignore_index=True
-    )
+    distortion = pd.concat([read_csv(p, keep_default_na=True) for p in distortion_paths], ignore_index=True)
     write_table(
         distortion.fillna({"per_bit": "", "note": ""}),
         _stem(distortion_out),
@@ -323,7 +321,7 @@ def _cell(value: Any, digits: str = "{:.3g}") -> str:
 
 
 def _read_csv(path: str | Path) -> pd.DataFrame:
-    return pd.read_csv(path, comment="#")  # write_table puts its notes on leading "#" lines
+    return read_csv(path, comment="#")  # write_table puts its notes on leading "#" lines
 
 
 def report_page(

@@ -26,6 +26,7 @@ from nacbench.artifacts import (
     load_codewords,
     load_fit_set,
     load_shard,
+    read_parquet,
     save_channel_shard,
     save_codewords,
     save_shard,
@@ -37,7 +38,14 @@ from nacbench.audio import SCORING_RATE, apply_gain_db, read_audio, resample, wr
 from nacbench.channel import OutOfRangePolicy, transmit
 from nacbench.codecs.base import Capability, CodecAdapter, CodecInfo
 from nacbench.conditions import ChannelSpec
-from nacbench.data.manifest import DatasetError, read_manifest, select_shard, write_manifest, write_skips
+from nacbench.data.manifest import (
+    DatasetError,
+    NoUsableUtterances,
+    read_manifest,
+    select_shard,
+    write_manifest,
+    write_skips,
+)
 from nacbench.logs import progress
 from nacbench.seeds import channel_rng
 
@@ -147,7 +155,6 @@ def build_manifest(
     left out, the skip list is still written (to ``skipped_out`` and, since a failed job's outputs are
     removed, to ``kept_skips_out``, a log file that stays) and the error lists the files and why.
     """
-    from nacbench.data.manifest import DatasetError, NoUsableUtterances
     from nacbench.data.readers import get_reader
 
     root = data["root"] or download_root(downloads, name)
@@ -319,8 +326,7 @@ def decode_shard(
     Path(audio_dir).mkdir(parents=True, exist_ok=True)
     Path(listen_dir).mkdir(parents=True, exist_ok=True)
     keep = set(listen_ids)
-    index = list(range(len(shard.utt_ids)))
-    for start in progress(range(0, len(index), CHUNK), desc=f"decode {name}"):
+    for start in progress(range(0, len(shard.utt_ids), CHUNK), desc=f"decode {name}"):
         ids = shard.utt_ids[start : start + CHUNK]
         log.info("decoding %s", ", ".join(ids))
         decoded = codec.decode(shard.codes[start : start + CHUNK])
@@ -408,7 +414,7 @@ def score_shard(
 
 
 def tidy_scores(paths: Sequence[str], parquet_out: str, csv_out: str) -> pd.DataFrame:
-    frames = [pd.read_parquet(p) for p in paths]
+    frames = [read_parquet(p) for p in paths]  # a damaged shard is named, not a bare arrow error
     tidy = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     write_parquet(tidy, parquet_out)
     write_csv(tidy, csv_out)

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from nacbench import artifacts
 from nacbench.analysis.summary import condition_columns, mean_ci
 from nacbench.codecs.base import CodecInfo
 from nacbench.metrics import metric_names
@@ -175,13 +176,18 @@ def write_table(
     The tex uses ``\\textcolor`` for the warning: include ``xcolor`` and ``booktabs``.
     """
     stem = Path(stem)
-    stem.parent.mkdir(parents=True, exist_ok=True)
     all_notes = table_notes(df, notes)
-    paths = {ext: stem.with_name(stem.name + "." + ext) for ext in ("csv", "md", "tex")}
     header = "".join(f"# {note}\n" for note in all_notes)
-    paths["csv"].write_text(header + df.to_csv(index=False))
-    paths["md"].write_text(to_markdown(df, caption, all_notes, float_format))
-    paths["tex"].write_text(to_latex(df, caption, all_notes, float_format))
+    render = {
+        ".csv": lambda: header + df.to_csv(index=False),
+        ".md": lambda: to_markdown(df, caption, all_notes, float_format),
+        ".tex": lambda: to_latex(df, caption, all_notes, float_format),
+    }
+    paths = {}
+    for suffix in artifacts.TABLE_FORMATS:  # the formats the workflow's multiext expects, defined there
+        paths[suffix.lstrip(".")] = path = stem.with_name(stem.name + suffix)
+        with artifacts.atomic_path(path) as tmp:
+            tmp.write_text(render[suffix]())
     return paths
 
 

@@ -14,7 +14,6 @@ lacks one fails with an error naming the codec and the capability, before any wo
 
 from __future__ import annotations
 
-import json
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -24,6 +23,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
+
+from nacbench import artifacts
 
 QuantizerKind = Literal["fsq", "rvq", "parametric", "other"]
 
@@ -99,11 +100,11 @@ class CodecInfo:
         return cls(**fields)
 
     def write(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps(self.to_json(), indent=2, sort_keys=True) + "\n")
+        artifacts.write_json(self.to_json(), path)  # atomic, like every artifact
 
     @classmethod
     def read(cls, path: str | Path) -> CodecInfo:
-        return cls.from_json(json.loads(Path(path).read_text()))
+        return cls.from_json(artifacts.read_json(path))  # a damaged file names itself
 
 
 class WeightsUnavailableError(RuntimeError):

@@ -42,22 +42,11 @@ def manifest_durations(results: Path, config: Config) -> dict[str, np.ndarray]:
 
 
 @dataclass(frozen=True)
-class JobKey:
-    """What a benchmark file's path says about its job (``None`` where the rule has no such wildcard)."""
-
-    rule: str
-    codec: str | None = None
-    dataset: str | None = None
-    channel: str | None = None
-    shard: str | None = None
-    other: str | None = None  # any remaining wildcard, e.g. the labelling name
-
-
-@dataclass(frozen=True)
 class BenchmarkJob:
-    """One measured job: its key, what Snakemake recorded, and the audio it processed."""
+    """One measured job: its key (what its path or logged wildcards say), what Snakemake recorded, and
+    the audio it processed."""
 
-    key: JobKey
+    key: artifacts.JobPath
     path: str
     wall_s: float
     cpu_s: float
@@ -68,7 +57,7 @@ class BenchmarkJob:
 
 def parse_benchmark_path(
     path: Path, results: Path, datasets: Collection[str], codecs: Collection[str]
-) -> JobKey:
+) -> artifacts.JobPath:
     """Rule, codec, dataset, channel and shard of a benchmark file, read by
     :func:`nacbench.artifacts.parse_job_path` (the one parser of job paths)."""
     try:
@@ -77,7 +66,7 @@ def parse_benchmark_path(
         raise CostError(str(exc)) from exc
     if job.folder != "benchmarks":
         raise CostError(f"{path}: not a benchmark file (under {job.folder}/)")
-    return JobKey(job.rule, job.codec, job.dataset, job.channel, job.shard, job.other)
+    return job
 
 
 def _number(value: Any) -> float:
@@ -130,7 +119,9 @@ def shard_audio_seconds(durations: np.ndarray, shard: int, n_shards: int) -> flo
         raise CostError(str(exc)) from exc
 
 
-def job_audio_seconds(key: JobKey, durations: Mapping[str, np.ndarray], config: Config) -> float | None:
+def job_audio_seconds(
+    key: artifacts.JobPath, durations: Mapping[str, np.ndarray], config: Config
+) -> float | None:
     """The audio a job processed: its shard's, the whole dataset's (no shard), or None (no dataset)."""
     if key.dataset is None:
         return None

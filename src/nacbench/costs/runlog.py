@@ -11,7 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from nacbench.costs.benchmarks import BenchmarkJob, JobKey, job_audio_seconds
+from nacbench.artifacts import JobPath
+from nacbench.costs.benchmarks import BenchmarkJob, job_audio_seconds
 from nacbench.plan import Config
 
 _TIMESTAMP_RE = re.compile(r"^\[(\w{3} \w{3} +\d+ \d\d:\d\d:\d\d \d{4})\]$")
@@ -81,10 +82,17 @@ def latest_logged_jobs(logs: Sequence[Sequence[LoggedJob]], results: str) -> lis
 def logged_to_benchmark(
     job: LoggedJob, config: Config, durations: Mapping[str, np.ndarray], source_name: str
 ) -> BenchmarkJob:
-    """A logged job in the benchmark shape: key from its wildcards, no CPU or memory figures."""
+    """A logged job in the benchmark shape: key from its wildcards (as its ``logs/`` path would give
+    them), no CPU or memory figures."""
     wc = dict(job.wildcards)
-    key = JobKey(
-        job.rule, wc.get("codec"), wc.get("dataset"), wc.get("channel"), wc.get("shard"), wc.get("labelling")
+    key = JobPath(
+        "logs",
+        job.rule,
+        wc.get("codec"),
+        wc.get("dataset"),
+        wc.get("channel"),
+        wc.get("shard"),
+        wc.get("labelling"),
     )
     return BenchmarkJob(
         key=key,

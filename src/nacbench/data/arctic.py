@@ -9,7 +9,6 @@ not change when other speakers are added, removed or reordered, nor between proc
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,12 +17,11 @@ import numpy as np
 
 from nacbench.data.manifest import (
     AudioCheck,
-    DatasetError,
     NoUsableUtterances,
     Skip,
     Utterance,
     check_on_error,
-    probe_audio,
+    probe_utterance,
     resolve_problems,
 )
 from nacbench.seeds import arctic_rng
@@ -33,7 +31,6 @@ ARCTIC_SPEAKERS = (
     "aew", "ahw", "aup", "awb", "axb", "bdl", "clb", "eey", "fem",
     "gka", "jmk", "ksp", "ljm", "lnh", "rms", "rxr", "slp", "slt",
 )  # fmt: skip
-SAMPLE_RATE = 16_000
 
 # ( arctic_a0001 "Author of the danger trail, Philip Steels, etc." ) -- the text is taken up to the
 # LAST quote on the line, so a quote inside the text (none in the 0.95 release) would stay in it.
@@ -104,12 +101,11 @@ def _read_speaker(
     utts: list[Utterance] = []
     for wav_id in select_ids(available, k, seed, speaker):
         path, utt_id = wavs[wav_id], f"{speaker}_{wav_id}"
-        try:
-            frames, rate = probe_audio(path, SAMPLE_RATE, check)
-        except DatasetError as exc:
-            problems.append(Skip(utt_id, str(path), str(exc).removeprefix(f"{path}: ")))
-            continue
-        utts.append(Utterance(utt_id, speaker, os.path.abspath(path), frames / rate, rate, prompts[wav_id]))
+        probed = probe_utterance(utt_id, speaker, path, prompts[wav_id], check)
+        if isinstance(probed, Skip):
+            problems.append(probed)
+        else:
+            utts.append(probed)
     return utts, problems, log
 
 

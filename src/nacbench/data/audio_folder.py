@@ -22,7 +22,6 @@ Study B) refuse such utterances by name. Audio is checked like the corpus reader
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path, PurePosixPath
 
@@ -33,11 +32,10 @@ from nacbench.data.manifest import (
     Skip,
     Utterance,
     check_on_error,
-    probe_audio,
+    probe_utterance,
     resolve_problems,
 )
 
-SAMPLE_RATE = 16_000
 AUDIO_SUFFIXES = (".wav", ".flac")
 TRANSCRIPTS_FILE = "transcripts.tsv"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
@@ -126,17 +124,16 @@ def read_audio_folder(
     utts: list[Utterance] = []
     for relative, key in zip(relatives, keys, strict=True):
         utt_id, path = ids[key], root / relative
-        try:
-            frames, rate = probe_audio(path, SAMPLE_RATE, check)
-        except DatasetError as exc:
-            problems.append(Skip(utt_id, str(path), str(exc).removeprefix(f"{path}: ")))
-            continue
         text = texts.get(key, texts.get(utt_id))
         sidecar = path.with_suffix(".txt")
         if text is None and sidecar.is_file():
             text = " ".join(sidecar.read_text(encoding="utf-8").split())
         speaker = relative.parts[0] if len(relative.parts) > 1 else ""
-        utts.append(Utterance(utt_id, speaker, os.path.abspath(path), frames / rate, rate, text or ""))
+        probed = probe_utterance(utt_id, speaker, path, text or "", check)
+        if isinstance(probed, Skip):
+            problems.append(probed)
+        else:
+            utts.append(probed)
     skips = resolve_problems(problems, policy, f"audio folder {root}")
     if not utts:
         where = f"audio folder {root} (looked for {', '.join(AUDIO_SUFFIXES)} files at any depth)"

@@ -9,7 +9,6 @@ text (ASR, Study B) refuse it by name. A transcript line without audio still is 
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from nacbench.data.manifest import (
@@ -19,11 +18,9 @@ from nacbench.data.manifest import (
     Skip,
     Utterance,
     check_on_error,
-    probe_audio,
+    probe_utterance,
     resolve_problems,
 )
-
-SAMPLE_RATE = 16_000
 
 
 def find_subset_dir(root: str | Path, subset: str) -> Path:
@@ -73,13 +70,12 @@ def _read_chapter(chapter: Path, speaker: str, check: AudioCheck) -> tuple[list[
         if not utt_id.startswith(prefix + "-"):
             problems.append(Skip(utt_id, str(path), f"file name does not start with {prefix}-"))
             continue
-        try:
-            frames, rate = probe_audio(path, SAMPLE_RATE, check)
-        except DatasetError as exc:
-            problems.append(Skip(utt_id, str(path), str(exc).removeprefix(f"{path}: ")))
-            continue
         text = texts.get(utt_id, "")  # no text: recorded as empty, refused only where text is needed
-        utts.append(Utterance(utt_id, speaker, os.path.abspath(path), frames / rate, rate, text))
+        probed = probe_utterance(utt_id, speaker, path, text, check)
+        if isinstance(probed, Skip):
+            problems.append(probed)
+        else:
+            utts.append(probed)
     return utts, problems
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import os
 import re
-import tempfile
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import astuple, dataclass
@@ -20,6 +19,9 @@ from typing import Literal, cast
 
 import pandas as pd
 import soundfile as sf
+
+from nacbench.artifacts import atomic_path
+from nacbench.audio import SCORING_RATE
 
 #: column order of ``manifest.tsv`` (README, "results/ layout")
 MANIFEST_COLUMNS = ("utt_id", "speaker", "path", "duration_s", "sample_rate", "transcript")
@@ -100,7 +102,9 @@ def describe_problems(problems: Sequence[Skip]) -> str:
     return listed + more
 
 
-def probe_audio(path: str | Path, expected_rate: int = 16_000, check: AudioCheck = "full") -> tuple[int, int]:
+def probe_audio(
+    path: str | Path, expected_rate: int = SCORING_RATE, check: AudioCheck = "full"
+) -> tuple[int, int]:
     """Return ``(frames, sample_rate)`` of a mono file, or raise :class:`DatasetError` naming it.
 
     Headers alone do not reveal damage: a truncated FLAC still reports its full length in STREAMINFO,
@@ -126,6 +130,22 @@ def probe_audio(path: str | Path, expected_rate: int = 16_000, check: AudioCheck
     if decoded != info.frames:
         raise DatasetError(f"{path}: truncated audio (header says {info.frames} frames, decoded {decoded})")
     return info.frames, info.samplerate
+
+
+def probe_utterance(
+    utt_id: str, speaker: str, path: str | Path, transcript: str, check: AudioCheck
+) -> Utterance | Skip:
+    """The manifest row of one audio file, or the :class:`Skip` that says why it cannot be used.
+
+    Every dataset reader checks its files this way (:func:`probe_audio` at :data:`SCORING_RATE`, the
+    rate every dataset is stored at), so a damaged or wrong-rate file is recorded the same whatever the
+    reader; the caller hands each Skip to :func:`resolve_problems`.
+    """
+    try:
+        frames, rate = probe_audio(path, SCORING_RATE, check)
+    except DatasetError as exc:
+        return Skip(utt_id, str(path), str(exc).removeprefix(f"{path}: "))
+    return Utterance(utt_id, speaker, os.path.abspath(path), frames / rate, rate, transcript)
 
 
 def _decoded_frames(path: Path, frames: int, check: AudioCheck) -> int:
@@ -169,19 +189,11 @@ def _check_field(value: str, what: str, utt_id: str) -> None:
 
 
 def _atomic_write_tsv(rows: Iterable[Sequence[object]], header: Sequence[str], path: str | Path) -> None:
-    """Write a TSV under a temporary name in the same folder, then rename it into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            writer = csv.writer(handle, delimiter="\t", quoting=csv.QUOTE_NONE, lineterminator="\n")
-            writer.writerow(header)
-            writer.writerows(rows)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write a TSV through :func:`nacbench.artifacts.atomic_path` (temporary name, then rename)."""
+    with atomic_path(path) as tmp, tmp.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, delimiter="\t", quoting=csv.QUOTE_NONE, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(rows)
 
 
 def write_manifest(utts: Sequence[Utterance], path: str | Path) -> None:
