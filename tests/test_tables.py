@@ -8,9 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nacbench.codecs.base import CodecInfo
+from nacbench.codecs.base import RANDOM_WEIGHTS_LABEL, CodecInfo
 from nacbench.tables import (
-    RANDOM_NOTE,
     UNAVAILABLE,
     failure_counts,
     summary_table,
@@ -59,7 +58,7 @@ def test_write_table_formats_and_notes(tmp_path):
     tex = paths["tex"].read_text()
     csv = paths["csv"].read_text()
     for text in (md, tex, csv):
-        assert RANDOM_NOTE in text  # added automatically: a row has random weights
+        assert RANDOM_WEIGHTS_LABEL in text  # added automatically: a row has random weights
         assert "bits from sizes" in text
     assert "| NeuCodec" in md and "Compared FSQ & RVQ models" in md
     assert r"\toprule" in tex and r"\bottomrule" in tex and r"\caption{Compared FSQ \& RVQ models}" in tex
@@ -72,10 +71,10 @@ def test_write_table_formats_and_notes(tmp_path):
 def test_random_note_names_the_random_rows_only(tmp_path):
     """Lyra and Codec2 beside random-weight codecs: the warning covers the random rows, not the table."""
     mixed = table3(infos())  # DAC random, the rest published
-    note = next(n for n in table_notes(mixed) if RANDOM_NOTE in n)
+    note = next(n for n in table_notes(mixed) if RANDOM_WEIGHTS_LABEL in n)
     assert "1 of 4 rows with Weights = random init" in note
     all_random = table3([replace(i, random_weights=True) for i in infos()])
-    assert table_notes(all_random) == [RANDOM_NOTE]
+    assert table_notes(all_random) == [RANDOM_WEIGHTS_LABEL]
     summary = summary_table(tidy_rows(), n_boot=20)
     md = write_table(summary, tmp_path / "summary", "summary")["md"].read_text()
     assert "2 of 4 rows with random_weights = yes" in md
@@ -87,7 +86,7 @@ def test_random_note_names_the_random_rows_only(tmp_path):
 def test_write_table_without_random_rows_has_no_warning(tmp_path):
     t = table3(infos()[:1])
     paths = write_table(t, tmp_path / "t", "caption")
-    assert RANDOM_NOTE not in paths["md"].read_text()
+    assert RANDOM_WEIGHTS_LABEL not in paths["md"].read_text()
     assert not paths["csv"].read_text().startswith("#")
 
 
@@ -161,7 +160,7 @@ def test_table2_keeps_unavailable_rows_empty(tmp_path):
     paths = write_table(t, tmp_path / "table2", "Table 2")
     md = paths["md"].read_text()
     assert "9.9" not in md
-    assert "24 kHz decoder not on the hub mirror" in md and RANDOM_NOTE in md
+    assert "24 kHz decoder not on the hub mirror" in md and RANDOM_WEIGHTS_LABEL in md
     assert r"WER (\%)" in paths["tex"].read_text()
 
 
