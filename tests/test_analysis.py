@@ -18,6 +18,7 @@ from nacbench.analysis import (
     mean_cosine,
 )
 from nacbench.analysis.breakdown import REASON_ALREADY_BELOW, REASON_NEVER
+from nacbench.analysis.summary import POOLED_KEYS, pooled_condition_keys
 from nacbench.fsq import levels_to_indices
 
 P_GRID = (0.001, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5)
@@ -280,3 +281,19 @@ def test_mean_cosine_known_values():
     # pooled over utterances by frames, and tail-trimmed 3 vs 2 frames
     pooled = mean_cosine([a[:2], np.ones((1, 2))], [b[:2], np.ones((2, 2))])
     assert pooled == pytest.approx((1 + 0 + 1) / 3)
+
+
+def test_pooled_condition_keys_drop_channel_parameters_that_name_nothing():
+    """A table is pooled by what ran and the channel condition; an all-NaN burst length (no GE channel)
+    separates nothing, and a column the table lacks is not asked for."""
+    tidy = pd.DataFrame(
+        {
+            "codec": ["a"],
+            "labelling": ["natural"],
+            "model": ["bsc"],
+            "p_flip": [0.01],
+            "burst_length": [np.nan],
+        }
+    )
+    assert pooled_condition_keys(tidy) == ["codec", "labelling", "model", "p_flip"]
+    assert pooled_condition_keys(tidy.assign(dataset="ds", burst_length=8.0)) == list(POOLED_KEYS)

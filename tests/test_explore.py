@@ -3,6 +3,7 @@ pipeline's own writers, so the layout under test is the one the stages produce."
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
@@ -13,10 +14,9 @@ from nacbench import explore
 from nacbench.artifacts import CodeShard, save_shard
 from nacbench.audio import write_audio
 from nacbench.channel import transmit
-from nacbench.codecs.base import CodecInfo
+from nacbench.codecs.base import RANDOM_WEIGHTS_LABEL, CodecInfo
 from nacbench.conditions import ChannelSpec
 from nacbench.data.manifest import Utterance, write_manifest
-from nacbench.plots import RANDOM_STAMP
 from nacbench.seeds import derive_rng
 
 SIZES = (16, 4, 2)  # widths 4, 2, 1: unequal widths catch a wrong bit layout
@@ -186,15 +186,22 @@ def test_listening_table_keeps_one_seed_per_p_flip(run) -> None:
     assert (wav.shape, rate) == ((800,), 16000)
 
 
-def test_original_audio_path_resolves_manifest_paths(tmp_path: Path) -> None:
-    results = tmp_path / "results"
+def test_original_audio_path_resolves_manifest_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A relative manifest path is relative to where the workflow ran (the working directory), not to
+    the results folder's parent: offline results live two levels down, in ``results/offline``."""
+    results = tmp_path / "results" / "offline"
     utts = [
         Utterance("a", "s", "/abs/a.flac", 1.0, 16000, "A"),
         Utterance("b", "s", "corpus/b.flac", 1.0, 16000, "B"),
     ]
     write_manifest(utts, results / "data" / "ds" / "manifest.tsv")
     assert explore.original_audio_path(results, "ds", "a") == Path("/abs/a.flac")
+    monkeypatch.chdir(tmp_path)
     assert explore.original_audio_path(results, "ds", "b") == tmp_path.resolve() / "corpus" / "b.flac"
+    elsewhere = tmp_path / "repo"
+    assert (
+        explore.original_audio_path(results, "ds", "b", workdir=elsewhere) == elsewhere / "corpus" / "b.flac"
+    )
     with pytest.raises(KeyError, match="manifest.tsv"):
         explore.original_audio_path(results, "ds", "c")
 
@@ -238,7 +245,7 @@ def _texts(fig) -> list[str]:
 
 
 def _stamped(ax) -> bool:
-    return any(RANDOM_STAMP in t.get_text() for t in ax.texts)
+    return any(RANDOM_WEIGHTS_LABEL in t.get_text() for t in ax.texts)
 
 
 @pytest.mark.parametrize(
@@ -248,9 +255,9 @@ def test_score_figures_label_random_weight_codecs(draw) -> None:
     marked = _texts(draw(_tidy("beta")))
     assert any("beta (random weights)" in t for t in marked)
     assert not any("alpha (random" in t for t in marked)
-    assert RANDOM_STAMP not in _texts(draw(_tidy(None)))
+    assert RANDOM_WEIGHTS_LABEL not in _texts(draw(_tidy(None)))
     all_random = _tidy("beta").assign(random_weights=True)
-    assert RANDOM_STAMP in _texts(draw(all_random))
+    assert RANDOM_WEIGHTS_LABEL in _texts(draw(all_random))
 
 
 def test_random_weights_mark_only_their_own_lines_and_panels() -> None:
@@ -258,7 +265,7 @@ def test_random_weights_mark_only_their_own_lines_and_panels() -> None:
     curve = explore.figure_metric_curve(_tidy("beta"))
     styles = {line.get_label(): line.get_linestyle() for line in curve.axes[0].get_lines()}
     assert styles["beta (random weights)"] == ":" and styles["alpha"] == "-"
-    assert not _stamped(curve.axes[0]) and RANDOM_STAMP not in [t.get_text() for t in curve.texts]
+    assert not _stamped(curve.axes[0]) and RANDOM_WEIGHTS_LABEL not in [t.get_text() for t in curve.texts]
     scatter = explore.figure_utterance_scatter(_tidy("beta"))
     panels = {ax.get_title(): ax for ax in scatter.axes if ax.get_title()}
     assert _stamped(panels["beta (random weights)"]) and not _stamped(panels["alpha"])
@@ -272,6 +279,15 @@ def test_metric_curve_draws_one_line_per_codec_at_each_p_flip() -> None:
     assert lines[0].get_ydata()[0] > lines[0].get_ydata()[1]  # the toy scores fall with P_flip
 
 
+def test_metric_curve_keeps_a_panel_for_a_metric_with_no_finite_value() -> None:
+    """A metric that failed everywhere gets Fig. 3's empty-panel note, not a log-scaling error."""
+    tidy = _tidy(None).assign(stoi=np.nan, error="stoi: too short")
+    fig = explore.figure_metric_curve(tidy)
+    fig.savefig(io.BytesIO(), format="png")  # rendering is where an empty log axis used to fail
+    notes = " ".join(t.get_text() for t in fig.axes[0].texts)
+    assert "no finite values of stoi" in notes and "too short" in notes
+
+
 def test_code_and_flip_figures_label_random_weights(run) -> None:
     results, _ = run
     clean, received = explore.load_pair(results, "toy", "ds", "bsc-p0.1-seed0", "000", "u0")
@@ -282,12 +298,12 @@ def test_code_and_flip_figures_label_random_weights(run) -> None:
             explore.figure_bit_errors(errors, (4, 2, 1), "toy", random_weights=random_weights),
         ]
         for fig in figures:
-            assert (RANDOM_STAMP in _texts(fig)) is random_weights
+            assert (RANDOM_WEIGHTS_LABEL in _texts(fig)) is random_weights
     pooled = explore.pooled_flip_rates(explore.flip_counts(results))
-    assert RANDOM_STAMP in _texts(explore.figure_flip_rates(pooled, random={"toy"}))
+    assert RANDOM_WEIGHTS_LABEL in _texts(explore.figure_flip_rates(pooled, random={"toy"}))
     mixed = pd.concat([pooled, pooled.assign(codec="real")])  # a real codec beside the random one
-    assert RANDOM_STAMP not in _texts(explore.figure_flip_rates(mixed, random={"toy"}))
-    assert RANDOM_STAMP not in _texts(explore.figure_flip_rates(pooled))
+    assert RANDOM_WEIGHTS_LABEL not in _texts(explore.figure_flip_rates(mixed, random={"toy"}))
+    assert RANDOM_WEIGHTS_LABEL not in _texts(explore.figure_flip_rates(pooled))
 
 
 def test_random_flag_comes_from_codec_json(tmp_path: Path) -> None:
@@ -337,7 +353,7 @@ def test_first_listened_and_condition_labels(run) -> None:
     assert labels[-1] == "BSC P_flip=0.1 (seed 0), gray labelling"
     random_row = conditions.iloc[1].copy()
     random_row["random_weights"] = np.bool_(True)  # as pandas hands it out
-    assert explore.condition_label(random_row).endswith("RANDOM WEIGHTS, not a result")
+    assert explore.condition_label(random_row).endswith(f"({RANDOM_WEIGHTS_LABEL})")
 
 
 def test_code_example_uses_the_utterance_and_nearest_condition(run) -> None:

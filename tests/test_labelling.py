@@ -11,9 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nacbench.channel import transmit
-from nacbench.conditions import ChannelSpec
+from nacbench.conditions import LABELLINGS, ChannelSpec
 from nacbench.fsq import indices_to_levels, level_values
 from nacbench.labelling import (
+    FITTED_LABELLINGS,
     Labelling,
     LabellingError,
     binary_switching,
@@ -184,6 +185,17 @@ def test_fitting_labellings_pass() -> None:
     check_labelling_fits("distortion-aware", [65536], [4] * 8, True, "neucodec")
     check_labelling_fits("distortion-aware", [1024] * 12, None, True, "encodec")
     check_labelling_fits("random", [46656], [6] * 6, False, "stablecodec")
+
+
+@pytest.mark.parametrize("name", LABELLINGS)
+def test_only_fitted_labellings_need_codeword_vectors(name: str) -> None:
+    """The stages pass vectors (and record the fit set) exactly for FITTED_LABELLINGS: every other
+    labelling must build without them, and a fitted one must refuse to."""
+    if name in FITTED_LABELLINGS:
+        with pytest.raises(LabellingError, match="codeword vectors"):
+            check_labelling_fits(name, [16], None, False, "mycodec")
+    else:
+        assert make_labelling(name, [16], seed=0, codec="mycodec").forward[0].shape == (16,)
 
 
 # ------------------------------------------------------------------------------------------ distortion

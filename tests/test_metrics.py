@@ -260,6 +260,18 @@ def test_config_mistakes_raise_before_scoring() -> None:
     check_metric_params({"mel_mse": {"n_mels": 64}, "stoi": {"extended": True}})
 
 
+def test_score_stage_and_config_share_one_parameter_rule() -> None:
+    """The score stage's check raises exactly the problems config validation reports: one rule."""
+    metric = get_metric("mel_mse")
+    params = {"n_mel": 80, "bogus": 1}
+    problems = metric.param_errors(params, 16000)
+    assert [name for name, _ in problems] == ["n_mel", "bogus"]
+    with pytest.raises(TypeError) as raised:
+        metric.check_params(params)
+    for name, why in problems:
+        assert f"{name}: {why}" in str(raised.value)
+
+
 class _KillsWorker:
     """Unpickling this calls os._exit in the worker: a stand-in for a segfault in a C metric library."""
 

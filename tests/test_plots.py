@@ -7,9 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from nacbench.codecs.base import RANDOM_WEIGHTS_LABEL
 from nacbench.plots import (
     RANDOM_LINESTYLE,
-    RANDOM_STAMP,
     figure2,
     figure3,
     figure_labelling,
@@ -43,11 +43,11 @@ def tidy(random_codecs=("dac",), labellings=("natural", "gray")) -> pd.DataFrame
 
 
 def stamps(fig) -> list[str]:
-    return [t.get_text() for t in fig.texts if RANDOM_STAMP in t.get_text()]
+    return [t.get_text() for t in fig.texts if RANDOM_WEIGHTS_LABEL in t.get_text()]
 
 
 def panel_stamped(ax) -> bool:
-    return any(RANDOM_STAMP in t.get_text() for t in ax.texts)
+    return any(RANDOM_WEIGHTS_LABEL in t.get_text() for t in ax.texts)
 
 
 def curve(ax, label: str):

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from nacbench.codecs.base import CodecInfo
+from nacbench.codecs.base import RANDOM_WEIGHTS_LABEL, CodecInfo
 from nacbench.tables import (
-    RANDOM_NOTE,
     UNAVAILABLE,
     failure_counts,
     summary_table,
@@ -59,7 +59,7 @@ def test_write_table_formats_and_notes(tmp_path):
     tex = paths["tex"].read_text()
     csv = paths["csv"].read_text()
     for text in (md, tex, csv):
-        assert RANDOM_NOTE in text  # added automatically: a row has random weights
+        assert RANDOM_WEIGHTS_LABEL in text  # added automatically: a row has random weights
         assert "bits from sizes" in text
     assert "| NeuCodec" in md and "Compared FSQ & RVQ models" in md
     assert r"\toprule" in tex and r"\bottomrule" in tex and r"\caption{Compared FSQ \& RVQ models}" in tex
@@ -72,10 +72,10 @@ def test_write_table_formats_and_notes(tmp_path):
 def test_random_note_names_the_random_rows_only(tmp_path):
     """Lyra and Codec2 beside random-weight codecs: the warning covers the random rows, not the table."""
     mixed = table3(infos())  # DAC random, the rest published
-    note = next(n for n in table_notes(mixed) if RANDOM_NOTE in n)
+    note = next(n for n in table_notes(mixed) if RANDOM_WEIGHTS_LABEL in n)
     assert "1 of 4 rows with Weights = random init" in note
     all_random = table3([replace(i, random_weights=True) for i in infos()])
-    assert table_notes(all_random) == [RANDOM_NOTE]
+    assert table_notes(all_random) == [RANDOM_WEIGHTS_LABEL]
     summary = summary_table(tidy_rows(), n_boot=20)
     md = write_table(summary, tmp_path / "summary", "summary")["md"].read_text()
     assert "2 of 4 rows with random_weights = yes" in md
@@ -87,7 +87,7 @@ def test_random_note_names_the_random_rows_only(tmp_path):
 def test_write_table_without_random_rows_has_no_warning(tmp_path):
     t = table3(infos()[:1])
     paths = write_table(t, tmp_path / "t", "caption")
-    assert RANDOM_NOTE not in paths["md"].read_text()
+    assert RANDOM_WEIGHTS_LABEL not in paths["md"].read_text()
     assert not paths["csv"].read_text().startswith("#")
 
 
@@ -161,7 +161,7 @@ def test_table2_keeps_unavailable_rows_empty(tmp_path):
     paths = write_table(t, tmp_path / "table2", "Table 2")
     md = paths["md"].read_text()
     assert "9.9" not in md
-    assert "24 kHz decoder not on the hub mirror" in md and RANDOM_NOTE in md
+    assert "24 kHz decoder not on the hub mirror" in md and RANDOM_WEIGHTS_LABEL in md
     assert r"WER (\%)" in paths["tex"].read_text()
 
 
@@ -261,3 +261,9 @@ def test_tables_ignore_metrics_without_a_column():
     s = summary_table(tidy_rows().drop(columns=["mel_mse"]), n_boot=0)
     assert not any(c.startswith("mel_mse") for c in s.columns)
     assert "nan_mel_mse" not in failure_counts(tidy_rows().drop(columns=["mel_mse"])).columns
+
+
+def test_report_page_states_the_random_weights_label_verbatim() -> None:
+    """workflow.rst cannot import the label, so it carries a copy: this keeps the copy the same words."""
+    rst = Path(__file__).resolve().parents[1] / "workflow" / "report" / "workflow.rst"
+    assert f"**{RANDOM_WEIGHTS_LABEL}**" in rst.read_text()

@@ -10,7 +10,8 @@ labelling study), so nothing here assumes a condition exists: everything starts 
 Figures are :class:`matplotlib.figure.Figure` objects built without pyplot (as in :mod:`nacbench.plots`),
 so they can be tested headless and shown in the notebook with ``display``. Nothing here writes into the
 results folder. Anything drawn from random-weight codecs gets "(random weights)" in its labels (and a
-dotted line), and a panel or figure showing nothing else the red :data:`nacbench.plots.RANDOM_STAMP`,
+dotted line), and a panel or figure showing nothing else the red
+:data:`nacbench.codecs.base.RANDOM_WEIGHTS_LABEL`,
 as in the report's figures: a screenshot of the notebook must not pass for a
 result.
 """
@@ -30,21 +31,30 @@ from matplotlib import colors
 from matplotlib.figure import Figure
 
 from nacbench import artifacts
-from nacbench.analysis.summary import mean_ci
+from nacbench.analysis.summary import POOLED_KEYS
 from nacbench.artifacts import CodeShard, load_channel_counts, load_shard, load_utterance_ids
 from nacbench.channel import codes_to_bits
-from nacbench.codecs.base import CodecInfo
-from nacbench.conditions import CHANNEL_MODELS, CONDITION_COLUMNS, LABELLINGS, condition_columns
+from nacbench.codecs.base import RANDOM_WEIGHTS_LABEL, CodecInfo
+from nacbench.conditions import (
+    CHANNEL_MODELS,
+    CHANNEL_PARAMETERS,
+    CONDITION_COLUMNS,
+    LABELLINGS,
+    condition_columns,
+)
 from nacbench.data.manifest import read_manifest
-from nacbench.metrics import METRIC_LABELS
 from nacbench.plots import (
     PFLIP_LABEL,
     RANDOM_LABEL,
-    RANDOM_LINESTYLE,
+    clean_rows,
     codec_colours,
+    draw_metric_panel,
+    p_flip_range,
+    random_codecs,
     random_label,
     stamp_panel,
     stamp_random,
+    style_metric_axis,
 )
 from nacbench.tables import failure_counts
 
@@ -78,6 +88,8 @@ __all__ = [
 
 _MODEL_ORDER = {name: i for i, name in enumerate(CHANNEL_MODELS)}
 _LABELLING_ORDER = {name: i for i, name in enumerate(LABELLINGS)}
+#: scatter markers of :data:`nacbench.conditions.LABELLINGS`, in its order (one per labelling)
+_LABELLING_MARKERS = ("o", "s", "^", "D")
 
 
 # ------------------------------------------------------------------------------------------- discovery
@@ -219,7 +231,7 @@ def condition_label(row: pd.Series | Mapping[str, Any]) -> str:
         text += f", {row['labelling']} labelling"
     flag = row.get("random_weights")
     if flag is not None and not pd.isna(flag) and bool(flag):
-        text += " — RANDOM WEIGHTS, not a result"
+        text += f" ({RANDOM_WEIGHTS_LABEL})"
     return text
 
 
@@ -252,15 +264,19 @@ def listening_table(
     ]
     rows = rows[[p.is_file() for p in rows["path"]]]
     if first_seed_only and not rows.empty:
-        rows = rows.drop_duplicates(subset=["model", "p_flip", "burst_length"], keep="first")
+        rows = rows.drop_duplicates(subset=list(CHANNEL_PARAMETERS), keep="first")
     return rows.reset_index(drop=True)
 
 
-def original_audio_path(results: str | Path, dataset: str, utt: str) -> Path:
+def original_audio_path(
+    results: str | Path, dataset: str, utt: str, workdir: str | Path | None = None
+) -> Path:
     """Path of ``utt``'s original recording, from ``data/{dataset}/manifest.tsv``.
 
-    A relative manifest path is taken relative to the folder holding ``results/`` (the workflow's
-    working directory when the results folder sits in the repository, as by default).
+    The dataset readers write absolute paths. A relative one (a hand-written manifest) is taken
+    relative to ``workdir``, the directory the workflow ran in (the repository root, where Snakemake
+    resolves relative paths), by default the current directory: not to the results folder's parent,
+    which for ``results/offline`` is ``results/``.
     """
     manifest_path = Path(artifacts.manifest(results, dataset))
     manifest = read_manifest(manifest_path)
@@ -268,7 +284,9 @@ def original_audio_path(results: str | Path, dataset: str, utt: str) -> Path:
     if match.empty:
         raise KeyError(f"{manifest_path}: no utterance {utt!r}")
     path = Path(match.iloc[0])
-    return path if path.is_absolute() else Path(results).resolve().parent / path
+    return (
+        path if path.is_absolute() else Path(workdir if workdir is not None else Path.cwd()).resolve() / path
+    )
 
 
 def read_for_listening(path: str | Path) -> tuple[np.ndarray, int]:
@@ -427,7 +445,7 @@ def flip_counts(results: str | Path, conditions: pd.DataFrame | None = None) -> 
 
 def pooled_flip_rates(
     counts: pd.DataFrame,
-    by: Sequence[str] = ("codec", "dataset", "model", "labelling", "p_flip", "burst_length"),
+    by: Sequence[str] = POOLED_KEYS,
 ) -> pd.DataFrame:
     """Measured bit error rate per group, pooled over shards and seeds, beside the nominal P_flip.
 
@@ -462,14 +480,6 @@ def load_scores(results: str | Path, dataset: str | None = None) -> tuple[str, p
     if not found:
         return None
     return str(found[0].dataset), artifacts.read_parquet(found[0].path)
-
-
-def random_codecs(tidy: pd.DataFrame) -> set[str]:
-    """Codecs with any random-weight row (a table without the column has none it can vouch for)."""
-    if "random_weights" not in tidy.columns or tidy.empty:
-        return set()
-    flags = tidy["random_weights"].astype("boolean").fillna(False).to_numpy(bool)
-    return set(tidy.loc[flags, "codec"].astype(str))
 
 
 def failure_table(tidy: pd.DataFrame) -> pd.DataFrame:
@@ -548,7 +558,7 @@ def figure_flip_rates(pooled: pd.DataFrame, random: Iterable[str] = ()) -> Figur
     ax = fig.subplots()
     codecs = sorted(rows["codec"].astype(str).unique())
     colours = codec_colours(codecs)
-    markers = {"natural": "o", "gray": "s", "random": "^", "distortion-aware": "D"}
+    markers = dict(zip(LABELLINGS, _LABELLING_MARKERS, strict=True))
     keys = [c for c in ("codec", "model", "labelling") if c in rows.columns]
     for key, group in rows.groupby(keys, sort=True):
         found = dict(zip(keys, key, strict=True))
@@ -586,40 +596,19 @@ def figure_metric_curve(
     each codec's clean mean dashed; a quick re-plot of Fig. 3's panel, not a replacement for it."""
     sweep, random = _sweep(tidy, labelling), random_codecs(tidy)
     codecs = sorted(sweep["codec"].astype(str).unique())
-    colours = codec_colours(codecs)
     fig = Figure(figsize=(6, 4.2), layout="constrained")
     ax = fig.subplots()
     if not sweep.empty:
-        curve = mean_ci(sweep, ["codec", "p_flip"], metric, n_boot=n_boot, seed=seed)
-        clean = tidy[(tidy["model"] == "clean") & tidy["codec"].isin(codecs)]
-        clean = clean.drop_duplicates(subset=[c for c in ("codec", "dataset", "utt_id") if c in clean])
-        reference = mean_ci(clean, ["codec"], metric, n_boot=0).set_index("codec")["mean"]
-        for codec in codecs:
-            stats = curve[curve["codec"] == codec].sort_values("p_flip")
-            x = stats["p_flip"].to_numpy(float)
-            style = RANDOM_LINESTYLE if codec in random else "-"
-            ax.plot(
-                x,
-                stats["mean"],
-                marker="o",
-                color=colours[codec],
-                linestyle=style,
-                label=_label(codec, random),
-            )
-            ax.fill_between(
-                x, stats["ci_low"], stats["ci_high"], color=colours[codec], alpha=0.2, linewidth=0
-            )
-            if codec in reference.index and np.isfinite(reference[codec]):
-                ax.axhline(reference[codec], color=colours[codec], linestyle="--", linewidth=1)
-        ax.set_xscale("log")
-        ax.legend(fontsize=8)
+        clean = clean_rows(tidy[tidy["codec"].isin(codecs)])
+        draw_metric_panel(ax, metric, tidy, sweep, clean, codec_colours(codecs), random, None, n_boot, seed)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8)
     else:
         ax.text(0.5, 0.5, f"no BSC rows with labelling {labelling!r}", ha="center", transform=ax.transAxes)
-    ax.set_xlabel(PFLIP_LABEL)
-    ax.set_ylabel(METRIC_LABELS.get(metric, metric))
+        style_metric_axis(ax, metric)
+        ax.set_xlim(*p_flip_range(sweep))
     ax.set_title(f"{metric} vs P_flip ({labelling} labelling; dashed = clean)")
-    ax.grid(True, alpha=0.3)
-    return _finish(fig, _all_random(codecs, random))
+    return fig
 
 
 def figure_utterance_scatter(tidy: pd.DataFrame, metric: str = "stoi", labelling: str = "natural") -> Figure:

@@ -46,6 +46,7 @@ from nacbench.fsq import fsq_basis, indices_to_levels
 from nacbench.seeds import labelling_rng, switching_rng
 
 __all__ = [
+    "FITTED_LABELLINGS",
     "MAX_FULL_BSA",
     "USAGE_FLOOR",
     "Labelling",
@@ -170,6 +171,12 @@ def _per_codebook_fsq(
                 f"codec {codec!r}: FSQ levels {levels} give {math.prod(levels)} codes, codebook {k} has {s}"
             )
     return [levels] * len(codebook_sizes)
+
+
+#: the labellings fitted to a codec: built from its codeword vectors and its clean code usage on the fit
+#: set (so their artifacts record which fit set); every other labelling of
+#: :data:`nacbench.conditions.LABELLINGS` depends on the codebook sizes (and seed) only
+FITTED_LABELLINGS: frozenset[str] = frozenset({"distortion-aware"})
 
 
 def check_labelling_fits(

@@ -7,7 +7,7 @@ as pdf and png, and returned so callers and tests can inspect them.
 
 Random weights are marked where they are, no wider: a line built on a random-weight codec is dotted
 and says "(random weights)" in its legend label or panel title, and a panel whose every line is such
-carries the red "RANDOM WEIGHTS — not a result" stamp on the panel itself. A png that escapes the
+carries the red :data:`nacbench.codecs.base.RANDOM_WEIGHTS_LABEL` stamp on the panel itself. A png that escapes the
 report still says which of its curves are not results, while the real codecs' curves beside them
 (Lyra, Codec2 in the offline run) still read as the results they are.
 
@@ -32,22 +32,32 @@ from matplotlib.typing import ColorType
 
 from nacbench import artifacts
 from nacbench.analysis.summary import mean_ci
+from nacbench.codecs.base import RANDOM_WEIGHTS_LABEL
+from nacbench.conditions import LABELLINGS
 from nacbench.metrics import METRIC_LABELS, metric_names
 
 __all__ = [
+    "PFLIP_LABEL",
     "RANDOM_LABEL",
     "RANDOM_LINESTYLE",
-    "RANDOM_STAMP",
+    "clean_rows",
+    "codec_colours",
+    "draw_curve",
+    "draw_metric_panel",
     "figure2",
     "figure3",
     "figure_labelling",
     "mark_empty_panel",
+    "metric_failures",
+    "p_flip_range",
+    "random_codecs",
     "random_label",
     "save_figure",
     "stamp_panel",
+    "stamp_random",
+    "style_metric_axis",
 ]
 
-RANDOM_STAMP = "RANDOM WEIGHTS — not a result"
 #: appended to the legend label or panel title of anything drawn from a random-weight codec
 RANDOM_LABEL = "(random weights)"
 #: the line style of a curve drawn from a random-weight codec (real curves are solid; clean is dashed)
@@ -56,7 +66,6 @@ RANDOM_LINESTYLE: Final = ":"
 EMPTY_PANEL = "no finite values"
 
 PFLIP_LABEL = r"bit-flip probability $P_\mathrm{flip}$"
-LABELLING_ORDER = ("natural", "gray", "random", "distortion-aware")
 _PALETTE = tuple(matplotlib.color_sequences["tab10"])  # the tab10 colormap's colours, typed
 
 
@@ -72,41 +81,35 @@ def save_figure(fig: Figure, out_stem: Path) -> dict[str, Path]:
     return paths
 
 
+def _stamp(target: Figure | Axes, fontsize: int) -> None:
+    """The red diagonal :data:`RANDOM_WEIGHTS_LABEL` watermark across the middle of ``target``."""
+    transform = target.transAxes if isinstance(target, Axes) else target.transFigure
+    target.text(
+        0.5,
+        0.5,
+        RANDOM_WEIGHTS_LABEL,
+        transform=transform,
+        color="red",
+        alpha=0.3,
+        fontsize=fontsize,
+        fontweight="bold",
+        rotation=25,
+        ha="center",
+        va="center",
+        zorder=100,
+    )
+
+
 def stamp_random(fig: Figure) -> None:
     """A large diagonal red watermark across the whole canvas, for a figure whose *every* panel is
     built on random weights (Fig. 2 of a random-weight encoder pair): it survives any crop of the
     figure and, unlike a banner, cannot collide with the title or the legend."""
-    fig.text(
-        0.5,
-        0.5,
-        RANDOM_STAMP,
-        color="red",
-        alpha=0.3,
-        fontsize=28,
-        fontweight="bold",
-        rotation=25,
-        ha="center",
-        va="center",
-        zorder=100,
-    )
+    _stamp(fig, fontsize=28)
 
 
 def stamp_panel(ax: Axes) -> None:
     """The red watermark across one panel whose every line is built on random weights."""
-    ax.text(
-        0.5,
-        0.5,
-        RANDOM_STAMP,
-        transform=ax.transAxes,
-        color="red",
-        alpha=0.3,
-        fontsize=13,
-        fontweight="bold",
-        rotation=25,
-        ha="center",
-        va="center",
-        zorder=100,
-    )
+    _stamp(ax, fontsize=13)
 
 
 def random_label(text: str, random: bool) -> str:
@@ -138,10 +141,12 @@ def codec_colours(codecs: Sequence[str]) -> dict[str, ColorType]:
     return {name: _PALETTE[i % len(_PALETTE)] for i, name in enumerate(sorted(set(codecs)))}
 
 
-def _random_codecs(tidy: pd.DataFrame) -> set[str]:
-    if "random_weights" not in tidy.columns:
+def random_codecs(tidy: pd.DataFrame) -> set[str]:
+    """Codecs with any random-weight row (a table without the column has none it can vouch for)."""
+    if "random_weights" not in tidy.columns or tidy.empty:
         return set()
-    return set(tidy.loc[tidy["random_weights"].fillna(False).astype(bool), "codec"].astype(str))
+    flags = tidy["random_weights"].astype("boolean").fillna(False).to_numpy(bool)
+    return set(tidy.loc[flags, "codec"].astype(str))
 
 
 def _label(name: str, display_names: Mapping[str, str] | None, random: bool) -> str:
@@ -164,14 +169,14 @@ def metric_failures(tidy: pd.DataFrame, metric: str) -> list[str]:
     return sorted(reasons)
 
 
-def _clean_rows(tidy: pd.DataFrame) -> pd.DataFrame:
+def clean_rows(tidy: pd.DataFrame) -> pd.DataFrame:
     """Clean scores do not depend on the labelling: keep one row per codec and utterance."""
     clean = tidy[tidy["model"] == "clean"]
     keys = [c for c in ("codec", "dataset", "utt_id") if c in clean.columns]
     return clean.drop_duplicates(subset=keys)
 
 
-def _draw_curve(ax: Axes, stats: pd.DataFrame, colour, label: str, random: bool = False) -> bool:
+def draw_curve(ax: Axes, stats: pd.DataFrame, colour: ColorType, label: str, random: bool = False) -> bool:
     """Draw the finite points of one mean curve and its band; False (nothing drawn) when none is."""
     stats = stats[np.isfinite(stats["mean"].to_numpy(dtype=float))].sort_values("p_flip")
     if stats.empty:
@@ -183,13 +188,15 @@ def _draw_curve(ax: Axes, stats: pd.DataFrame, colour, label: str, random: bool 
     return True
 
 
-def _p_range(sweep: pd.DataFrame) -> tuple[float, float]:
+def p_flip_range(sweep: pd.DataFrame) -> tuple[float, float]:
+    """The log P_flip axis range of ``sweep``'s perturbed rows (a fixed one when it has none)."""
     p = sweep["p_flip"].to_numpy(dtype=float)
     p = p[p > 0]
     return (float(p.min()) / 1.5, float(p.max()) * 1.5) if p.size else (1e-3, 1.0)
 
 
-def _style_axis(ax: Axes, metric: str) -> None:
+def style_metric_axis(ax: Axes, metric: str) -> None:
+    """A metric-vs-P_flip panel's axes: log P_flip, the metric's label, a light grid."""
     ax.set_xscale("log")
     ax.set_xlabel(PFLIP_LABEL)
     ax.set_ylabel(METRIC_LABELS.get(metric, metric))
@@ -198,6 +205,43 @@ def _style_axis(ax: Axes, metric: str) -> None:
 
 def _clean_handle() -> Line2D:
     return Line2D([], [], color="grey", linestyle="--", label="clean (no bit errors)")
+
+
+def draw_metric_panel(
+    ax: Axes,
+    metric: str,
+    tidy: pd.DataFrame,
+    sweep: pd.DataFrame,
+    clean: pd.DataFrame,
+    colours: Mapping[str, ColorType],
+    random: set[str],
+    display_names: Mapping[str, str] | None = None,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> None:
+    """One Fig. 3 panel: per codec of ``colours`` (in its order), ``metric``'s mean over ``sweep`` vs
+    P_flip with its 95 % cluster-bootstrap band, and its mean over ``clean`` (:func:`clean_rows`) dashed.
+
+    A random-weight codec's curve is dotted and labelled so; the panel is stamped only when all it
+    shows is random; with no finite value at all it says so, with ``tidy``'s reasons
+    (:func:`mark_empty_panel`), instead of failing to log-scale an empty axis. Shared with the notebook
+    (:func:`nacbench.explore.figure_metric_curve`), so both draw the same thing.
+    """
+    curve = mean_ci(sweep, ["codec", "p_flip"], metric, n_boot=n_boot, seed=seed)
+    reference = mean_ci(clean, ["codec"], metric, n_boot=0, seed=seed).set_index("codec")["mean"]
+    drawn: set[str] = set()
+    for codec, colour in colours.items():
+        label = _label(codec, display_names, codec in random)
+        if draw_curve(ax, curve[curve["codec"] == codec], colour, label, codec in random):
+            drawn.add(codec)
+        if codec in reference.index and np.isfinite(reference[codec]):
+            ax.axhline(reference[codec], color=colour, linestyle="--", linewidth=1.0, alpha=0.8)
+            drawn.add(codec)
+    style_metric_axis(ax, metric)
+    if not drawn:
+        mark_empty_panel(ax, metric, metric_failures(tidy, metric), p_flip_range(sweep))
+    elif drawn <= random:
+        stamp_panel(ax)
 
 
 def figure3(
@@ -223,31 +267,17 @@ def figure3(
     sweep = tidy[(tidy["model"] == "bsc") & (tidy["labelling"] == labelling)]
     if sweep.empty:
         raise ValueError(f"figure 3: no BSC rows with labelling {labelling!r} in the score table")
-    clean = _clean_rows(tidy[tidy["codec"].isin(sweep["codec"].unique())])
+    clean = clean_rows(tidy[tidy["codec"].isin(sweep["codec"].unique())])
     codecs = sorted(sweep["codec"].astype(str).unique())
-    colours, random = codec_colours(codecs), _random_codecs(tidy)
+    colours, random = codec_colours(codecs), random_codecs(tidy)
     n_cols = min(len(metrics), 2)
     n_rows = int(np.ceil(len(metrics) / n_cols))
     fig = Figure(figsize=(5.2 * n_cols, 3.8 * n_rows), layout="constrained")
     axes = np.atleast_1d(fig.subplots(n_rows, n_cols, squeeze=False)).ravel()
     legend: dict[str, Artist] = {}
     for ax, metric in zip(axes, metrics, strict=False):
-        curve = mean_ci(sweep, ["codec", "p_flip"], metric, n_boot=n_boot, seed=seed)
-        reference = mean_ci(clean, ["codec"], metric, n_boot=0, seed=seed).set_index("codec")["mean"]
-        drawn: set[str] = set()
-        for codec in codecs:
-            label = _label(codec, display_names, codec in random)
-            if _draw_curve(ax, curve[curve["codec"] == codec], colours[codec], label, codec in random):
-                drawn.add(codec)
-            if codec in reference.index and np.isfinite(reference[codec]):
-                ax.axhline(reference[codec], color=colours[codec], linestyle="--", linewidth=1.0, alpha=0.8)
-                drawn.add(codec)
+        draw_metric_panel(ax, metric, tidy, sweep, clean, colours, random, display_names, n_boot, seed)
         legend |= dict(zip(*reversed(ax.get_legend_handles_labels()), strict=True))
-        _style_axis(ax, metric)
-        if not drawn:
-            mark_empty_panel(ax, metric, metric_failures(tidy, metric), _p_range(sweep))
-        elif drawn <= random:
-            stamp_panel(ax)
     for ax in axes[len(metrics) :]:
         ax.set_visible(False)
     fig.legend(
@@ -276,12 +306,10 @@ def figure_labelling(
         raise ValueError("labelling figure: no BSC rows in the score table")
     codecs = sorted(sweep["codec"].astype(str).unique())
     present = sweep["labelling"].astype(str).unique()
-    labellings = [lab for lab in LABELLING_ORDER if lab in present] + sorted(
-        set(present) - set(LABELLING_ORDER)
-    )
+    labellings = [lab for lab in LABELLINGS if lab in present] + sorted(set(present) - set(LABELLINGS))
     colours = {lab: _PALETTE[i % len(_PALETTE)] for i, lab in enumerate(labellings)}
-    random = _random_codecs(tidy)
-    clean = _clean_rows(tidy)
+    random = random_codecs(tidy)
+    clean = clean_rows(tidy)
     n_cols = min(len(codecs), 3)
     n_rows = int(np.ceil(len(codecs) / n_cols))
     fig = Figure(figsize=(4.4 * n_cols, 3.5 * n_rows), layout="constrained")
@@ -294,15 +322,15 @@ def figure_labelling(
         drawn = False
         for lab in labellings:
             stats = curve[(curve["codec"] == codec) & (curve["labelling"] == lab)]
-            drawn |= _draw_curve(ax, stats, colours[lab], lab, is_random)
+            drawn |= draw_curve(ax, stats, colours[lab], lab, is_random)
         if codec in reference.index and np.isfinite(reference[codec]):
             ax.axhline(reference[codec], color="grey", linestyle="--", linewidth=1.0)
             drawn = True
         ax.set_title(_label(codec, display_names, is_random))
-        _style_axis(ax, metric)
+        style_metric_axis(ax, metric)
         if not drawn:
             codec_rows = tidy[tidy["codec"].astype(str) == codec]
-            mark_empty_panel(ax, metric, metric_failures(codec_rows, metric), _p_range(sweep))
+            mark_empty_panel(ax, metric, metric_failures(codec_rows, metric), p_flip_range(sweep))
         elif is_random:
             stamp_panel(ax)
         if ax.get_subplotspec().colspan.start != 0:

@@ -511,7 +511,7 @@ def build_labelling(
 ) -> None:
     """One labelling artifact; ``iterations`` is ``study_labelling.switching_iterations`` (the switching
     search's budget in sweeps, used by ``distortion-aware`` only and recorded in its meta)."""
-    from nacbench.labelling import make_labelling
+    from nacbench.labelling import FITTED_LABELLINGS, make_labelling
 
     info = CodecInfo.read(info_path)
     vectors, usage = load_codewords(codewords_path)
@@ -520,13 +520,13 @@ def build_labelling(
         info.codebook_sizes,
         info.fsq_levels,
         seed=seed,
-        vectors=vectors if name == "distortion-aware" else None,
+        vectors=vectors if name in FITTED_LABELLINGS else None,
         usage=usage,
         codec=codec,
         max_sweeps=iterations,
     )
     labelling.meta["random_weights"] = info.random_weights
-    if name == "distortion-aware":  # the only labelling fitted to usage: say on what
+    if name in FITTED_LABELLINGS:  # fitted to usage: say on what
         fit = load_fit_set(codewords_path)
         labelling.meta["fit_set"] = fit
         labelling.meta["usage_provenance"] = (

@@ -17,12 +17,11 @@ import numpy as np
 import pandas as pd
 
 from nacbench import artifacts
-from nacbench.analysis.summary import condition_columns, mean_ci
-from nacbench.codecs.base import CodecInfo
+from nacbench.analysis.summary import mean_ci, pooled_condition_keys
+from nacbench.codecs.base import RANDOM_WEIGHTS_LABEL, CodecInfo
 from nacbench.metrics import metric_names
 
 __all__ = [
-    "RANDOM_NOTE",
     "UNAVAILABLE",
     "failure_counts",
     "format_cell",
@@ -38,7 +37,6 @@ __all__ = [
     "write_table",
 ]
 
-RANDOM_NOTE = "RANDOM WEIGHTS - not a result"
 #: what a Table 2 cell shows when the model's weights could not be loaded: never a number
 UNAVAILABLE = "n/a (weights unavailable)"
 RANDOM_INIT = "random init"
@@ -101,10 +99,10 @@ def random_note(df: pd.DataFrame) -> str | None:
     if not flags.any():
         return None
     if flags.all():
-        return RANDOM_NOTE
+        return RANDOM_WEIGHTS_LABEL
     marker = "random_weights = yes" if "random_weights" in df.columns else f"Weights = {RANDOM_INIT}"
     return (
-        f"{RANDOM_NOTE}: the {int(flags.sum())} of {len(df)} rows with {marker}; "
+        f"{RANDOM_WEIGHTS_LABEL}: the {int(flags.sum())} of {len(df)} rows with {marker}; "
         "the other rows are built on published weights or classical codecs"
     )
 
@@ -114,7 +112,7 @@ def table_notes(df: pd.DataFrame, notes: Iterable[str] = ()) -> list[str]:
     whenever a row is marked as random-weight (see :func:`random_note`)."""
     out = [*notes, *df.attrs.get("notes", [])]
     warning = random_note(df)
-    if warning and not any(RANDOM_NOTE.lower() in n.lower() for n in out):
+    if warning and not any(RANDOM_WEIGHTS_LABEL.lower() in n.lower() for n in out):
         out.insert(0, warning)
     return list(dict.fromkeys(out))  # keep order, drop repeats
 
@@ -158,7 +156,7 @@ def to_latex(df: pd.DataFrame, caption: str, notes: Sequence[str] = (), float_fo
     ]
     for note in notes:
         text = tex_escape(note)
-        if RANDOM_NOTE.lower() in note.lower():
+        if RANDOM_WEIGHTS_LABEL.lower() in note.lower():
             text = rf"\textbf{{\textcolor{{red}}{{{text}}}}}"
         lines.append(rf"\par\footnotesize {text}")
     lines.append(r"\end{table}")
@@ -351,7 +349,7 @@ def summary_table(
     ``{metric}_mean``, ``{metric}_ci_low``, ``{metric}_ci_high`` for each metric (by default every
     registered metric with a column in ``tidy``, in registry order), and ``random_weights``.
     """
-    keys = [c for c in ("codec", "dataset", "labelling", *condition_columns(tidy)) if c in tidy.columns]
+    keys = pooled_condition_keys(tidy)
     metrics = list(metric_names() if metrics is None else metrics)
     present = [m for m in metrics if m in tidy.columns]
     if not present:

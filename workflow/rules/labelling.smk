@@ -102,7 +102,6 @@ rule labelling_report:
         PIPELINE_ENV
     params:
         codecs=config["study_labelling"]["codecs"],
-        labellings=config["study_labelling"]["labellings"],
         margins=config["study_labelling"]["breakdown_margin"],
         bootstrap=config["study_labelling"]["bootstrap"],
         seed=config["seed"],

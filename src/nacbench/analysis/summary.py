@@ -25,8 +25,9 @@ from nacbench.seeds import bootstrap_rng
 
 __all__ = [
     "CI_LEVEL",
-    "condition_columns",
+    "POOLED_KEYS",
     "mean_ci",
+    "pooled_condition_keys",
     "utterance_key",
     "utterance_sums",
 ]
@@ -35,12 +36,19 @@ __all__ = [
 CI_LEVEL = 0.95
 
 
-def condition_columns(tidy: pd.DataFrame) -> list[str]:
-    """The columns that name a channel condition once seeds are pooled: those of
-    :data:`nacbench.conditions.CHANNEL_PARAMETERS` (model, P_flip, burst length) that the table has and
-    that name something (a run without a bursty channel has no burst length to tell conditions apart,
-    so its tables carry no all-NaN ``burst_length`` column)."""
-    return [c for c in CHANNEL_PARAMETERS if c in tidy.columns and tidy[c].notna().any()]
+#: the columns a table pooled over seeds, shards and utterances is grouped by: what was run (codec,
+#: dataset, labelling) and the channel condition (:data:`nacbench.conditions.CHANNEL_PARAMETERS`)
+POOLED_KEYS: tuple[str, ...] = ("codec", "dataset", "labelling", *CHANNEL_PARAMETERS)
+
+
+def pooled_condition_keys(tidy: pd.DataFrame) -> list[str]:
+    """The :data:`POOLED_KEYS` that ``tidy`` has, less channel parameters that name nothing in it (a
+    run without a bursty channel has no burst length to tell conditions apart, so its tables carry no
+    all-NaN ``burst_length`` column). Not :func:`nacbench.conditions.condition_columns`, which names
+    one artifact's condition fields."""
+    return [
+        c for c in POOLED_KEYS if c in tidy.columns and (c not in CHANNEL_PARAMETERS or tidy[c].notna().any())
+    ]
 
 
 def utterance_key(tidy: pd.DataFrame) -> pd.Series:

@@ -31,6 +31,10 @@ QuantizerKind = Literal["fsq", "rvq", "parametric", "other"]
 #: FSQ index order used by NeuCodec and StableCodec: index = sum(level_d * prod(levels[:d])).
 DIM0_LEAST_SIGNIFICANT = "dim0-least-significant"
 
+#: the warning every figure stamp, table note and notebook label carries for anything built on a codec
+#: whose :attr:`CodecInfo.random_weights` is set: one wording, so a search for it finds them all
+RANDOM_WEIGHTS_LABEL = "RANDOM WEIGHTS - not a result"
+
 
 @dataclass(frozen=True)
 class CodecInfo:

@@ -68,20 +68,24 @@ class Metric:
             raise MetricError(f"{self.name} returned NaN")
         return value
 
-    def check_params(self, params: dict[str, Any]) -> None:
+    def check_params(self, params: Mapping[str, Any]) -> None:
         """Raise TypeError naming the metric when ``params`` holds keys its function does not take.
 
         Called once per run, before any audio is scored, so a typo in config fails loudly instead of
-        turning every utterance into NaN.
+        turning every utterance into NaN. The rule is :meth:`param_errors`' (one rule for the config
+        check and the score stage); only its unknown-name part applies here, as there is no rate.
         """
-        signature = inspect.signature(self.fn)
-        try:
-            signature.bind(None, None, 0, **params)
-        except TypeError as exc:
-            accepted = [p for p in signature.parameters if p not in ("ref", "deg", "rate")]
-            raise TypeError(
-                f"metric {self.name!r}: bad parameters {sorted(params)} ({exc}); accepted: {accepted}"
-            ) from exc
+        unknown = self._unknown_params(params)
+        if unknown:
+            raise TypeError(f"metric {self.name!r}: " + "; ".join(f"{name}: {why}" for name, why in unknown))
+
+    def _unknown_params(self, params: Mapping[str, Any]) -> list[tuple[str, str]]:
+        accepted = [p for p in inspect.signature(self.fn).parameters if p not in ("ref", "deg", "rate")]
+        return [
+            (k, f"not a parameter of metric {self.name!r}; accepted: {accepted}")
+            for k in params
+            if k not in accepted
+        ]
 
     def param_errors(self, params: Mapping[str, Any], rate: int) -> list[tuple[str, str]]:
         """Every problem with ``params`` at ``rate`` as ``(parameter, problem)``; empty when usable.
@@ -89,9 +93,7 @@ class Metric:
         Config validation calls this for each configured metric, so settings that would give every
         utterance the same error (or, worse, a meaningless number) stop the run before any job starts.
         """
-        accepted = [p for p in inspect.signature(self.fn).parameters if p not in ("ref", "deg", "rate")]
-        unknown = [(k, f"not a parameter of metric {self.name!r}; accepted: {accepted}") for k in params]
-        unknown = [(k, why) for k, why in unknown if k not in accepted]
+        unknown = self._unknown_params(params)
         if unknown or self.param_check is None:
             return unknown
         return self.param_check(params, int(rate))
