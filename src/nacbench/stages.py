@@ -203,11 +203,13 @@ def shard_rows(manifest_path: str, shard: str, n_shards: int) -> pd.DataFrame:
 # ---------------------------------------------------------------------------------------------- codecs
 
 
-def load_codec(name: str, options: Mapping[str, Any], device: str) -> CodecAdapter:
+def load_codec(
+    name: str, options: Mapping[str, Any], device: str, decode_only: bool = False
+) -> CodecAdapter:
     from nacbench.codecs import build_codec
 
     opts = {k: v for k, v in options.items() if k != "conda_env"}
-    codec = build_codec(name, opts, device=device)
+    codec = build_codec(name, opts, device=device, decode_only=decode_only)
     if codec.info.random_weights:
         log.warning("codec %s has RANDOM WEIGHTS: nothing computed from it is a result", name)
     return codec

@@ -146,8 +146,14 @@ def register(adapter: str) -> Callable[[Factory], Factory]:
     return wrap
 
 
-def build_codec(name: str, options: dict[str, Any], device: str = "cpu") -> CodecAdapter:
-    """Build the codec configured as ``codecs.<name>`` (its options dict holds ``adapter``)."""
+def build_codec(
+    name: str, options: dict[str, Any], device: str = "cpu", decode_only: bool = False
+) -> CodecAdapter:
+    """Build the codec configured as ``codecs.<name>`` (its options dict holds ``adapter``).
+
+    ``decode_only`` builds the decoder path alone (a decode job needs no encoder): the adapter's
+    ``decode`` gives exactly the audio of the full build, and ``encode`` refuses by name.
+    """
     opts = dict(options)
     adapter = opts.pop("adapter", None)
     if adapter is None:
@@ -161,6 +167,8 @@ def build_codec(name: str, options: dict[str, Any], device: str = "cpu") -> Code
         if entry is None:
             raise ValueError(f"codecs.{name}.adapter: unknown adapter {adapter!r}; known: {sorted(ADAPTERS)}")
         importlib.import_module(entry.module)
+    if decode_only:
+        opts["decode_only"] = True
     return _FACTORIES[adapter](name=name, device=device, **opts)
 
 
