@@ -150,6 +150,25 @@ def test_job_files_are_found_and_read_back(tmp_path: Path) -> None:
         artifacts.find_job_files(tmp_path, "tables")
 
 
+def test_startup_records_sit_beside_the_logs_and_parse_like_them(tmp_path: Path) -> None:
+    log = artifacts.log_file(tmp_path, "decode", "dac", "librispeech", "bsc-p0.01-seed0", "000")
+    record = artifacts.startup_file(tmp_path, "decode", "dac", "librispeech", "bsc-p0.01-seed0", "000")
+    assert record == log.removesuffix(".log") + ".startup.json"
+    for path in (log, record):
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text("{}")
+    assert artifacts.find_job_files(tmp_path, "startup") == [Path(record)]
+    assert artifacts.find_job_files(tmp_path, "logs") == [Path(log)]
+    job = artifacts.parse_job_path(record, tmp_path, ["librispeech"], ["dac"])
+    assert (job.folder, job.rule, job.codec, job.channel, job.shard) == (
+        "logs",
+        "decode",
+        "dac",
+        "bsc-p0.01-seed0",
+        "000",
+    )
+
+
 def test_code_shard_round_trip_and_channel_extras(tmp_path: Path) -> None:
     path = tmp_path / "codes.npz"
     artifacts.save_shard(path, _shard(), 2)
@@ -298,7 +317,7 @@ def test_all_lists_every_public_name_sorted() -> None:
 
 
 def test_job_paths_take_their_suffix_from_the_one_table(monkeypatch) -> None:
-    monkeypatch.setitem(artifacts._JOB_SUFFIX, "logs", ".txt")
+    monkeypatch.setitem(artifacts._JOB_SUFFIX, "logs", (".txt",))
     job = artifacts.parse_job_path("results/logs/manifest/librispeech.txt", R, ["librispeech"], ["dac"])
     assert (job.rule, job.dataset) == ("manifest", "librispeech")
 

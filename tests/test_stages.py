@@ -180,7 +180,7 @@ def test_input_normalisation_is_undone_before_scoring(
         "mel_mse"
     ]
     adapter = _LevelNormalisingCodec()
-    monkeypatch.setattr(stages, "load_codec", lambda name, options, device: adapter)
+    monkeypatch.setattr(stages, "load_codec", lambda name, options, device, decode_only=False: adapter)
     rows = _synthetic_rows(tmp_path, 2)
     info, codes, received = tmp_path / "codec.json", tmp_path / "codes.npz", tmp_path / "clean.npz"
     stages.write_codec_info("toy-norm", {}, "cpu", str(info))
@@ -275,7 +275,9 @@ def _labelling_stages(tmp_path: Path, in_sample: bool, usage_codes: list[np.ndar
 def test_usage_comes_from_the_fit_set_and_says_where(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, in_sample: bool
 ) -> None:
-    monkeypatch.setattr(stages, "load_codec", lambda name, options, device: _ScalarGridCodec())
+    monkeypatch.setattr(
+        stages, "load_codec", lambda name, options, device, decode_only=False: _ScalarGridCodec()
+    )
     usage_codes = [np.array([[0, 1, 1, 2]]), np.array([[2, 2, 3]]), np.array([[1]])]
     table = _labelling_stages(tmp_path, in_sample, usage_codes)
     vectors, usage = load_codewords(str(tmp_path / "codewords.npz"))
@@ -293,7 +295,9 @@ def test_expected_distortion_table_shows_whether_natural_or_gray_is_cheaper(
 ) -> None:
     """Natural binary is optimal on a uniform 4-level grid only under uniform usage. With FSQ-like
     middle-heavy usage the table must report whichever of natural and Gray really costs less."""
-    monkeypatch.setattr(stages, "load_codec", lambda name, options, device: _ScalarGridCodec())
+    monkeypatch.setattr(
+        stages, "load_codec", lambda name, options, device, decode_only=False: _ScalarGridCodec()
+    )
     counts = np.array([5, 45, 45, 5])  # middle-heavy, as FSQ's levels are used
     usage_codes = [np.repeat(np.arange(4), counts)[None]]
     usage_codes += [np.zeros((1, 0), np.int64), np.zeros((1, 0), np.int64)]

@@ -23,7 +23,7 @@ from conftest import REPO, snakemake, write_overlay
 from nacbench.artifacts import load_shard
 from nacbench.codecs.base import CodecInfo
 
-STAGES = ("manifest", "encode", "channel", "decode", "score", "tidy_scores", "figure3", "table3", "table2")
+STAGES = ("manifest", "encode", "decode", "score", "tidy_scores", "figure3", "table3", "table2")
 
 
 def job_counts(dry_run_stdout: str) -> dict[str, int]:
@@ -305,9 +305,41 @@ def test_changing_seeds_reruns_only_channel_and_later(offline_run: dict[str, Pat
     changed = tmp_path / "seeds.yaml"
     changed.write_text(yaml.safe_dump(overlay))
     counts = job_counts(snakemake("-n", "--configfile", "configs/offline.yaml", str(changed)).stdout)
-    assert counts.get("channel", 0) > 0
+    assert counts.get("decode", 0) > 0  # the decode job transmits the codes
     for upstream in ("manifest", "codec_info", "encode", "codewords", "labelling"):
         assert upstream not in counts, f"changing seeds reran {upstream}: {counts}"
+
+
+@pytest.mark.slow
+def test_adding_a_p_flip_schedules_only_the_new_conditions(
+    offline_run: dict[str, Path], tmp_path: Path
+) -> None:
+    """One more P_flip: one decode (which transmits) and one score job per new condition x shard, and the
+    tables that read every condition; nothing that exists is recomputed."""
+    from snakemake.utils import update_config
+
+    from nacbench import plan
+    from nacbench.conditions import ChannelSpec
+
+    overlay = yaml.safe_load(offline_run["overlay"].read_text())
+    bsc = overlay["study_a"]["channels"]["bsc"]
+    bsc["p_flip"] = [*bsc["p_flip"], 0.02]
+    changed = tmp_path / "p_flip.yaml"
+    changed.write_text(yaml.safe_dump(overlay))
+    counts = job_counts(snakemake("-n", "--configfile", "configs/offline.yaml", str(changed)).stdout)
+
+    def merged(path: Path) -> dict:
+        config: dict = {}
+        for layer in (REPO / "config.yaml", REPO / "configs/offline.yaml", path):
+            update_config(config, yaml.safe_load(layer.read_text()))
+        return config
+
+    before, after = merged(offline_run["overlay"]), merged(changed)
+    new = set(plan.conditions(after)) - set(plan.conditions(before))
+    assert new and all(ChannelSpec.parse(c.channel).p_flip == 0.02 for c in new)
+    jobs = sum(len(plan.shard_names(after, c.dataset)) for c in new)
+    assert counts.pop("decode") == counts.pop("score") == jobs
+    assert set(counts) <= {"tidy_scores", "figure3", "table3", "report_page", "labelling_report", "all"}
 
 
 @pytest.mark.slow

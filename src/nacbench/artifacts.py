@@ -98,6 +98,7 @@ __all__ = [
     "save_npz",
     "save_shard",
     "skipped",
+    "startup_file",
     "table",
     "temporary",
     "tidy_scores",
@@ -329,8 +330,22 @@ def benchmark_file(results: str | Path, rule: str, *wildcards: str) -> str:
     return _job_path(results, "benchmarks", rule, wildcards, ".tsv")
 
 
-#: the file ending of a job file in each job folder
-_JOB_SUFFIX = {"logs": ".log", "benchmarks": ".tsv"}
+def startup_file(results: str | Path, rule: str, *wildcards: str) -> str:
+    """``logs/{rule}/{wildcard}/.../{last}.startup.json``: one job's seconds by phase
+    (:mod:`nacbench.startup`), beside its log."""
+    return _job_path(results, "logs", rule, wildcards, ".startup.json")
+
+
+#: the kinds of job file: the folder each lives in and its file ending
+_JOB_FILES = {
+    "logs": ("logs", ".log"),
+    "benchmarks": ("benchmarks", ".tsv"),
+    "startup": ("logs", ".startup.json"),
+}
+#: the file endings of job files in each job folder
+_JOB_SUFFIX = {
+    folder: tuple(s for f, s in _JOB_FILES.values() if f == folder) for folder, _ in _JOB_FILES.values()
+}
 
 
 def _job_path(results: str | Path, folder: str, rule: str, wildcards: Sequence[str], suffix: str) -> str:
@@ -441,17 +456,19 @@ class JobPath:
     other: str | None = None  # any remaining wildcard, e.g. a labelling name or "all"
 
 
-def job_folder(results: str | Path, folder: str) -> Path:
-    """``results/logs`` (``folder="logs"``) or ``results/benchmarks``: where every job file of a run is."""
-    if folder not in _JOB_SUFFIX:
-        raise ArtifactError(f"job files live under 'logs' or 'benchmarks', not {folder!r}")
-    return Path(results) / folder
+def job_folder(results: str | Path, kind: str) -> Path:
+    """Where every job file of ``kind`` is: ``results/logs`` (logs and startup records) or
+    ``results/benchmarks``."""
+    if kind not in _JOB_FILES:
+        raise ArtifactError(f"job files are {sorted(_JOB_FILES)}, not {kind!r}")
+    return Path(results) / _JOB_FILES[kind][0]
 
 
-def find_job_files(results: str | Path, folder: str) -> list[Path]:
-    """Every job file under :func:`job_folder`, sorted; read each with :func:`parse_job_path`."""
-    root = job_folder(results, folder)  # refuses a folder that holds no job files
-    suffix = _JOB_SUFFIX[folder]
+def find_job_files(results: str | Path, kind: str) -> list[Path]:
+    """Every job file of ``kind`` (logs, benchmarks, startup), sorted; read each with
+    :func:`parse_job_path`."""
+    root = job_folder(results, kind)  # refuses a kind that is no job file
+    suffix = _JOB_FILES[kind][1]
     return sorted(p for p in root.rglob(f"*{suffix}") if p.is_file() and not is_temporary(p))
 
 
@@ -474,9 +491,10 @@ def parse_job_path(
     parts = list(rel.parts)
     if len(parts) < 3 or parts[0] not in _JOB_SUFFIX:
         raise ArtifactError(f"{p}: expected {results}/logs|benchmarks/<rule>/.../<job>.log|.tsv")
-    suffix = _JOB_SUFFIX[parts[0]]
-    if not parts[-1].endswith(suffix):
-        raise ArtifactError(f"{p}: a file under {parts[0]}/ ends in {suffix}")
+    suffixes = sorted(_JOB_SUFFIX[parts[0]], key=len, reverse=True)  # ".startup.json" before ".log"
+    suffix = next((s for s in suffixes if parts[-1].endswith(s)), None)
+    if suffix is None:
+        raise ArtifactError(f"{p}: a file under {parts[0]}/ ends in one of {suffixes}")
     parts[-1] = parts[-1][: -len(suffix)]
     folder, rule, rest = parts[0], parts[1], parts[2:]
     shard = rest.pop() if re.fullmatch(SHARD_NAME, rest[-1]) else None

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from nacbench import startup
 from nacbench.artifacts import (
     INPUT_GAIN_KEY,
     CodeShard,
@@ -48,6 +49,7 @@ from nacbench.data.manifest import (
 )
 from nacbench.logs import progress
 from nacbench.seeds import channel_rng
+from nacbench.startup import phase
 
 log = logging.getLogger("nacbench")
 
@@ -203,12 +205,10 @@ def shard_rows(manifest_path: str, shard: str, n_shards: int) -> pd.DataFrame:
 # ---------------------------------------------------------------------------------------------- codecs
 
 
-def load_codec(
-    name: str, options: Mapping[str, Any], device: str, decode_only: bool = False
-) -> CodecAdapter:
-    from nacbench.codecs import build_codec
+def load_codec(name: str, options: Mapping[str, Any], device: str, decode_only: bool = False) -> CodecAdapter:
+    from nacbench.codecs import PIPELINE_OPTIONS, build_codec
 
-    opts = {k: v for k, v in options.items() if k != "conda_env"}
+    opts = {k: v for k, v in options.items() if k not in PIPELINE_OPTIONS}
     codec = build_codec(name, opts, device=device, decode_only=decode_only)
     if codec.info.random_weights:
         log.warning("codec %s has RANDOM WEIGHTS: nothing computed from it is a result", name)
@@ -252,18 +252,18 @@ def encode_shard(name: str, options: Mapping[str, Any], device: str, rows: pd.Da
 # --------------------------------------------------------------------------------------------- channel
 
 
-def transmit_shard(
-    codes_path: str,
-    info_path: str,
+def transmit_codes(
+    shard_in: CodeShard,
+    info: CodecInfo,
     channel: str,
     codec: str,
     dataset: str,
     shard: str,
-    out: str,
     out_of_range: OutOfRangePolicy = "error",
     labelling_path: str | None = None,
-) -> None:
-    """Send one shard of codes through the channel named by ``channel`` and record what it did.
+) -> CodeShard:
+    """Send one shard of codes through the channel named by ``channel``; the received codes with what
+    the channel did (bits sent and flipped, out-of-range indices, the policy) as extras.
 
     The error pattern is drawn from :func:`nacbench.seeds.channel_rng` (seed, codec, dataset, shard,
     channel model, P_flip, burst) -- *not* the labelling: every labelling of a condition sees the same
@@ -272,8 +272,6 @@ def transmit_shard(
     from nacbench.labelling import Labelling
 
     spec = ChannelSpec.parse(channel)
-    info = CodecInfo.read(info_path)
-    shard_in = load_shard(codes_path)
     labelling = Labelling.from_npz(labelling_path) if labelling_path else None
     rng = channel_rng(spec.seed, codec, dataset, shard, spec.model, spec.p_flip, spec.burst_length)
     result = transmit(
@@ -296,47 +294,117 @@ def transmit_shard(
     }
     if INPUT_GAIN_KEY in shard_in.extras:  # travels with the codes to the decode stage
         extras[INPUT_GAIN_KEY] = shard_in.extras[INPUT_GAIN_KEY]
-    save_channel_shard(
-        out, CodeShard(shard_in.utt_ids, result.codes, shard_in.random_weights, extras), info.n_codebooks
-    )
+    return CodeShard(shard_in.utt_ids, result.codes, shard_in.random_weights, extras)
+
+
+def transmit_shard(
+    codes_path: str,
+    info_path: str,
+    channel: str,
+    codec: str,
+    dataset: str,
+    shard: str,
+    out: str,
+    out_of_range: OutOfRangePolicy = "error",
+    labelling_path: str | None = None,
+) -> CodeShard:
+    """:func:`transmit_codes` from and to files: the channel stage on its own (external codecs, whose
+    rule files decode; the adapters' decode jobs transmit and decode in one process)."""
+    info = CodecInfo.read(info_path)
+    with phase("work"):
+        received = transmit_codes(
+            load_shard(codes_path), info, channel, codec, dataset, shard, out_of_range, labelling_path
+        )
+    save_channel_shard(out, received, info.n_codebooks)
+    return received
 
 
 # ---------------------------------------------------------------------------------------------- decode
+
+
+def transmit_and_decode(
+    name: str,
+    options: Mapping[str, Any],
+    device: str,
+    codes_path: str,
+    info_path: str,
+    channel: str,
+    dataset: str,
+    shard: str,
+    channel_out: str,
+    audio_dir: str,
+    listen_dir: str,
+    listen_ids: Sequence[str],
+    out_of_range: OutOfRangePolicy = "error",
+    labelling_path: str | None = None,
+) -> None:
+    """One channel condition of one shard in one process: transmit the clean codes, keep the received
+    codes (``channel_out``, the channel stage's artifact), decode them with a decode-only build.
+
+    The channel's work takes milliseconds; as a job of its own it paid a process start and the
+    package's imports (about 2 s) per condition, so the decode job does it, writing the same artifact
+    as :func:`transmit_shard`.
+    """
+    received = transmit_shard(
+        codes_path, info_path, channel, name, dataset, shard, channel_out, out_of_range, labelling_path
+    )
+    decode_shard(name, options, device, received, audio_dir, listen_dir, listen_ids, codes_path)
 
 
 def decode_shard(
     name: str,
     options: Mapping[str, Any],
     device: str,
-    codes_path: str,
+    codes: CodeShard | str,
     audio_dir: str,
     listen_dir: str,
     listen_ids: Sequence[str],
+    codes_path: str = "",
 ) -> None:
-    """Decode a shard to ``audio_dir/<utt>.wav`` (float, codec output rate); keep listening copies as FLAC.
+    """Decode a shard (received codes, or their file) to ``audio_dir/<utt>.wav`` (float, codec output
+    rate); keep listening copies as FLAC. ``codes_path`` names the codes in errors.
+
+    The codec is built decode-only (no encoder: :func:`nacbench.codecs.build_codec`). Utterances are
+    decoded in order of length, so exact batching (equal lengths only) finds its batch partners across
+    the whole shard, not only within a chunk of the manifest order.
 
     The gain the adapter applied before encoding (``input_gain_db``, recorded by the encode stage) is
     undone here, once: the decoded audio on disk, its listening copy, the scores and the ASR all see the
     codec's output at the input's level (StableCodec would otherwise come back at -20 LUFS and mel-MSE
     would charge it the loudness offset).
     """
-    codec = load_codec(name, options, device)
-    shard = load_shard(codes_path)
-    check_random_weights(codes_path, shard.random_weights, name, codec.info.random_weights)
+    if isinstance(codes, str):
+        shard, codes_path = load_shard(codes), codes
+    else:
+        shard = codes
+    codec = load_codec(name, options, device, decode_only=True)
+    check_random_weights(
+        codes_path or "received codes", shard.random_weights, name, codec.info.random_weights
+    )
     gains = shard.extras.get(INPUT_GAIN_KEY, np.zeros(len(shard.utt_ids)))
     rate = codec.info.output_sample_rate
     Path(audio_dir).mkdir(parents=True, exist_ok=True)
     Path(listen_dir).mkdir(parents=True, exist_ok=True)
     keep = set(listen_ids)
-    for start in progress(range(0, len(shard.utt_ids), CHUNK), desc=f"decode {name}"):
-        ids = shard.utt_ids[start : start + CHUNK]
-        log.info("decoding %s", ", ".join(ids))
-        decoded = codec.decode(shard.codes[start : start + CHUNK])
-        for utt, gain, out in zip(ids, gains[start : start + CHUNK], decoded, strict=True):
-            wav = apply_gain_db(out, -float(gain)) if gain else out
+    order = by_length([c.shape[1] for c in shard.codes])
+    startup.note(codec=name, device=device, utterances=len(order))
+    for start in progress(range(0, len(order), CHUNK), desc=f"decode {name}"):
+        chunk = order[start : start + CHUNK]
+        log.info("decoding %s", ", ".join(shard.utt_ids[i] for i in chunk))
+        with phase("work"):
+            decoded = codec.decode([shard.codes[i] for i in chunk])
+        for i, out in zip(chunk, decoded, strict=True):
+            utt, gain = shard.utt_ids[i], float(gains[i])
+            wav = apply_gain_db(out, -gain) if gain else out
             write_decoded(decoded_wav(audio_dir, utt), wav, rate)
             if utt in keep:
                 write_audio(listen_flac(listen_dir, utt), wav, rate)
+
+
+def by_length(lengths: Sequence[int]) -> list[int]:
+    """Indices in order of length (stable): chunks of this order put equal lengths together, so exact
+    batching forms the largest batches it can."""
+    return [int(i) for i in np.argsort(np.asarray(lengths, dtype=np.int64), kind="stable")]
 
 
 def listening_ids(manifest_path: str, n: int) -> list[str]:

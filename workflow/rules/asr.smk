@@ -9,7 +9,7 @@ rule asr_reference:
     output:
         artifacts.asr_reference(R, "{dataset}", "{shard}"),
     log:
-        log_path("asr_reference", "{dataset}", "{shard}"),
+        **job_logs("asr_reference", "{dataset}", "{shard}"),
     benchmark:
         bench_path("asr_reference", "{dataset}", "{shard}")
     conda:
@@ -17,6 +17,7 @@ rule asr_reference:
     threads: 2
     resources:
         gpu=1,
+        gpu_mem_mb=asr_gpu_mem,
         mem_mb=8000,
         runtime=120,
     params:
@@ -35,7 +36,7 @@ rule asr_decoded:
     output:
         artifacts.asr_shard(R, "{codec}", "{dataset}", "{channel}", "{shard}"),
     log:
-        log_path("asr_decoded", "{codec}", "{dataset}", "{channel}", "{shard}"),
+        **job_logs("asr_decoded", "{codec}", "{dataset}", "{channel}", "{shard}"),
     benchmark:
         bench_path("asr_decoded", "{codec}", "{dataset}", "{channel}", "{shard}")
     conda:
@@ -43,6 +44,7 @@ rule asr_decoded:
     threads: 2
     resources:
         gpu=1,
+        gpu_mem_mb=asr_gpu_mem,
         mem_mb=8000,
         runtime=120,
     params:

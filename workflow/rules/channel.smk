@@ -1,4 +1,6 @@
-# Channel stage: code indices -> (labelling) -> bits -> BSC / Gilbert-Elliott -> (inverse labelling) -> codes.
+# Channel stage for external codecs: code indices -> (labelling) -> bits -> BSC / Gilbert-Elliott ->
+# (inverse labelling) -> codes. An adapter codec's decode job (decode.smk) transmits its codes itself and
+# writes the same artifact: the channel's milliseconds of work are not worth a process start.
 
 
 rule channel:
@@ -9,9 +11,11 @@ rule channel:
     output:
         artifacts.channel_shard(R, "{codec}", "{dataset}", "{channel}", "{shard}"),
     log:
-        log_path("channel", "{codec}", "{dataset}", "{channel}", "{shard}"),
+        **job_logs("channel", "{codec}", "{dataset}", "{channel}", "{shard}"),
     benchmark:
         bench_path("channel", "{codec}", "{dataset}", "{channel}", "{shard}")
+    wildcard_constraints:
+        codec=EXTERNAL_CODEC,
     conda:
         PIPELINE_ENV
     resources:

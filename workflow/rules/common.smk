@@ -15,8 +15,9 @@ from nacbench.conditions import (
     SHARD_NAME,
     ChannelSpec,
 )
-from nacbench.codecs import job_mem_mb
+from nacbench.codecs import codec_gpu_mem_mb, job_mem_mb
 from nacbench.config import external_codecs, external_rule_files, validate_config
+from nacbench.resources import asr_gpu_mem_mb, job_gpu_mem_mb, register_gpu_memory
 from nacbench.stages import check_results_folder
 
 validate_config(config)
@@ -31,6 +32,11 @@ EXTERNAL_RULE_FILES = external_rule_files(config)
 _external = [re.escape(n) for n in external_codecs(config)]
 # (the lookahead ends at the first character that cannot continue a codec name: "/" in a path)
 ADAPTER_CODEC = (f"(?!(?:{'|'.join(_external)})(?!{CODEC_CHAR}))" if _external else "") + CODEC_NAME
+# ...and the channel stage runs as its own job for those alone (an adapter codec transmits in its decode job)
+EXTERNAL_CODEC = f"(?:{'|'.join(_external)})(?!{CODEC_CHAR})" if _external else "(?!)"
+# GPU jobs share the GPU by memory: the capacity is the device's (or --resources gpu_mem_mb=N); None
+# when jobs run on the CPU
+GPU_MEM_MB = register_gpu_memory(workflow, config["device"])
 
 
 # the name grammars of nacbench.conditions (a channel wildcard takes exactly the names ChannelSpec parses)
@@ -64,6 +70,19 @@ def codec_mem_mb(wildcards):
     return job_mem_mb(config["codecs"][wildcards.codec])
 
 
+def gpu_mem_of(codec):
+    """The codec's peak GPU memory on a GPU (0 on the CPU): GPU jobs run side by side as they fit."""
+    return job_gpu_mem_mb(codec_gpu_mem_mb(config["codecs"][codec]), GPU_MEM_MB, f"codecs.{codec}")
+
+
+def codec_gpu_mem(wildcards):
+    return gpu_mem_of(wildcards.codec)
+
+
+def asr_gpu_mem(wildcards):
+    return job_gpu_mem_mb(asr_gpu_mem_mb(config["study_b"]["asr"]), GPU_MEM_MB, "study_b.asr")
+
+
 def manifest(dataset):
     return artifacts.manifest(R, dataset)
 
@@ -82,6 +101,11 @@ def channel_labelling(wildcards):
 
 def log_path(rule_name, *parts):
     return artifacts.log_file(R, rule_name, *parts)
+
+
+def job_logs(rule_name, *parts):
+    """A job's log and its startup record (seconds by phase, nacbench.startup): ``log: **job_logs(...)``."""
+    return {"job": log_path(rule_name, *parts), "startup": artifacts.startup_file(R, rule_name, *parts)}
 
 
 def bench_path(rule_name, *parts):

@@ -10,7 +10,7 @@ rule enc_rtf:
     output:
         artifacts.enc_rtf(R, "{codec}"),
     log:
-        log_path("enc_rtf", "{codec}"),
+        **job_logs("enc_rtf", "{codec}"),
     benchmark:
         bench_path("enc_rtf", "{codec}")
     wildcard_constraints:
@@ -18,8 +18,10 @@ rule enc_rtf:
     conda:
         codec_env
     threads: 2
+    # a timing: the whole GPU, so no other GPU job runs beside it and skews it
     resources:
         gpu=1,
+        gpu_mem_mb=GPU_MEM_MB or 0,
         mem_mb=codec_mem_mb,
         runtime=60,
     params:
@@ -87,11 +89,12 @@ rule code_analysis:
             category="Study B: distillation",
         ),
     log:
-        log_path("code_analysis", "all"),
+        **job_logs("code_analysis", "all"),
     conda:
         codec_env_of(SB["reference_codec"]) if SB["reference_codec"] else PIPELINE_ENV
     resources:
         gpu=1,
+        gpu_mem_mb=gpu_mem_of(SB["reference_codec"]) if SB["reference_codec"] else 0,
         mem_mb=12000,
         runtime=60,
     params:

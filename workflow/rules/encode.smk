@@ -5,7 +5,7 @@ rule codec_info:
     output:
         artifacts.codec_info(R, "{codec}"),
     log:
-        log_path("codec_info", "{codec}"),
+        **job_logs("codec_info", "{codec}"),
     benchmark:
         bench_path("codec_info", "{codec}")
     wildcard_constraints:
@@ -29,7 +29,7 @@ rule encode:
     output:
         artifacts.codes_shard(R, "{codec}", "{dataset}", "{shard}"),
     log:
-        log_path("encode", "{codec}", "{dataset}", "{shard}"),
+        **job_logs("encode", "{codec}", "{dataset}", "{shard}"),
     benchmark:
         bench_path("encode", "{codec}", "{dataset}", "{shard}")
     wildcard_constraints:
@@ -39,6 +39,7 @@ rule encode:
     threads: 2
     resources:
         gpu=1,
+        gpu_mem_mb=codec_gpu_mem,
         mem_mb=codec_mem_mb,
         runtime=120,
     params:

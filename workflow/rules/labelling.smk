@@ -14,7 +14,7 @@ rule codewords:
     output:
         artifacts.codewords(R, "{codec}"),
     log:
-        log_path("codewords", "{codec}"),
+        **job_logs("codewords", "{codec}"),
     benchmark:
         bench_path("codewords", "{codec}")
     wildcard_constraints:
@@ -23,6 +23,7 @@ rule codewords:
         codec_env
     resources:
         gpu=1,
+        gpu_mem_mb=codec_gpu_mem,
         mem_mb=codec_mem_mb,
         runtime=30,
     params:

@@ -10,7 +10,7 @@ rule score:
     output:
         artifacts.metrics_shard(R, "{codec}", "{dataset}", "{channel}", "{shard}"),
     log:
-        log_path("score", "{codec}", "{dataset}", "{channel}", "{shard}"),
+        **job_logs("score", "{codec}", "{dataset}", "{channel}", "{shard}"),
     benchmark:
         bench_path("score", "{codec}", "{dataset}", "{channel}", "{shard}")
     conda:

@@ -1,7 +1,7 @@
 from nacbench.logs import job_log
 from nacbench.stages import transmit_shard
 
-with job_log(snakemake.log[0]):
+with job_log(snakemake.log):
     w = snakemake.wildcards
     transmit_shard(
         snakemake.input.codes,

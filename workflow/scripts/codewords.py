@@ -1,7 +1,7 @@
 from nacbench.logs import job_log
 from nacbench.stages import write_codewords
 
-with job_log(snakemake.log[0]):
+with job_log(snakemake.log):
     p, i = snakemake.params, snakemake.input
     write_codewords(
         snakemake.wildcards.codec,

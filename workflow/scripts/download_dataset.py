@@ -1,7 +1,7 @@
 from nacbench.logs import job_log
 from nacbench.stages import download_dataset
 
-with job_log(snakemake.log[0]):
+with job_log(snakemake.log):
     download_dataset(
         snakemake.wildcards.dataset, snakemake.params.data, snakemake.params.downloads, snakemake.output[0]
     )

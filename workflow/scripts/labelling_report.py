@@ -1,7 +1,7 @@
 from nacbench.logs import job_log
 from nacbench.report import labelling_report
 
-with job_log(snakemake.log[0]):
+with job_log(snakemake.log):
     i, o, p = snakemake.input, snakemake.output, snakemake.params
     labelling_report(
         i.scores,

@@ -1,7 +1,7 @@
 from nacbench.logs import job_log
 from nacbench.report import report_page
 
-with job_log(snakemake.log[0]):
+with job_log(snakemake.log):
     i = snakemake.input
     report_page(
         i.info,

@@ -1,7 +1,7 @@
 from nacbench.logs import job_log
 from nacbench.report import study_a_tables
 
-with job_log(snakemake.log[0]):
+with job_log(snakemake.log):
     i, o, p = snakemake.input, snakemake.output, snakemake.params
     study_a_tables(
         i.scores,

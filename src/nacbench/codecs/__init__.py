@@ -9,6 +9,7 @@ checks read without building anything.
 from __future__ import annotations
 
 import importlib
+import inspect
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -60,6 +61,10 @@ class AdapterEntry:
     layout: Callable[[Options], StaticLayout]
     #: memory (MB) a job that builds this codec reserves from Snakemake's ``mem_mb`` pool
     mem_mb: int = 4000
+    #: peak GPU memory (MB) of its encode and decode jobs at the default batch size: the share of the
+    #: GPU the scheduler reserves for one job (:mod:`nacbench.resources`). Estimates from weights and
+    #: activations until ``benchmarks/gpu_check.sh`` measures them; ``codecs.<name>.gpu_mem_mb`` overrides
+    gpu_mem_mb: int = 4000
 
 
 def _count(options: Options, key: str, default: int) -> int:
@@ -111,14 +116,20 @@ def _encodec_layout(options: Options) -> StaticLayout:
 
 #: adapter name (``codecs.<name>.adapter``) -> where it lives and what it declares; the one codec table
 ADAPTERS: dict[str, AdapterEntry] = {
-    "lyra": AdapterEntry("nacbench.codecs.lyra", _lyra_layout),
-    "codec2": AdapterEntry("nacbench.codecs.codec2", _codec2_layout),
+    # TFLite and libcodec2 run on the CPU: no GPU memory at all
+    "lyra": AdapterEntry("nacbench.codecs.lyra", _lyra_layout, gpu_mem_mb=0),
+    "codec2": AdapterEntry("nacbench.codecs.codec2", _codec2_layout, gpu_mem_mb=0),
     # NeuCodec's semantic encoder alone is ~580 M parameters (~4.5 GB on CPU)
-    "neucodec": AdapterEntry("nacbench.codecs.neucodec", _neucodec_layout, mem_mb=12000),
-    "dac": AdapterEntry("nacbench.codecs.dac", _dac_layout),
-    "encodec": AdapterEntry("nacbench.codecs.encodec", _encodec_layout),
-    "stablecodec": AdapterEntry("nacbench.codecs.stablecodec", _stablecodec_layout, mem_mb=12000),
+    "neucodec": AdapterEntry("nacbench.codecs.neucodec", _neucodec_layout, mem_mb=12000, gpu_mem_mb=8000),
+    "dac": AdapterEntry("nacbench.codecs.dac", _dac_layout, gpu_mem_mb=6000),
+    "encodec": AdapterEntry("nacbench.codecs.encodec", _encodec_layout, gpu_mem_mb=3000),
+    "stablecodec": AdapterEntry(
+        "nacbench.codecs.stablecodec", _stablecodec_layout, mem_mb=12000, gpu_mem_mb=8000
+    ),
 }
+
+#: codec options the pipeline reads and the adapter never sees (its environment, its GPU share)
+PIPELINE_OPTIONS = frozenset({"conda_env", "gpu_mem_mb"})
 
 
 def static_layout(adapter: str, options: Options) -> StaticLayout:
@@ -134,6 +145,15 @@ def job_mem_mb(options: Options) -> int:
     rule file sets its own, so this covers the jobs the generic rules run for it (channel, score)."""
     entry = ADAPTERS.get(str(options.get("adapter")))
     return entry.mem_mb if entry is not None else AdapterEntry.mem_mb
+
+
+def codec_gpu_mem_mb(options: Options) -> int:
+    """Peak GPU memory (MB) of a job that builds the codec: ``gpu_mem_mb`` in its config entry (a
+    measurement), else its adapter's estimate; an external codec's rule file declares its own."""
+    if "gpu_mem_mb" in options:
+        return _count(options, "gpu_mem_mb", 1)
+    entry = ADAPTERS.get(str(options.get("adapter")))
+    return entry.gpu_mem_mb if entry is not None else AdapterEntry.gpu_mem_mb
 
 
 def register(adapter: str) -> Callable[[Factory], Factory]:
@@ -152,7 +172,8 @@ def build_codec(
     """Build the codec configured as ``codecs.<name>`` (its options dict holds ``adapter``).
 
     ``decode_only`` builds the decoder path alone (a decode job needs no encoder): the adapter's
-    ``decode`` gives exactly the audio of the full build, and ``encode`` refuses by name.
+    ``decode`` gives exactly the audio of the full build, and ``encode`` refuses by name. A factory
+    that takes no ``decode_only`` keyword (a third-party adapter) builds in full.
     """
     opts = dict(options)
     adapter = opts.pop("adapter", None)
@@ -167,14 +188,16 @@ def build_codec(
         if entry is None:
             raise ValueError(f"codecs.{name}.adapter: unknown adapter {adapter!r}; known: {sorted(ADAPTERS)}")
         importlib.import_module(entry.module)
-    if decode_only:
+    factory = _FACTORIES[adapter]
+    if decode_only and "decode_only" in inspect.signature(factory).parameters:
         opts["decode_only"] = True
-    return _FACTORIES[adapter](name=name, device=device, **opts)
+    return factory(name=name, device=device, **opts)
 
 
 __all__ = [
     "ADAPTERS",
     "EXTERNAL_ADAPTER",
+    "PIPELINE_OPTIONS",
     "AdapterEntry",
     "Capability",
     "CodecAdapter",
@@ -183,6 +206,7 @@ __all__ = [
     "StaticLayout",
     "WeightsUnavailableError",
     "build_codec",
+    "codec_gpu_mem_mb",
     "job_mem_mb",
     "register",
     "static_layout",

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from nacbench import plan
+from nacbench.config import external_codecs
 from nacbench.data.manifest import select_shard
 from nacbench.data.readers import READERS
 from nacbench.plan import Config
@@ -69,8 +70,8 @@ def used_codecs(config: Config) -> list[str]:
 def plan_jobs(config: Config, audio: Mapping[str, DatasetAudio] | None = None) -> list[PlannedJob]:
     """Every job ``snakemake`` (target ``all``) would run for ``config``, except the target rule itself.
 
-    Follows the rule files: one encode per codec x dataset x shard, one channel/decode/score per
-    condition x shard (``plan.conditions``), ASR on the Study B dataset, the labelling rules per
+    Follows the rule files: one encode per codec x dataset x shard, one decode (which transmits) and
+    one score per condition x shard (``plan.conditions``; external codecs: a channel job too), ASR on the Study B dataset, the labelling rules per
     labelling codec, and the one-off report rules. ``audio`` gives shard durations; without it every
     ``audio_s`` is None (job counts only). Codecs with ``adapter: external`` run their own rule files:
     their jobs are counted under the generic rule names.
@@ -104,8 +105,10 @@ def plan_jobs(config: Config, audio: Mapping[str, DatasetAudio] | None = None) -
     encoded |= {(codec, plan.fit_set(config)[0]) for codec in config["study_labelling"]["codecs"]}
     for codec, ds in sorted(encoded):
         jobs += sharded("encode", ds, codec)
-    for rule in ("channel", "decode", "score"):
-        for c in conditions:
+    external = set(external_codecs(config))
+    for c in conditions:
+        # an adapter codec's decode job transmits its codes itself; an external codec's rules decode
+        for rule in ("channel", "decode", "score") if c.codec in external else ("decode", "score"):
             jobs += sharded(rule, c.dataset, c.codec, c.channel)
     if config["study_a"]["codecs"] or config["study_labelling"]["codecs"]:
         ds_a = config["study_a"]["dataset"]  # reads every condition's metrics of the whole dataset

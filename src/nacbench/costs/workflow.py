@@ -22,7 +22,8 @@ _STATS_ROW_RE = re.compile(r"^(\S+)\s+(\d+)$")
 
 
 def rule_declarations(text: str) -> dict[str, dict[str, bool]]:
-    """Per rule of a Snakemake rule file: does it declare ``benchmark:`` and a ``gpu`` resource.
+    """Per rule of a Snakemake rule file: does it declare ``benchmark:``, a ``gpu`` resource and its
+    share of the GPU's memory (``gpu_mem_mb``, :mod:`nacbench.resources`).
 
     Read from the rule files rather than listed by hand, so the report's "not measured: no benchmark
     directive" and "GPU rule" labels follow the workflow as it is.
@@ -35,6 +36,7 @@ def rule_declarations(text: str) -> dict[str, dict[str, bool]]:
         out[match.group(1)] = {
             "benchmark": re.search(r"^\s+benchmark\s*:", body, re.MULTILINE) is not None,
             "gpu": re.search(r"^\s+gpu\s*=\s*[1-9]", body, re.MULTILINE) is not None,
+            "gpu_mem": re.search(r"^\s+gpu_mem_mb\s*=", body, re.MULTILINE) is not None,
         }
     return out
 
