@@ -69,7 +69,8 @@ class StartupRecord:
 
     def to_json(self) -> dict[str, Any]:
         body = time.perf_counter() - self.started
-        phases = {"startup": self.startup_s, **{p: round(self.seconds.get(p, 0.0), 4) for p in PHASES[1:]}}
+        start = None if self.startup_s is None else round(self.startup_s, 4)
+        phases = {"startup": start, **{p: round(self.seconds.get(p, 0.0), 4) for p in PHASES[1:]}}
         covered = sum(self.seconds.values())
         known = [v for p in FIXED_PHASES if (v := phases[p]) is not None]
         return {
