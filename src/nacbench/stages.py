@@ -203,9 +203,7 @@ def shard_rows(manifest_path: str, shard: str, n_shards: int) -> pd.DataFrame:
 # ---------------------------------------------------------------------------------------------- codecs
 
 
-def load_codec(
-    name: str, options: Mapping[str, Any], device: str, decode_only: bool = False
-) -> CodecAdapter:
+def load_codec(name: str, options: Mapping[str, Any], device: str, decode_only: bool = False) -> CodecAdapter:
     from nacbench.codecs import build_codec
 
     opts = {k: v for k, v in options.items() if k != "conda_env"}
