@@ -12,7 +12,7 @@ import math
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -731,6 +731,194 @@ def test_stablecodec_random_round_trip() -> None:
         np.testing.assert_array_equal(adapter.encode([wav])[0], c)
     for c, audio in zip(codes, adapter.decode(codes), strict=True):
         assert len(audio) == c.shape[1] * hop
+    # decode-only: the package's own encoder left out, the same audio and info
+    options = {"adapter": "stablecodec", "random_weights": True, "model_config": config}
+    decoder = build_codec("sc", options, decode_only=True)
+    assert decoder.info == adapter.info
+    for a, b in zip(adapter.decode(codes), decoder.decode(codes), strict=True):
+        assert np.array_equal(a, b)
+
+
+#: a stand-in for stable-codec 0.1.2 + stable-audio-tools 0.0.17 with their shape where the adapter relies
+#: on it: StableCodec builds its model through create_model_from_config, whose autoencoder factory calls
+#: module-level part factories (a pretransform nesting an autoencoder of its own), then moves it to its
+#: device; the post-hoc FSQ maps indices to a [-1, 1] grid with dimension 0 least significant
+_FAKE_STABLE_PACKAGES = {
+    "stable_audio_tools/__init__.py": "",
+    "stable_audio_tools/models/__init__.py": "from .factory import create_model_from_config\n",
+    "stable_audio_tools/models/factory.py": """
+import torch
+
+def create_model_from_config(config):
+    from .autoencoders import create_autoencoder_from_config
+    return create_autoencoder_from_config(config)
+
+def create_bottleneck_from_config(config):
+    return torch.nn.Identity()
+
+def create_pretransform_from_config(config, sample_rate):
+    from .autoencoders import Pretransform, create_autoencoder_from_config
+    return Pretransform(create_autoencoder_from_config({"sample_rate": sample_rate, "model": config["config"]}))
+""",
+    "stable_audio_tools/models/autoencoders.py": """
+import torch
+from torch import nn
+from .factory import create_bottleneck_from_config, create_pretransform_from_config
+
+def create_encoder_from_config(c):
+    return nn.Conv1d(c["in"], c["out"], c["stride"], stride=c["stride"])
+
+def create_decoder_from_config(c):
+    return nn.ConvTranspose1d(c["in"], c["out"], c["stride"], stride=c["stride"])
+
+class Pretransform(nn.Module):
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+class AudioAutoencoder(nn.Module):
+    def __init__(self, encoder, decoder, downsampling_ratio, bottleneck, pretransform):
+        super().__init__()
+        self.encoder, self.decoder, self.bottleneck = encoder, decoder, bottleneck
+        self.pretransform, self.downsampling_ratio = pretransform, downsampling_ratio
+
+    def preprocess_audio_for_encoder(self, audio, rate):
+        return nn.functional.pad(audio, (0, -audio.shape[-1] % self.downsampling_ratio))[None]
+
+    def encode_audio(self, audio):
+        x = self.pretransform.model.encode_audio(audio) if self.pretransform is not None else audio
+        return self.encoder(x)
+
+    def decode_audio(self, latents):
+        y = self.decoder(latents)
+        return self.pretransform.model.decode_audio(y) if self.pretransform is not None else y
+
+def create_autoencoder_from_config(config):
+    ae = config["model"]
+    encoder = create_encoder_from_config(ae["encoder"])
+    decoder = create_decoder_from_config(ae["decoder"])
+    pretransform = ae.get("pretransform")
+    pretransform = create_pretransform_from_config(pretransform, config["sample_rate"]) if pretransform else None
+    bottleneck = create_bottleneck_from_config(ae["bottleneck"]) if ae.get("bottleneck") else None
+    return AudioAutoencoder(encoder, decoder, ae["downsampling_ratio"], bottleneck, pretransform)
+""",
+    "stable_codec/__init__.py": """
+import json
+import torch
+from stable_audio_tools.models import create_model_from_config
+
+class StableCodec(torch.nn.Module):
+    def __init__(self, model_config_path=None, device=torch.device("cpu")):
+        super().__init__()
+        config = json.loads(open(model_config_path).read())
+        self.model = create_model_from_config(config).to(device).eval().requires_grad_(False)
+        self.sample_rate, self.device = config["sample_rate"], device
+
+    def set_posthoc_bottleneck(self, stages):
+        self.levels = torch.tensor(stages[0][0])
+        self.basis = torch.cumprod(torch.tensor([1, *stages[0][0][:-1]]), 0)
+
+    def volume_norm(self, audio):
+        return audio
+
+    def encode(self, audio, posthoc_bottleneck=False):
+        latents = torch.tanh(self.model.encode_audio(audio)).transpose(1, 2)  # [B, S, D]
+        digits = torch.round((latents + 1) / 2 * (self.levels - 1)).long()
+        return latents, [(digits * self.basis).sum(-1, keepdim=True)]
+
+    def decode(self, tokens, posthoc_bottleneck=False):
+        digits = (tokens[0] // self.basis) % self.levels  # [B, S, D]
+        return self.model.decode_audio((digits * 2 / (self.levels - 1) - 1).float().transpose(1, 2))
+""",
+}
+_FAKE_STABLE_CONFIG = {
+    "sample_rate": 16_000,
+    "model": {
+        "downsampling_ratio": 4,
+        "encoder": {"in": 3, "out": 6, "stride": 2},
+        "decoder": {"in": 6, "out": 3, "stride": 2},
+        "bottleneck": {"type": "identity"},
+        "pretransform": {
+            "type": "autoencoder",
+            "config": {
+                "downsampling_ratio": 2,
+                "encoder": {"in": 1, "out": 3, "stride": 2},
+                "decoder": {"in": 3, "out": 1, "stride": 2},
+            },
+        },
+    },
+}
+
+
+@pytest.fixture
+def fake_stable_codec(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """The stand-in packages importable for one test (removed from sys.modules after it); returns the
+    model_config.json path."""
+    for name, text in _FAKE_STABLE_PACKAGES.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    (tmp_path / "model_config.json").write_text(json.dumps(_FAKE_STABLE_CONFIG))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield tmp_path / "model_config.json"
+    for name in [m for m in sys.modules if m.split(".")[0] in {"stable_codec", "stable_audio_tools"}]:
+        del sys.modules[name]
+
+
+def test_stablecodec_decode_only_builds_its_parts_apart(fake_stable_codec: Path) -> None:
+    """Against the stand-in package: parts seeded by name, the decode-only encoder made on the meta
+    device and dropped (the pretransform's own autoencoder kept whole), same audio and info as the full
+    build, and the package's factories restored afterwards."""
+    from stable_audio_tools.models import autoencoders
+
+    from nacbench.codecs.stablecodec import _AbsentEncoder
+    from nacbench.codecs.torchutil import seeded_part
+
+    factory = autoencoders.create_encoder_from_config
+    options = {"adapter": "stablecodec", "random_weights": True, "model_config": str(fake_stable_codec)}
+    full, decoder = build_codec("sc", options), build_codec("sc", options, decode_only=True)
+    assert autoencoders.create_encoder_from_config is factory
+    assert decoder.info == full.info
+    # the encoder's parameters (counted on the meta device for the decode-only build) with the pretransform's
+    assert full.info.parameters["encoder"] == (3 * 6 * 2 + 6) + (1 * 3 * 2 + 3) + (3 * 1 * 2 + 1)
+    model = decoder.codec.model  # type: ignore[attr-defined]  # StableCodecAdapter's
+    assert isinstance(model.encoder, _AbsentEncoder) and not list(model.encoder.parameters())
+    assert isinstance(model.pretransform.model.encoder, torch.nn.Conv1d)
+    with seeded_part(0, "decoder"):
+        expected = torch.nn.ConvTranspose1d(6, 3, 2, stride=2)
+    assert torch.equal(model.decoder.weight, expected.weight)
+    with seeded_part(0, "pretransform.encoder"):
+        expected_inner = torch.nn.Conv1d(1, 3, 2, stride=2)
+    assert torch.equal(full.codec.model.pretransform.model.encoder.weight, expected_inner.weight)  # type: ignore[attr-defined]  # StableCodecAdapter's
+    wavs = [_speechlike(np.random.default_rng(5), n, 16_000) for n in (400, 280)]
+    codes = full.encode(wavs)
+    codes.append(_random_codes(full.info, 30, 6))
+    for a, b in zip(full.decode(codes), decoder.decode(codes), strict=True):
+        assert np.array_equal(a, b)
+    with pytest.raises(DecodeOnlyError, match=r"codec 'sc' \(StableCodecAdapter\) was built decode-only"):
+        decoder.encode(wavs)
+
+
+def test_stablecodec_weights_decode_only_skips_the_encoder(fake_stable_codec: Path) -> None:
+    """Real-weights path against the stand-in: a folder with model_config.json and model.safetensors."""
+    from safetensors.torch import save_file
+
+    options = {"adapter": "stablecodec", "random_weights": True, "model_config": str(fake_stable_codec)}
+    state = build_codec("sc", {**options, "seed": 3}).codec.model.state_dict()  # type: ignore[attr-defined]  # StableCodecAdapter's
+    folder = fake_stable_codec.parent
+    save_file({k: v.contiguous() for k, v in state.items()}, str(folder / "model.safetensors"))
+    full = build_codec("sc", {"adapter": "stablecodec", "weights": str(folder)})
+    decoder = build_codec("sc", {"adapter": "stablecodec", "weights": str(folder)}, decode_only=True)
+    assert decoder.info == full.info and full.info.weights_id == f"file:{folder.resolve()}"
+    for key in ("decoder.weight", "pretransform.model.decoder.bias"):
+        assert torch.equal(decoder.codec.model.state_dict()[key], state[key])  # type: ignore[attr-defined]  # StableCodecAdapter's
+    codes = [_random_codes(full.info, 12, 1)]
+    assert np.array_equal(full.decode(codes)[0], decoder.decode(codes)[0])
+    save_file(
+        {k: v.contiguous() for k, v in state.items() if k != "decoder.bias"},
+        str(folder / "model.safetensors"),
+    )
+    with pytest.raises(WeightsUnavailableError, match=r"1 missing keys \(e\.g\. \['decoder\.bias'\]"):
+        build_codec("sc", {"adapter": "stablecodec", "weights": str(folder)}, decode_only=True)
 
 
 def test_stablecodec_conda_env_and_requirements_agree(repo_dir: Any) -> None:
