@@ -11,7 +11,7 @@ from pystoi import stoi
 from scipy.signal import fftconvolve, stft
 
 from nacbench.audio import SCORING_RATE, read_audio, resample, trim_to_common_length
-from nacbench.codecs import build_codec
+from nacbench.codecs import DecodeOnlyError, build_codec
 from nacbench.codecs.codec2 import DELAY_SAMPLES, pack_frame_bits, to_pcm16, unpack_frame_bits
 
 MODES = [3200, 1300]
@@ -164,6 +164,16 @@ def test_clean_stoi_is_that_of_a_working_codec(coded, speech) -> None:
     codec, _, decoded = coded
     floor = {3200: 0.82, 1300: 0.76}[codec.mode]
     assert _stoi_after_removing(codec.info.delay_samples, speech, decoded) > floor
+
+
+def test_decode_only_codec2_decodes_exactly_and_refuses_to_encode(coded) -> None:
+    codec, codes, decoded = coded
+    decoder = build_codec(codec.info.name, {"adapter": "codec2", "mode": codec.mode}, decode_only=True)
+    assert decoder.info == codec.info
+    for a, b in zip(decoded[:2], decoder.decode(codes[:2]), strict=True):
+        assert np.array_equal(a, b)
+    with pytest.raises(DecodeOnlyError, match=rf"codec '{codec.info.name}' .* built decode-only"):
+        decoder.encode([np.zeros(800, np.float32)])
 
 
 def test_every_mode_declares_a_delay() -> None:

@@ -11,7 +11,7 @@ import pytest
 from pystoi import stoi
 
 from nacbench.audio import SCORING_RATE, read_audio, resample, trim_to_common_length
-from nacbench.codecs import WeightsUnavailableError, build_codec
+from nacbench.codecs import DecodeOnlyError, WeightsUnavailableError, build_codec
 from nacbench.codecs import lyra as lyra_module
 from nacbench.codecs.lyra import (
     CODEBOOK_SIZE,
@@ -41,9 +41,9 @@ def speech(shared_dir: Path) -> list[np.ndarray]:
     return sorted((read_audio(f) for f in files), key=len)
 
 
-def _build(model_dir: Path, num_quantizers: int = 30, name: str = "lyra"):
+def _build(model_dir: Path, num_quantizers: int = 30, name: str = "lyra", decode_only: bool = False):
     options = {"adapter": "lyra", "model_dir": str(model_dir), "num_quantizers": num_quantizers}
-    return build_codec(name, options)
+    return build_codec(name, options, decode_only=decode_only)
 
 
 @pytest.fixture(scope="module")
@@ -120,6 +120,18 @@ def test_codeword_vectors_are_what_the_quantizer_decode_sums(lyra30, codes30) ->
     feature = dequantize(encoding_indices=decoder_indices(column[:, None])[0])["output_0"].reshape(64)
     expected = np.sum([vectors[k][i] for k, i in enumerate(column)], axis=0)
     np.testing.assert_allclose(feature, expected, rtol=1e-4, atol=1e-4)
+
+
+def test_decode_only_lyra_decodes_exactly_without_the_encoder_model(model_dir, lyra30, codes30) -> None:
+    """A decode job loads the quantizer and LyraGAN alone; same audio, same info, encode refused."""
+    decoder = _build(model_dir, 30, decode_only=True)
+    assert decoder.info == lyra30.info  # the encoder file is hashed for the weights id, not loaded
+    assert set(decoder._models._blobs) == {"quantizer.tflite", "lyragan.tflite"}
+    for a, b in zip(lyra30.decode(codes30[:2]), decoder.decode(codes30[:2]), strict=True):
+        assert np.array_equal(a, b)
+    with pytest.raises(DecodeOnlyError, match=r"codec 'lyra' \(LyraAdapter\) was built decode-only"):
+        decoder.encode([np.zeros(640, np.float32)])
+    np.testing.assert_array_equal(decoder.codeword_vectors()[3], lyra30.codeword_vectors()[3])
 
 
 def test_decoder_indices_mark_unused_slots_with_minus_one() -> None:

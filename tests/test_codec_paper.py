@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,7 +22,13 @@ import pytest
 import torch
 
 from nacbench.codecs import build_codec
-from nacbench.codecs.base import CodecAdapter, CodecInfo, WeightsUnavailableError
+from nacbench.codecs.base import (
+    Capability,
+    CodecAdapter,
+    CodecInfo,
+    DecodeOnlyError,
+    WeightsUnavailableError,
+)
 from nacbench.codecs.torchutil import batch_groups, count_parameters
 from nacbench.fsq import indices_to_levels, levels_to_indices
 
@@ -135,7 +145,7 @@ def test_info_declares_the_paper_layout(run: Run) -> None:
     assert info.input_sample_rate == spec.rate
     assert info.quantizer == spec.quantizer
     assert info.random_weights is True
-    assert info.weights_id == "random-init(seed=0)"
+    assert info.weights_id == "random-init(seed=0, per-part)"
     if spec.quantizer == "fsq":
         assert info.fsq_levels == (4,) * 8 and info.fsq_index_order == "dim0-least-significant"
         assert info.output_sample_rate == 24_000 and info.frame_rate == 50.0
@@ -286,10 +296,7 @@ def test_neucodec_checkpoint_key_check() -> None:
 
 
 def test_neucodec_16k_decoder() -> None:
-    adapter = build_codec(
-        "d16",
-        {**SPECS["distill"].options, "decoder_rate": 16_000},
-    )
+    adapter = _built("distill-16k", decode_only=False)
     assert adapter.info.output_sample_rate == 16_000 and adapter.info.frame_rate == 50.0
     codes = np.arange(7, dtype=np.int64)[None] * 9_000
     (audio,) = adapter.decode([codes])
@@ -332,7 +339,7 @@ def test_random_init_is_seeded_and_leaves_the_global_rng_alone() -> None:
     assert torch.equal(state, torch.random.get_rng_state())
     np.testing.assert_array_equal(again.encode([wav])[0], _get("encodec").codes()[1])
     other = build_codec("encodec", {**SPECS["encodec"].options, "seed": 1})
-    assert other.info.weights_id == "random-init(seed=1)"
+    assert other.info.weights_id == "random-init(seed=1, per-part)"
     assert not np.array_equal(other.encode([wav])[0], _get("encodec").codes()[1])
 
 
@@ -376,6 +383,221 @@ def test_offline_without_cached_weights_says_where_to_put_them(
         build_codec("paper_codec", options)
     message = str(err.value)
     assert needle in message and "codecs.paper_codec.weights" in message and str(tmp_path) in message
+
+
+# --- decode-only builds ------------------------------------------------------------------------------------
+
+#: the decode-only comparisons: every SPECS codec, and a 16 kHz NeuCodec decoder (shared quantizer)
+DECODE_ONLY_CASES: dict[str, dict[str, Any]] = {
+    **{name: spec.options for name, spec in SPECS.items()},
+    "distill-16k": {**SPECS["distill"].options, "decoder_rate": 16_000},
+}
+_BUILT: dict[tuple[str, bool], CodecAdapter] = {}
+
+
+def _built(case: str, decode_only: bool) -> CodecAdapter:
+    """A case's full or decode-only build, once per session (SPECS' full builds are _get's)."""
+    if case in SPECS and not decode_only:
+        return _get(case).adapter
+    if (case, decode_only) not in _BUILT:
+        _BUILT[case, decode_only] = build_codec(case, DECODE_ONLY_CASES[case], decode_only=decode_only)
+    return _BUILT[case, decode_only]
+
+
+def _random_codes(info: CodecInfo, frames: int, seed: int) -> np.ndarray:
+    sizes = np.asarray(info.codebook_sizes)[:, None]
+    return np.random.default_rng(seed).integers(0, sizes, (len(sizes), frames))
+
+
+@pytest.mark.parametrize("case", list(DECODE_ONLY_CASES))
+def test_decode_only_build_decodes_exactly_as_the_full_build(case: str) -> None:
+    """A decode job builds the decoder alone; its audio is the full build's, bit for bit (random weights
+    are drawn part by part, so leaving the encoder out changes no decoder weight), and so is its info."""
+    full, decoder = _built(case, False), _built(case, True)
+    assert decoder.decode_only and not full.decode_only
+    assert decoder.info == full.info
+    codes = [_random_codes(full.info, frames, seed) for seed, frames in enumerate((9, 4, 9))]
+    if case in SPECS:
+        codes.append(_get(case).codes()[1])  # what the full build's encoder made
+    for a, b in zip(full.decode(codes), decoder.decode(codes), strict=True):
+        assert np.array_equal(a, b)
+
+
+@pytest.mark.parametrize("case", list(DECODE_ONLY_CASES))
+def test_decode_only_build_has_no_encoder_and_refuses_to_encode(case: str) -> None:
+    adapter, full = _built(case, True), _built(case, False)
+    if adapter.info.quantizer == "fsq":  # NeuCodec: the decoder's two modules, nothing else
+        assert adapter.model is None  # type: ignore[attr-defined]  # CodecAdapter has no `model`; the torch adapters do
+        assert {n for n, _ in adapter.decoder.named_children()} == {"generator", "fc_post_a"}  # type: ignore[attr-defined]  # NeuCodecAdapter's
+    else:
+        assert not hasattr(adapter.model, "encoder")  # type: ignore[attr-defined]  # the torch adapters' model
+    needle = rf"codec '{case}' \(\w+\) was built decode-only"
+    with pytest.raises(DecodeOnlyError, match=needle + ".* cannot encode"):
+        adapter.encode([np.zeros(adapter.info.input_sample_rate // 10, np.float32)])
+    with pytest.raises(DecodeOnlyError, match=needle):
+        adapter.encoder_modules()
+    with pytest.raises(DecodeOnlyError, match=needle + ".*'encoder_modules' for encRTF"):
+        adapter.require(Capability.ENCODER_MODULES, "encRTF")
+    assert adapter.capabilities == full.capabilities - {Capability.ENCODER_MODULES}
+    # the quantizer views need no encoder
+    if adapter.has(Capability.QUANTIZER_OUTPUT):
+        codes = _random_codes(full.info, 5, 0)
+        np.testing.assert_array_equal(adapter.quantizer_output(codes), full.quantizer_output(codes))
+    else:
+        for a, b in zip(adapter.codeword_vectors(), full.codeword_vectors(), strict=True):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_decode_only_neucodec_imports_no_semantic_model() -> None:
+    """In a fresh process, a decode-only NeuCodec imports neither transformers (w2v-BERT) nor
+    neucodec.model, nor the package __init__s it does without (torchtune's pulls in torchao and
+    datasets); a full build after it in the same process still gets the package's own classes."""
+    script = "\n".join(
+        [
+            "import sys",
+            "from nacbench.codecs import build_codec",
+            "options = {'adapter': 'neucodec', 'random_weights': True, 'random_semantic_layers': 1}",
+            "build_codec('n', options, decode_only=True)",
+            "heavy = ('transformers', 'torchaudio', 'neucodec', 'neucodec.model', 'torchtune', 'torchao')",
+            "print(sorted(m for m in heavy if m in sys.modules))",
+            "import neucodec, neucodec.codec_decoder_vocos as vocos",
+            "print(neucodec.NeuCodec.decode_code.__module__, neucodec.model.CodecDecoderVocos is vocos.CodecDecoderVocos)",
+        ]
+    )
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
+    out = subprocess.run(
+        [sys.executable, "-W", "ignore", "-c", script], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.splitlines() == ["[]", "neucodec.model True"]
+
+
+def test_neucodec_decode_codes_is_the_packages_decode_code() -> None:
+    """Both builds decode through decode_codes (the package's method would import transformers)."""
+    from neucodec.model import NeuCodec
+
+    from nacbench.codecs.neucodec import decode_codes
+
+    adapter = _get("neucodec").adapter
+    codes = torch.from_numpy(np.random.default_rng(3).integers(0, 65_536, (2, 1, 6)))
+    with torch.inference_mode():
+        ours = decode_codes(adapter.decoder, codes)  # type: ignore[attr-defined]  # NeuCodecAdapter's
+        theirs = NeuCodec.decode_code(adapter.model, codes)  # type: ignore[attr-defined]  # NeuCodecAdapter's
+    assert torch.equal(ours, theirs)
+
+
+@pytest.mark.parametrize("variant", ["neucodec", "distill"])
+def test_semantic_parameter_formula_counts_the_models(variant: str) -> None:
+    """A decode-only build counts the semantic model by formula (no transformers): it must be the count
+    of the model a full build makes, at any layer count."""
+    from nacbench.codecs.neucodec import _random_semantic, full_semantic_parameters, semantic_parameters
+
+    for layers in (1, 3):
+        with torch.device("meta"):
+            model, _, _ = _random_semantic(variant, layers)
+        assert semantic_parameters(variant, layers) == count_parameters(model)
+    assert semantic_parameters(variant) == full_semantic_parameters(variant)
+
+
+def test_random_parts_are_seeded_by_name() -> None:
+    """The decoder of a random build depends on its seed part alone: another seed, another decoder;
+    NeuCodec and Distill-NeuCodec share their (part-named) random decoder."""
+    codes = [_random_codes(_get("dac").adapter.info, 6, 1)]
+    other = build_codec("dac", {**SPECS["dac"].options, "seed": 1}, decode_only=True)
+    assert other.info.weights_id == "random-init(seed=1, per-part)"
+    assert not np.array_equal(other.decode(codes)[0], _get("dac").adapter.decode(codes)[0])
+    fsq = [np.arange(8, dtype=np.int64)[None] * 8_000]
+    assert np.array_equal(_built("neucodec", True).decode(fsq)[0], _built("distill", True).decode(fsq)[0])
+
+
+def test_load_checkpoint_maps_zip_files_once_and_reads_legacy_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from nacbench.codecs import torchutil
+
+    calls: list[bool] = []
+    real_load = torch.load
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        calls.append(kwargs["mmap"])
+        assert kwargs["weights_only"] is True
+        return real_load(*args, **kwargs)
+
+    monkeypatch.setattr(torch, "load", spy)
+    state = {"w": torch.arange(4.0)}
+    torch.save(state, tmp_path / "zip.pt")
+    torch.save(state, tmp_path / "legacy.pt", _use_new_zipfile_serialization=False)
+    mapped = torchutil.load_checkpoint(tmp_path / "zip.pt", "o")
+    assert torchutil.load_checkpoint(tmp_path / "zip.pt", "o") is mapped  # once per process
+    legacy = torchutil.load_checkpoint(tmp_path / "legacy.pt", "o")
+    assert torchutil.load_checkpoint(tmp_path / "legacy.pt", "o") is not legacy  # read again, not kept
+    assert calls == [True, False, False]
+    assert torch.equal(mapped["w"], state["w"]) and torch.equal(legacy["w"], state["w"])
+    with pytest.raises(WeightsUnavailableError, match=r"codecs\.x\.weights: cannot read checkpoint"):
+        torchutil.load_checkpoint(tmp_path / "absent.pt", "codecs.x.weights")
+
+
+def test_dac_weights_file_decode_only_reads_no_encoder_key(tmp_path: Path) -> None:
+    """Real-weights path on a small 24 kHz / hop-320 DAC written as the package writes its files."""
+    from nacbench.codecs.dac import DAC_24KHZ_CONFIG, build_dac_model
+
+    small = {**DAC_24KHZ_CONFIG, "encoder_dim": 8, "decoder_dim": 16, "n_codebooks": 8}
+    model, _ = build_dac_model(small, seed=5, decode_only=False)
+    state = model.state_dict()
+
+    def write(name: str, keys: dict[str, torch.Tensor], **kwargs: Any) -> dict[str, Any]:
+        torch.save({"state_dict": keys, "metadata": {"kwargs": small}}, tmp_path / name, **kwargs)
+        return {"adapter": "dac", "weights": str(tmp_path / name)}
+
+    complete = write("complete.pth", state)
+    full, decoder = build_codec("dac", complete), build_codec("dac", complete, decode_only=True)
+    assert full.info == decoder.info and full.info.weights_id.startswith("file:")
+    codes = [_random_codes(full.info, 7, 2)]
+    assert np.array_equal(full.decode(codes)[0], decoder.decode(codes)[0])
+    legacy = write("legacy.pth", state, _use_new_zipfile_serialization=False)  # not mappable: read whole
+    assert np.array_equal(
+        build_codec("dac", legacy, decode_only=True).decode(codes)[0], full.decode(codes)[0]
+    )
+    # a file without the encoder serves a decode-only build, not a full one
+    no_encoder = write("no_encoder.pth", {k: v for k, v in state.items() if not k.startswith("encoder.")})
+    assert np.array_equal(
+        build_codec("dac", no_encoder, decode_only=True).decode(codes)[0], full.decode(codes)[0]
+    )
+    with pytest.raises(WeightsUnavailableError, match=r"\d+ missing keys \(e\.g\. \['encoder\."):
+        build_codec("dac", no_encoder)
+    # a decoder key missing or a stray key: refused by both
+    broken = write("broken.pth", {k: v for k, v in state.items() if k != "decoder.model.0.bias"})
+    with pytest.raises(WeightsUnavailableError, match="1 missing keys"):
+        build_codec("dac", broken, decode_only=True)
+    stray = write("stray.pth", {**state, "stray.weight": torch.zeros(1)})
+    with pytest.raises(WeightsUnavailableError, match=r"1 unexpected keys \(e\.g\. \['stray\.weight'\]"):
+        build_codec("dac", stray, decode_only=True)
+
+
+def test_encodec_checkpoint_decode_only_matches_the_full_build(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Real-weights path: a random model's state dict under a checkpoint name whose hash prefix fits it
+    (the package and the adapter check the prefix)."""
+    import hashlib
+
+    from nacbench.codecs import encodec as encodec_module
+
+    model = _get("encodec").adapter.model  # type: ignore[attr-defined]  # the torch adapters' model
+    draft = tmp_path / "draft.th"
+    torch.save(model.state_dict(), draft)
+    prefix = hashlib.sha256(draft.read_bytes()).hexdigest()[:8]
+    monkeypatch.setattr(encodec_module, "CHECKPOINT", f"encodec_24khz-{prefix}.th")
+    draft.rename(tmp_path / encodec_module.CHECKPOINT)
+    options = {"adapter": "encodec", "weights": str(tmp_path)}
+    full, decoder = build_codec("encodec", options), build_codec("encodec", options, decode_only=True)
+    assert full.info == decoder.info and not full.info.random_weights
+    assert not hasattr(decoder.model, "encoder")  # type: ignore[attr-defined]  # the torch adapters' model
+    codes = [_random_codes(full.info, 6, 4)]
+    reference = _get("encodec").adapter.decode(codes)[0]  # the same weights, built from the seed
+    assert np.array_equal(full.decode(codes)[0], reference)
+    assert np.array_equal(decoder.decode(codes)[0], reference)
 
 
 # --- StableCodec -------------------------------------------------------------------------------------------
@@ -509,6 +731,194 @@ def test_stablecodec_random_round_trip() -> None:
         np.testing.assert_array_equal(adapter.encode([wav])[0], c)
     for c, audio in zip(codes, adapter.decode(codes), strict=True):
         assert len(audio) == c.shape[1] * hop
+    # decode-only: the package's own encoder left out, the same audio and info
+    options = {"adapter": "stablecodec", "random_weights": True, "model_config": config}
+    decoder = build_codec("sc", options, decode_only=True)
+    assert decoder.info == adapter.info
+    for a, b in zip(adapter.decode(codes), decoder.decode(codes), strict=True):
+        assert np.array_equal(a, b)
+
+
+#: a stand-in for stable-codec 0.1.2 + stable-audio-tools 0.0.17 with their shape where the adapter relies
+#: on it: StableCodec builds its model through create_model_from_config, whose autoencoder factory calls
+#: module-level part factories (a pretransform nesting an autoencoder of its own), then moves it to its
+#: device; the post-hoc FSQ maps indices to a [-1, 1] grid with dimension 0 least significant
+_FAKE_STABLE_PACKAGES = {
+    "stable_audio_tools/__init__.py": "",
+    "stable_audio_tools/models/__init__.py": "from .factory import create_model_from_config\n",
+    "stable_audio_tools/models/factory.py": """
+import torch
+
+def create_model_from_config(config):
+    from .autoencoders import create_autoencoder_from_config
+    return create_autoencoder_from_config(config)
+
+def create_bottleneck_from_config(config):
+    return torch.nn.Identity()
+
+def create_pretransform_from_config(config, sample_rate):
+    from .autoencoders import Pretransform, create_autoencoder_from_config
+    return Pretransform(create_autoencoder_from_config({"sample_rate": sample_rate, "model": config["config"]}))
+""",
+    "stable_audio_tools/models/autoencoders.py": """
+import torch
+from torch import nn
+from .factory import create_bottleneck_from_config, create_pretransform_from_config
+
+def create_encoder_from_config(c):
+    return nn.Conv1d(c["in"], c["out"], c["stride"], stride=c["stride"])
+
+def create_decoder_from_config(c):
+    return nn.ConvTranspose1d(c["in"], c["out"], c["stride"], stride=c["stride"])
+
+class Pretransform(nn.Module):
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+class AudioAutoencoder(nn.Module):
+    def __init__(self, encoder, decoder, downsampling_ratio, bottleneck, pretransform):
+        super().__init__()
+        self.encoder, self.decoder, self.bottleneck = encoder, decoder, bottleneck
+        self.pretransform, self.downsampling_ratio = pretransform, downsampling_ratio
+
+    def preprocess_audio_for_encoder(self, audio, rate):
+        return nn.functional.pad(audio, (0, -audio.shape[-1] % self.downsampling_ratio))[None]
+
+    def encode_audio(self, audio):
+        x = self.pretransform.model.encode_audio(audio) if self.pretransform is not None else audio
+        return self.encoder(x)
+
+    def decode_audio(self, latents):
+        y = self.decoder(latents)
+        return self.pretransform.model.decode_audio(y) if self.pretransform is not None else y
+
+def create_autoencoder_from_config(config):
+    ae = config["model"]
+    encoder = create_encoder_from_config(ae["encoder"])
+    decoder = create_decoder_from_config(ae["decoder"])
+    pretransform = ae.get("pretransform")
+    pretransform = create_pretransform_from_config(pretransform, config["sample_rate"]) if pretransform else None
+    bottleneck = create_bottleneck_from_config(ae["bottleneck"]) if ae.get("bottleneck") else None
+    return AudioAutoencoder(encoder, decoder, ae["downsampling_ratio"], bottleneck, pretransform)
+""",
+    "stable_codec/__init__.py": """
+import json
+import torch
+from stable_audio_tools.models import create_model_from_config
+
+class StableCodec(torch.nn.Module):
+    def __init__(self, model_config_path=None, device=torch.device("cpu")):
+        super().__init__()
+        config = json.loads(open(model_config_path).read())
+        self.model = create_model_from_config(config).to(device).eval().requires_grad_(False)
+        self.sample_rate, self.device = config["sample_rate"], device
+
+    def set_posthoc_bottleneck(self, stages):
+        self.levels = torch.tensor(stages[0][0])
+        self.basis = torch.cumprod(torch.tensor([1, *stages[0][0][:-1]]), 0)
+
+    def volume_norm(self, audio):
+        return audio
+
+    def encode(self, audio, posthoc_bottleneck=False):
+        latents = torch.tanh(self.model.encode_audio(audio)).transpose(1, 2)  # [B, S, D]
+        digits = torch.round((latents + 1) / 2 * (self.levels - 1)).long()
+        return latents, [(digits * self.basis).sum(-1, keepdim=True)]
+
+    def decode(self, tokens, posthoc_bottleneck=False):
+        digits = (tokens[0] // self.basis) % self.levels  # [B, S, D]
+        return self.model.decode_audio((digits * 2 / (self.levels - 1) - 1).float().transpose(1, 2))
+""",
+}
+_FAKE_STABLE_CONFIG = {
+    "sample_rate": 16_000,
+    "model": {
+        "downsampling_ratio": 4,
+        "encoder": {"in": 3, "out": 6, "stride": 2},
+        "decoder": {"in": 6, "out": 3, "stride": 2},
+        "bottleneck": {"type": "identity"},
+        "pretransform": {
+            "type": "autoencoder",
+            "config": {
+                "downsampling_ratio": 2,
+                "encoder": {"in": 1, "out": 3, "stride": 2},
+                "decoder": {"in": 3, "out": 1, "stride": 2},
+            },
+        },
+    },
+}
+
+
+@pytest.fixture
+def fake_stable_codec(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """The stand-in packages importable for one test (removed from sys.modules after it); returns the
+    model_config.json path."""
+    for name, text in _FAKE_STABLE_PACKAGES.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    (tmp_path / "model_config.json").write_text(json.dumps(_FAKE_STABLE_CONFIG))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield tmp_path / "model_config.json"
+    for name in [m for m in sys.modules if m.split(".")[0] in {"stable_codec", "stable_audio_tools"}]:
+        del sys.modules[name]
+
+
+def test_stablecodec_decode_only_builds_its_parts_apart(fake_stable_codec: Path) -> None:
+    """Against the stand-in package: parts seeded by name, the decode-only encoder made on the meta
+    device and dropped (the pretransform's own autoencoder kept whole), same audio and info as the full
+    build, and the package's factories restored afterwards."""
+    from stable_audio_tools.models import autoencoders
+
+    from nacbench.codecs.stablecodec import _AbsentEncoder
+    from nacbench.codecs.torchutil import seeded_part
+
+    factory = autoencoders.create_encoder_from_config
+    options = {"adapter": "stablecodec", "random_weights": True, "model_config": str(fake_stable_codec)}
+    full, decoder = build_codec("sc", options), build_codec("sc", options, decode_only=True)
+    assert autoencoders.create_encoder_from_config is factory
+    assert decoder.info == full.info
+    # the encoder's parameters (counted on the meta device for the decode-only build) with the pretransform's
+    assert full.info.parameters["encoder"] == (3 * 6 * 2 + 6) + (1 * 3 * 2 + 3) + (3 * 1 * 2 + 1)
+    model = decoder.codec.model  # type: ignore[attr-defined]  # StableCodecAdapter's
+    assert isinstance(model.encoder, _AbsentEncoder) and not list(model.encoder.parameters())
+    assert isinstance(model.pretransform.model.encoder, torch.nn.Conv1d)
+    with seeded_part(0, "decoder"):
+        expected = torch.nn.ConvTranspose1d(6, 3, 2, stride=2)
+    assert torch.equal(model.decoder.weight, expected.weight)
+    with seeded_part(0, "pretransform.encoder"):
+        expected_inner = torch.nn.Conv1d(1, 3, 2, stride=2)
+    assert torch.equal(full.codec.model.pretransform.model.encoder.weight, expected_inner.weight)  # type: ignore[attr-defined]  # StableCodecAdapter's
+    wavs = [_speechlike(np.random.default_rng(5), n, 16_000) for n in (400, 280)]
+    codes = full.encode(wavs)
+    codes.append(_random_codes(full.info, 30, 6))
+    for a, b in zip(full.decode(codes), decoder.decode(codes), strict=True):
+        assert np.array_equal(a, b)
+    with pytest.raises(DecodeOnlyError, match=r"codec 'sc' \(StableCodecAdapter\) was built decode-only"):
+        decoder.encode(wavs)
+
+
+def test_stablecodec_weights_decode_only_skips_the_encoder(fake_stable_codec: Path) -> None:
+    """Real-weights path against the stand-in: a folder with model_config.json and model.safetensors."""
+    from safetensors.torch import save_file
+
+    options = {"adapter": "stablecodec", "random_weights": True, "model_config": str(fake_stable_codec)}
+    state = build_codec("sc", {**options, "seed": 3}).codec.model.state_dict()  # type: ignore[attr-defined]  # StableCodecAdapter's
+    folder = fake_stable_codec.parent
+    save_file({k: v.contiguous() for k, v in state.items()}, str(folder / "model.safetensors"))
+    full = build_codec("sc", {"adapter": "stablecodec", "weights": str(folder)})
+    decoder = build_codec("sc", {"adapter": "stablecodec", "weights": str(folder)}, decode_only=True)
+    assert decoder.info == full.info and full.info.weights_id == f"file:{folder.resolve()}"
+    for key in ("decoder.weight", "pretransform.model.decoder.bias"):
+        assert torch.equal(decoder.codec.model.state_dict()[key], state[key])  # type: ignore[attr-defined]  # StableCodecAdapter's
+    codes = [_random_codes(full.info, 12, 1)]
+    assert np.array_equal(full.decode(codes)[0], decoder.decode(codes)[0])
+    save_file(
+        {k: v.contiguous() for k, v in state.items() if k != "decoder.bias"},
+        str(folder / "model.safetensors"),
+    )
+    with pytest.raises(WeightsUnavailableError, match=r"1 missing keys \(e\.g\. \['decoder\.bias'\]"):
+        build_codec("sc", {"adapter": "stablecodec", "weights": str(folder)}, decode_only=True)
 
 
 def test_stablecodec_conda_env_and_requirements_agree(repo_dir: Any) -> None:

@@ -7,7 +7,12 @@ a deferred import still ties the two modules together).
 from __future__ import annotations
 
 import ast
+import os
+import subprocess
+import sys
 from pathlib import Path
+
+import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 
@@ -139,3 +144,30 @@ def test_the_ground_floor_imports_nothing_above_it() -> None:
     assert graph["nacbench.conditions"] == set()
     assert graph["nacbench.seeds"] == set()
     assert graph["nacbench.artifacts"] <= {"nacbench.conditions"}
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"adapter": "lyra", "model_dir": "{shared}/models/lyra-v2"},
+        {"adapter": "codec2", "mode": 1300},
+    ],
+    ids=["lyra", "codec2"],
+)
+def test_decode_only_builds_of_non_torch_codecs_import_no_torch(options: dict, shared_dir: Path) -> None:
+    """A decode job of a TFLite or C codec builds and decodes without torch (nor pandas, which only the
+    codec.json writer needs), in a fresh process."""
+    options = {k: v.format(shared=shared_dir) if isinstance(v, str) else v for k, v in options.items()}
+    script = "\n".join(
+        [
+            "import sys, numpy as np",
+            "from nacbench.codecs import build_codec",
+            f"codec = build_codec('c', {options!r}, decode_only=True)",
+            "codec.decode([np.zeros((codec.info.n_codebooks, 5), dtype=np.int64)])",
+            "print(sorted(m for m in ('torch', 'pandas', 'transformers') if m in sys.modules))",
+        ]
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")])}
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.strip() == "[]"

@@ -129,3 +129,24 @@ def test_seed_must_be_a_non_negative_integer() -> None:
         seeds.arctic_rng(-1, "bdl")
     with pytest.raises(TypeError, match="str or numbers"):
         seeds.fit_rng(0, None)  # type: ignore[arg-type]  # a wrong type on purpose: the call must raise
+
+
+def test_random_weight_parts_have_their_own_pinned_seeds() -> None:
+    """Random-weight codecs seed each part by name (torchutil.part_seed): a decode-only build then has the
+    full build's decoder. The seeds are pinned: changing them changes every random-weight artifact."""
+    import torch
+
+    from nacbench.codecs.torchutil import part_seed, random_init_id, seeded_part
+
+    assert part_seed(0, "decoder") == 8_647_710_068_799_704_784
+    seeds_ = {part_seed(s, p) for s in (0, 1) for p in ("encoder", "decoder", "generator.quantizer")}
+    assert len(seeds_) == 6 and all(0 <= v < 2**63 for v in seeds_)
+    assert random_init_id(3) == "random-init(seed=3, per-part)"
+    state = torch.random.get_rng_state()
+    with seeded_part(0, "decoder"):
+        first = torch.rand(3)
+    with seeded_part(0, "encoder"), seeded_part(0, "decoder"):  # nesting: the inner part's seed rules
+        again = torch.rand(3)
+    assert torch.equal(first, again) and torch.equal(state, torch.random.get_rng_state())
+    with pytest.raises(ValueError, match="integer"):
+        part_seed(0.5, "decoder")  # type: ignore[arg-type]  # a wrong type on purpose

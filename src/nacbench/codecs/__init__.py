@@ -19,9 +19,11 @@ from nacbench.codecs.base import (
     Capability,
     CodecAdapter,
     CodecInfo,
+    DecodeOnlyError,
     MissingCapabilityError,
     WeightsUnavailableError,
 )
+from nacbench.startup import phase
 
 Factory = Callable[..., CodecAdapter]
 Options = Mapping[str, Any]
@@ -172,8 +174,9 @@ def build_codec(
     """Build the codec configured as ``codecs.<name>`` (its options dict holds ``adapter``).
 
     ``decode_only`` builds the decoder path alone (a decode job needs no encoder): the adapter's
-    ``decode`` gives exactly the audio of the full build, and ``encode`` refuses by name. A factory
-    that takes no ``decode_only`` keyword (a third-party adapter) builds in full.
+    ``decode`` gives exactly the audio of the full build, its ``info`` equals the full build's, and
+    ``encode`` (and the encoder capabilities) raise :class:`DecodeOnlyError` naming the codec. A
+    factory that takes no ``decode_only`` keyword (a third-party adapter) builds in full.
     """
     opts = dict(options)
     adapter = opts.pop("adapter", None)
@@ -187,7 +190,8 @@ def build_codec(
         entry = ADAPTERS.get(adapter)
         if entry is None:
             raise ValueError(f"codecs.{name}.adapter: unknown adapter {adapter!r}; known: {sorted(ADAPTERS)}")
-        importlib.import_module(entry.module)
+        with phase("imports"):  # the adapter module imports torch (or the TFLite runtime, pycodec2)
+            importlib.import_module(entry.module)
     factory = _FACTORIES[adapter]
     if decode_only and "decode_only" in inspect.signature(factory).parameters:
         opts["decode_only"] = True
@@ -202,6 +206,7 @@ __all__ = [
     "Capability",
     "CodecAdapter",
     "CodecInfo",
+    "DecodeOnlyError",
     "MissingCapabilityError",
     "StaticLayout",
     "WeightsUnavailableError",

@@ -10,6 +10,11 @@ distortion-aware labelling, the quantizer's output for the Study B code analysis
 modules for encRTF). An adapter has a capability exactly when it overrides that method; callers ask
 :meth:`CodecAdapter.has` or :meth:`CodecAdapter.require` rather than trying the method, so a codec that
 lacks one fails with an error naming the codec and the capability, before any work is done.
+
+A decode job needs no encoder, so an adapter may be built decode-only (``build_codec(...,
+decode_only=True)``): it decodes exactly as the full build does, its ``info`` is the full build's, and
+``encode`` and the encoder capabilities (:data:`ENCODER_CAPABILITIES`) raise :class:`DecodeOnlyError`
+naming the codec.
 """
 
 from __future__ import annotations
@@ -23,8 +28,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-
-from nacbench import artifacts
 
 QuantizerKind = Literal["fsq", "rvq", "parametric", "other"]
 
@@ -104,10 +107,14 @@ class CodecInfo:
         return cls(**fields)
 
     def write(self, path: str | Path) -> None:
+        from nacbench import artifacts  # pandas and pyarrow: not needed to build or run a codec
+
         artifacts.write_json(self.to_json(), path)  # atomic, like every artifact
 
     @classmethod
     def read(cls, path: str | Path) -> CodecInfo:
+        from nacbench import artifacts
+
         return cls.from_json(artifacts.read_json(path))  # a damaged file names itself
 
 
@@ -126,8 +133,16 @@ class Capability(str, Enum):
     ENCODER_MODULES = "encoder_modules"
 
 
+#: the capabilities that need the encoder: a decode-only build does not provide them
+ENCODER_CAPABILITIES: frozenset[Capability] = frozenset({Capability.ENCODER_MODULES})
+
+
 class MissingCapabilityError(NotImplementedError):
     """A codec asked for an optional capability it does not provide; the message names both."""
+
+
+class DecodeOnlyError(RuntimeError):
+    """A decode-only build was asked to encode (or for its encoder); the message names the codec."""
 
 
 def capabilities_of(cls: type[CodecAdapter]) -> frozenset[Capability]:
@@ -145,6 +160,8 @@ class CodecAdapter(ABC):
     """
 
     info: CodecInfo
+    #: True for a decode-only build: no encoder; ``encode`` and the encoder capabilities refuse by name
+    decode_only: bool = False
 
     @abstractmethod
     def encode(self, wavs: Sequence[np.ndarray]) -> list[np.ndarray]:
@@ -168,8 +185,10 @@ class CodecAdapter(ABC):
     # optional capabilities ------------------------------------------------------------------------------
     @property
     def capabilities(self) -> frozenset[Capability]:
-        """The optional capabilities this adapter provides (see :class:`Capability`)."""
-        return capabilities_of(type(self))
+        """The optional capabilities this adapter provides (see :class:`Capability`); a decode-only build
+        lacks the encoder's (:data:`ENCODER_CAPABILITIES`)."""
+        provided = capabilities_of(type(self))
+        return provided - ENCODER_CAPABILITIES if self.decode_only else provided
 
     def has(self, capability: Capability) -> bool:
         return capability in self.capabilities
@@ -177,8 +196,23 @@ class CodecAdapter(ABC):
     def require(self, capability: Capability, purpose: str = "") -> CodecAdapter:
         """Return ``self`` if it provides ``capability``; else raise naming the codec and the capability."""
         if capability not in self.capabilities:
+            if self.decode_only and capability in capabilities_of(type(self)):
+                why = f" for {purpose}" if purpose else ""
+                raise self.decode_only_error(f"provide {capability.value!r}{why}")
             raise self._missing(capability, purpose)
         return self
+
+    def require_encoder(self, what: str) -> None:
+        """Raise :class:`DecodeOnlyError` if this is a decode-only build (call before using the encoder)."""
+        if self.decode_only:
+            raise self.decode_only_error(what)
+
+    def decode_only_error(self, what: str) -> DecodeOnlyError:
+        """The error a decode-only build raises when asked to ``what`` (e.g. "encode")."""
+        return DecodeOnlyError(
+            f"codec {self.info.name!r} ({type(self).__name__}) was built decode-only (no encoder): it cannot "
+            f"{what}; build it without decode_only=True for that"
+        )
 
     def _missing(self, capability: Capability, purpose: str = "") -> MissingCapabilityError:
         provided = sorted(c.value for c in self.capabilities) or "none"

@@ -32,6 +32,7 @@ import numpy as np
 
 from nacbench.codecs import register
 from nacbench.codecs.base import CodecAdapter, CodecInfo
+from nacbench.startup import phase
 
 SAMPLE_RATE = 8_000
 
@@ -45,7 +46,8 @@ DELAY_SAMPLES: dict[int, int] = {3200: 160, 2400: 160, 1600: 160, 1400: 160, 130
 
 
 def _pycodec2() -> Any:
-    import pycodec2
+    with phase("imports"):
+        import pycodec2
 
     return pycodec2
 
@@ -164,14 +166,17 @@ class Codec2Adapter(CodecAdapter):
         samples_per_frame: int,
         bytes_per_frame: int,
         rng: _Codec2Rng | None,
+        decode_only: bool = False,
     ) -> None:
         self.info = info
         self.mode = mode
         self.samples_per_frame = samples_per_frame
         self.bytes_per_frame = bytes_per_frame
         self._rng = rng
+        self.decode_only = decode_only
 
     def encode(self, wavs: Sequence[np.ndarray]) -> list[np.ndarray]:
+        self.require_encoder("encode")
         return [self._encode_one(wav) for wav in wavs]
 
     def decode(self, codes: Sequence[np.ndarray]) -> list[np.ndarray]:
@@ -208,8 +213,12 @@ def _pycodec2_version() -> str:
 
 
 @register("codec2")
-def build_codec2(name: str, device: str = "cpu", mode: int = 3200, **unknown: Any) -> Codec2Adapter:
-    """Build Codec2 in ``mode`` (bit/s; 700 means 700C); ``device`` is accepted and ignored (CPU only)."""
+def build_codec2(
+    name: str, device: str = "cpu", mode: int = 3200, decode_only: bool = False, **unknown: Any
+) -> Codec2Adapter:
+    """Build Codec2 in ``mode`` (bit/s; 700 means 700C); ``device`` is accepted and ignored (CPU only).
+    ``decode_only``: the same codec (its encoder costs nothing to set up), with ``encode`` refused, like
+    every decode-only build's."""
     if unknown:
         raise ValueError(
             f"codecs.{name}: unknown option(s) {sorted(unknown)} for adapter 'codec2'; known: mode"
@@ -242,4 +251,4 @@ def build_codec2(name: str, device: str = "cpu", mode: int = 3200, **unknown: An
             "decoder_rng": rng_note,
         },
     )
-    return Codec2Adapter(info, mode, samples_per_frame, bytes_per_frame, rng)
+    return Codec2Adapter(info, mode, samples_per_frame, bytes_per_frame, rng, bool(decode_only))

@@ -10,6 +10,13 @@ decoder returns ``320 * F - 8`` samples (the last transposed convolutions lose a
 the output with zeros to exactly ``320 * F`` so the length is a documented function of the frame count.
 The output starts at the input's time origin (the package's own ``forward`` trims ``[:length]``), so
 there is no delay to remove.
+
+The model is assembled part by part (:func:`build_dac_model`): a shell of the package's ``DAC`` made on
+PyTorch's meta device (its attributes without memory or initialisation), then ``encoder``, ``quantizer``
+and ``decoder``, each built like ``DAC.__init__`` builds it and, for random weights, from its own seed
+(``torchutil.seeded_part``). A decode-only build (``decode_only=True``) leaves the encoder out: it has the
+full build's quantizer and decoder weights, reads only their keys from the weights file (memory-mapped),
+and counts the encoder's parameters on the meta shell, so its ``info`` equals the full build's.
 """
 
 from __future__ import annotations
@@ -31,13 +38,17 @@ from nacbench.codecs.torchutil import (
     fit_length,
     frames_for_length,
     hub_offline,
+    load_checkpoint,
+    load_parts_strictly,
     pad_codes,
     pad_waveforms,
+    random_init_id,
     reject_unknown_options,
     resolve_device,
-    seeded,
+    seeded_part,
     to_numpy_f32,
 )
+from nacbench.startup import phase
 
 if TYPE_CHECKING:
     # the package ships no type information (an Any to mypy), yet naming the class documents the model
@@ -93,29 +104,110 @@ def _weights_file(weights: str | None, option: str) -> tuple[Path, str]:
     return path, f"descript/dac 24khz 8kbps {tag}"
 
 
-def _load_model(path: Path, option: str) -> DAC:
-    """The package's loader with strict key matching (its default, ``strict=False``, hides missing keys)."""
+#: the model's parts, as ``DAC.__init__`` builds them (each followed by ``apply(init_weights)``)
+PARTS: tuple[str, ...] = ("encoder", "quantizer", "decoder")
+
+
+def build_dac_model(config: dict[str, Any], seed: int, decode_only: bool) -> tuple[DAC, int]:
+    """The package's ``DAC(**config)``, each part from its own seed part; without the encoder when
+    ``decode_only``. Returns the model and the encoder's parameter count (counted on the meta shell).
+
+    The shell is ``DAC(**config)`` on the meta device: the constructor's own attributes (hop, latent
+    size, delay) without memory or initialisation. Its meta parts are then replaced by real ones built
+    with the constructor's arguments, or dropped (the encoder of a decode-only build).
+    """
+    from dac.model import dac as dac_model
+    from dac.nn.quantize import ResidualVectorQuantize
+
+    options = {**_dac_defaults(), **config}
+    with torch.device("meta"):
+        model = dac_model.DAC(**options)
+    encoder_parameters = count_parameters(model.encoder)
+    builders = {
+        "encoder": lambda: dac_model.Encoder(model.encoder_dim, model.encoder_rates, model.latent_dim),
+        "quantizer": lambda: ResidualVectorQuantize(
+            input_dim=model.latent_dim,
+            n_codebooks=options["n_codebooks"],
+            codebook_size=options["codebook_size"],
+            codebook_dim=options["codebook_dim"],
+            quantizer_dropout=options["quantizer_dropout"],
+        ),
+        "decoder": lambda: dac_model.Decoder(model.latent_dim, model.decoder_dim, model.decoder_rates),
+    }
+    for part in PARTS:
+        if part == "encoder" and decode_only:
+            del model.encoder
+            continue
+        with seeded_part(seed, part):
+            module = builders[part]()
+            module.apply(dac_model.init_weights)
+        setattr(model, part, module)
+    return model, encoder_parameters
+
+
+def _dac_defaults() -> dict[str, Any]:
+    """``DAC.__init__``'s keyword defaults (a weights file's metadata may leave some out)."""
+    import inspect
+
     from dac.model.dac import DAC
 
+    return {
+        k: p.default
+        for k, p in inspect.signature(DAC).parameters.items()
+        if p.default is not inspect.Parameter.empty
+    }
+
+
+def _weights_config(state: Any, path: Path, option: str) -> dict[str, Any]:
+    """The model arguments a DAC weights file records (``metadata["kwargs"]``, as ``DAC.load`` reads
+    them: arguments the class does not take are dropped)."""
     try:
-        model = DAC.load(str(path), strict=True)
-    except Exception as exc:
-        raise WeightsUnavailableError(f"{option}: cannot load DAC weights from {path} ({exc})") from exc
+        kwargs = dict(state["metadata"]["kwargs"])
+        state["state_dict"].keys()
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise WeightsUnavailableError(
+            f"{option}: {path} is not a DAC weights file (no state_dict / metadata.kwargs)"
+        ) from exc
+    known = _dac_defaults()
+    return {k: v for k, v in kwargs.items() if k in known}
+
+
+def _load_model(path: Path, option: str, decode_only: bool) -> tuple[DAC, int]:
+    """The model a DAC weights file describes, its parts loaded strictly (the package's ``DAC.load``
+    defaults to ``strict=False``, which hides missing keys); a decode-only build reads no encoder key."""
+    with phase("weights"):
+        state = load_checkpoint(path, option)
+    config = _weights_config(state, path, option)
+    with phase("construct"):
+        model, encoder_parameters = build_dac_model(config, seed=0, decode_only=decode_only)
     if int(model.sample_rate) != SAMPLE_RATE or int(model.hop_length) != HOP:
         raise WeightsUnavailableError(
             f"{option}: {path} is a {model.sample_rate} Hz / hop {model.hop_length} model, not DAC 24 kHz / hop 320"
         )
-    return model
+    parts = {part: getattr(model, part) for part in PARTS if hasattr(model, part)}
+    with phase("weights"):
+        load_parts_strictly(
+            parts, state["state_dict"], str(path), "DAC model", skipped=("encoder.",) if decode_only else ()
+        )
+    return model, encoder_parameters
 
 
 class DacAdapter(BatchedTorchAdapter):
     """DAC 24 kHz with the first ``n_codebooks`` RVQ codebooks."""
 
     def __init__(
-        self, model: DAC, info: CodecInfo, device: torch.device, batch_size: int, batching: BatchingMode
+        self,
+        model: DAC,
+        info: CodecInfo,
+        device: torch.device,
+        batch_size: int,
+        batching: BatchingMode,
+        decode_only: bool = False,
     ) -> None:
-        self.model = model.to(device).eval()
+        with phase("device"):
+            self.model = model.to(device).eval()
         super().__init__(info, device, batch_size, batching)
+        self.decode_only = decode_only
 
     @torch.inference_mode()
     def _encode_batch(self, wavs: list[np.ndarray]) -> list[np.ndarray]:
@@ -144,6 +236,7 @@ class DacAdapter(BatchedTorchAdapter):
         return out
 
     def encoder_modules(self) -> list[Any]:
+        self.require_encoder("give its encoder modules")
         return [self.model.encoder, self.model.quantizer]
 
 
@@ -157,25 +250,28 @@ def build_dac(
     n_codebooks: int = 6,
     seed: int = 0,
     batching: str = "exact",
+    decode_only: bool = False,
     **unknown: Any,
 ) -> DacAdapter:
     """DAC 24 kHz. ``weights``: local weights file (default: the package's cached download).
-    ``random_weights``: the 24 kHz architecture with a seeded random init (tests/offline only)."""
+    ``random_weights``: the 24 kHz architecture with a seeded random init, part by part (tests/offline
+    only). ``decode_only``: no encoder (see the module doc)."""
     reject_unknown_options(
         name, unknown, ("weights", "random_weights", "batch_size", "n_codebooks", "seed", "batching")
     )
     mode = batching_mode(name, batching)
     check_choice(name, "n_codebooks", int(n_codebooks), range(1, DAC_24KHZ_CONFIG["n_codebooks"] + 1))
-    torch_device = resolve_device(device)
+    with phase("device"):
+        torch_device = resolve_device(device)
+    with phase("imports"):
+        import dac.model.dac  # noqa: F401  # audiotools and the package (seconds)
     if random_weights:
-        from dac.model.dac import DAC
-
-        with seeded(seed):
-            model = DAC(**DAC_24KHZ_CONFIG)
-        weights_id = f"random-init(seed={int(seed)})"
+        with phase("construct"):
+            model, encoder_parameters = build_dac_model(DAC_24KHZ_CONFIG, int(seed), bool(decode_only))
+        weights_id = random_init_id(seed)
     else:
         path, weights_id = _weights_file(weights, f"codecs.{name}.weights")
-        model = _load_model(path, f"codecs.{name}.weights")
+        model, encoder_parameters = _load_model(path, f"codecs.{name}.weights", bool(decode_only))
     n = int(n_codebooks)
     info = CodecInfo(
         name=name,
@@ -188,11 +284,11 @@ def build_dac(
         weights_id=weights_id,
         random_weights=bool(random_weights),
         parameters={
-            "encoder": count_parameters(model.encoder),
+            "encoder": encoder_parameters,
             "quantizer": count_parameters(model.quantizer),
             "quantizer_used": count_parameters(*model.quantizer.quantizers[:n]),
             "decoder": count_parameters(model.decoder),
         },
         extra={"n_codebooks_total": len(model.quantizer.quantizers), "batching": batching},
     )
-    return DacAdapter(model, info, torch_device, int(batch_size), mode)
+    return DacAdapter(model, info, torch_device, int(batch_size), mode, bool(decode_only))

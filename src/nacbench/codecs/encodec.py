@@ -11,10 +11,21 @@ The 24 kHz model is causal, yet ``batching="padded"`` is not exact: the last fra
 reach past the end, where a padded batch holds activations of the padding instead of the zeros a lone
 input gets (measured: only the last frame changes). Frames: ``ceil(T / 320)``; the decoder returns
 ``320 * F`` samples starting at the input's time origin.
+
+The model is built as the package's ``EncodecModel.encodec_model_24khz`` builds it
+(:func:`build_encodec_model`), part by part: ``encoder``, ``decoder`` and ``quantizer``, each from its
+own seed for random weights (``torchutil.seeded_part``), then the random codebooks
+(``quantizer.codebooks``, :func:`init_random_codebooks`). A decode-only build (``decode_only=True``) keeps
+no encoder: it has the full build's quantizer and decoder, reads only their keys from the checkpoint
+(memory-mapped), and counts the encoder's parameters on the meta device, so its ``info`` equals the full
+build's. One exception to "no encoder": random codebooks are drawn from the random encoder's outputs, so
+a random-weight decode-only build makes the encoder (from its seed, as the full build does), draws the
+codebooks and drops it.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,13 +44,18 @@ from nacbench.codecs.torchutil import (
     fit_length,
     frames_for_length,
     hub_offline,
+    load_checkpoint,
+    load_parts_strictly,
     pad_codes,
     pad_waveforms,
+    random_init_id,
     reject_unknown_options,
     resolve_device,
-    seeded,
+    seeded_part,
     to_numpy_f32,
 )
+from nacbench.codecs.weights import sha256_file
+from nacbench.startup import phase
 
 if TYPE_CHECKING:
     # the package is typed (py.typed): with its class named, mypy checks the calls into the model instead
@@ -49,8 +65,11 @@ if TYPE_CHECKING:
 SAMPLE_RATE = 24_000
 HOP = 320
 CODEBOOK_SIZE = 1024
-#: file name the package downloads (its hash prefix is checked by the package's loader)
+#: file name the package downloads (its hash prefix is checked by the package's loader, and here)
 CHECKPOINT = "encodec_24khz-d7cc33bc.th"
+#: the arguments ``EncodecModel.encodec_model_24khz`` builds the model with (encodec 0.1.1)
+TARGET_BANDWIDTHS: list[float] = [1.5, 3.0, 6, 12.0, 24.0]
+PARTS: tuple[str, ...] = ("encoder", "decoder", "quantizer")
 
 
 def bandwidth_for(model: EncodecModel, n_codebooks: int) -> float:
@@ -85,40 +104,119 @@ def init_random_codebooks(model: EncodecModel, probe_frames: int = 64) -> None:
             residual = residual - book.decode(book.encode(residual))
 
 
-def _pretrained_model(weights: str | None, option: str) -> tuple[EncodecModel, str]:
-    """The package's 24 kHz model with its published weights (strict ``load_state_dict`` inside).
+def build_encodec_model(
+    seed: int, random_weights: bool, decode_only: bool, pretrained_name: bool
+) -> tuple[EncodecModel, int]:
+    """The 24 kHz model as ``EncodecModel._get_model`` makes it for ``encodec_model_24khz``, each part
+    (encoder, decoder, quantizer, and for random weights the codebooks) from its own seed part. Returns the
+    model (without its encoder when ``decode_only``) and the encoder's parameter count.
 
-    ``weights``: a folder holding ``encodec_24khz-d7cc33bc.th`` (or that file); default the torch hub
-    cache (``$TORCH_HOME/hub/checkpoints``), downloading unless ``HF_HUB_OFFLINE`` is set.
+    A decode-only build makes its encoder on the meta device (no memory, no initialisation: only the
+    constructor's arguments are read from it), except with random weights, whose codebooks are drawn
+    from the real encoder's outputs (see the module doc). ``pretrained_name``: the model's ``name`` as the
+    package sets it (``encodec_24khz`` when pretrained, else ``unset``).
     """
     from encodec import EncodecModel
+    from encodec import modules as m
+    from encodec import quantization as qt
 
+    def build_encoder() -> m.SEANetEncoder:
+        return m.SEANetEncoder(channels=1, norm="weight_norm", causal=True)
+
+    if decode_only and not random_weights:
+        with torch.device("meta"):
+            encoder = build_encoder()
+    else:
+        with seeded_part(seed, "encoder"):
+            encoder = build_encoder()
+    with seeded_part(seed, "decoder"):
+        decoder = m.SEANetDecoder(channels=1, norm="weight_norm", causal=True)
+    n_q = int(1000 * TARGET_BANDWIDTHS[-1] // (math.ceil(SAMPLE_RATE / encoder.hop_length) * 10))
+    with seeded_part(seed, "quantizer"):
+        quantizer = qt.ResidualVectorQuantizer(dimension=encoder.dimension, n_q=n_q, bins=CODEBOOK_SIZE)
+    model = EncodecModel(
+        encoder,
+        decoder,
+        quantizer,
+        TARGET_BANDWIDTHS,
+        SAMPLE_RATE,
+        1,
+        normalize=False,
+        segment=None,
+        name="encodec_24khz" if pretrained_name else "unset",
+    )
+    if random_weights:
+        with seeded_part(seed, "quantizer.codebooks"):
+            init_random_codebooks(model)
+    encoder_parameters = count_parameters(model.encoder)
+    if decode_only:
+        del model.encoder
+    return model.eval(), encoder_parameters
+
+
+def _checkpoint_file(weights: str | None, option: str) -> tuple[Path, str]:
+    """The 24 kHz checkpoint: ``encodec_24khz-d7cc33bc.th`` in the folder ``weights`` (or that file);
+    default the torch hub cache (``$TORCH_HOME/hub/checkpoints``), downloading it unless
+    ``HF_HUB_OFFLINE`` is set. The file's sha256 must start with the name's hash, as the package checks."""
     if weights is not None:
         folder = Path(weights).expanduser()
         folder = folder.parent if folder.is_file() else folder
-        if not (folder / CHECKPOINT).is_file():
+        path = folder / CHECKPOINT
+        if not path.is_file():
             raise WeightsUnavailableError(f"{option}={weights!r}: expected {CHECKPOINT} in {folder}")
-        try:
-            return EncodecModel.encodec_model_24khz(
-                pretrained=True, repository=folder
-            ), f"file:{folder / CHECKPOINT}"
-        except Exception as exc:
-            raise WeightsUnavailableError(f"{option}: cannot load {folder / CHECKPOINT} ({exc})") from exc
-    cached = Path(torch.hub.get_dir()) / "checkpoints" / CHECKPOINT
-    where = (
-        f"expected at {cached} (the torch hub cache, $TORCH_HOME/hub/checkpoints; fill it on a machine with "
-        f"network by building EncodecModel.encodec_model_24khz() once) or set {option} to a folder holding {CHECKPOINT}"
-    )
-    if not cached.is_file() and hub_offline():
-        raise WeightsUnavailableError(
-            f"{option}: EnCodec 24 kHz weights not cached and HF_HUB_OFFLINE is set; {where}"
+        weights_id = f"file:{path}"
+    else:
+        path = Path(torch.hub.get_dir()) / "checkpoints" / CHECKPOINT
+        weights_id = f"encodec {CHECKPOINT}"
+        where = (
+            f"expected at {path} (the torch hub cache, $TORCH_HOME/hub/checkpoints; fill it on a machine with "
+            f"network by building EncodecModel.encodec_model_24khz() once) or set {option} to a folder holding "
+            f"{CHECKPOINT}"
         )
-    try:
-        return EncodecModel.encodec_model_24khz(pretrained=True), f"encodec {CHECKPOINT}"
-    except Exception as exc:  # urllib / hash / filesystem errors
-        raise WeightsUnavailableError(
-            f"{option}: cannot get EnCodec 24 kHz weights ({exc}); {where}"
-        ) from exc
+        if not path.is_file() and hub_offline():
+            raise WeightsUnavailableError(
+                f"{option}: EnCodec 24 kHz weights not cached and HF_HUB_OFFLINE is set; {where}"
+            )
+        if not path.is_file():
+            try:
+                from encodec.model import ROOT_URL
+
+                path.parent.mkdir(parents=True, exist_ok=True)
+                torch.hub.download_url_to_file(ROOT_URL + CHECKPOINT, str(path), hash_prefix=_hash_prefix())
+            except Exception as exc:  # urllib / hash / filesystem errors
+                raise WeightsUnavailableError(
+                    f"{option}: cannot get EnCodec 24 kHz weights ({exc}); {where}"
+                ) from exc
+    _check_hash(str(path.resolve()), path.stat().st_size, path.stat().st_mtime_ns, option)
+    return path, weights_id
+
+
+def _hash_prefix() -> str:
+    return Path(CHECKPOINT).stem.split("-")[1]
+
+
+@functools.lru_cache(maxsize=8)
+def _check_hash(path: str, size: int, mtime_ns: int, option: str) -> None:
+    """The package's checksum check (sha256 prefix in the file name), once per file version and process."""
+    del size, mtime_ns  # part of the cache key: a replaced file is checked again
+    if not sha256_file(path).startswith(_hash_prefix()):
+        raise WeightsUnavailableError(f"{option}: {path} has the wrong sha256 (expected {_hash_prefix()}...)")
+
+
+def _pretrained_model(weights: str | None, option: str, decode_only: bool) -> tuple[EncodecModel, int, str]:
+    """The 24 kHz model with its published weights, loaded strictly (memory-mapped); a decode-only
+    build reads no encoder key. Returns the model, the encoder's parameter count and a weights id."""
+    path, weights_id = _checkpoint_file(weights, option)
+    with phase("weights"):
+        state = load_checkpoint(path, option)
+    with phase("construct"):
+        model, encoder_parameters = build_encodec_model(0, False, decode_only, pretrained_name=True)
+    parts = {part: getattr(model, part) for part in PARTS if hasattr(model, part)}
+    with phase("weights"):
+        load_parts_strictly(
+            parts, state, str(path), "EnCodec 24 kHz model", skipped=("encoder.",) if decode_only else ()
+        )
+    return model, encoder_parameters, weights_id
 
 
 class EncodecAdapter(BatchedTorchAdapter):
@@ -132,10 +230,13 @@ class EncodecAdapter(BatchedTorchAdapter):
         batch_size: int,
         batching: BatchingMode,
         bandwidth: float,
+        decode_only: bool = False,
     ) -> None:
-        self.model = model.to(device).eval()
+        with phase("device"):
+            self.model = model.to(device).eval()
         super().__init__(info, device, batch_size, batching)
         self.bandwidth = bandwidth
+        self.decode_only = decode_only
 
     @torch.inference_mode()
     def _encode_batch(self, wavs: list[np.ndarray]) -> list[np.ndarray]:
@@ -163,6 +264,7 @@ class EncodecAdapter(BatchedTorchAdapter):
         return [to_numpy_f32(layer.project_out(layer._codebook.embed)) for layer in layers]
 
     def encoder_modules(self) -> list[Any]:
+        self.require_encoder("give its encoder modules")
         return [self.model.encoder, self.model.quantizer]
 
 
@@ -176,23 +278,30 @@ def build_encodec(
     n_codebooks: int = 12,
     seed: int = 0,
     batching: str = "exact",
+    decode_only: bool = False,
     **unknown: Any,
 ) -> EncodecAdapter:
-    """EnCodec 24 kHz with ``n_codebooks`` codebooks (12 = 9 kbps, the paper's setting)."""
+    """EnCodec 24 kHz with ``n_codebooks`` codebooks (12 = 9 kbps, the paper's setting);
+    ``decode_only``: no encoder (see the module doc)."""
     reject_unknown_options(
         name, unknown, ("weights", "random_weights", "batch_size", "n_codebooks", "seed", "batching")
     )
     mode = batching_mode(name, batching)
-    from encodec import EncodecModel
+    with phase("imports"):
+        import encodec  # noqa: F401
 
-    torch_device = resolve_device(device)
+    with phase("device"):
+        torch_device = resolve_device(device)
     if random_weights:
-        with seeded(seed):
-            model = EncodecModel.encodec_model_24khz(pretrained=False)
-            init_random_codebooks(model)
-        weights_id = f"random-init(seed={int(seed)})"
+        with phase("construct"):
+            model, encoder_parameters = build_encodec_model(
+                int(seed), True, bool(decode_only), pretrained_name=False
+            )
+        weights_id = random_init_id(seed)
     else:
-        model, weights_id = _pretrained_model(weights, f"codecs.{name}.weights")
+        model, encoder_parameters, weights_id = _pretrained_model(
+            weights, f"codecs.{name}.weights", bool(decode_only)
+        )
     check_choice(name, "n_codebooks", int(n_codebooks), range(1, model.quantizer.n_q + 1))
     if model.normalize or model.segment is not None:
         raise RuntimeError("EnCodec 24 kHz is expected to run unsegmented without volume normalisation")
@@ -209,7 +318,7 @@ def build_encodec(
         weights_id=weights_id,
         random_weights=bool(random_weights),
         parameters={
-            "encoder": count_parameters(model.encoder),
+            "encoder": encoder_parameters,
             # EnCodec's codebooks are EMA-trained buffers, not parameters: count their entries
             "quantizer_codebooks": sum(layer._codebook.embed.numel() for layer in model.quantizer.vq.layers),
             "decoder": count_parameters(model.decoder),
@@ -224,4 +333,4 @@ def build_encodec(
         raise RuntimeError(
             f"EnCodec: declared bitrate {info.bitrate_bps} bps != quantizer bandwidth {bandwidth} kbps"
         )
-    return EncodecAdapter(model, info, torch_device, int(batch_size), mode, bandwidth)
+    return EncodecAdapter(model, info, torch_device, int(batch_size), mode, bandwidth, bool(decode_only))

@@ -14,6 +14,9 @@ Traps this adapter exists to handle (tests/test_codec_lyra.py covers each):
 * unused quantizer slots must be ``-1`` (a ``0`` would add codeword 0 of that stage);
 * an index >= 16 makes TFLite raise, so codes are range-checked before decoding;
 * a quantizer count over 46 is capped silently by the model, so it is refused here instead.
+
+A decode-only build (``decode_only=True``) loads the quantizer and LyraGAN models, not the encoder: the
+encoder file is hashed for ``info`` (its checksum is the weights id), never handed to the TFLite runtime.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import numpy as np
 from nacbench.codecs import register
 from nacbench.codecs.base import CodecAdapter, CodecInfo, WeightsUnavailableError
 from nacbench.codecs.weights import cached_file, default_cache_dir, require_local_files, sha256_file
+from nacbench.startup import phase
 
 SAMPLE_RATE = 16_000
 FRAME_SAMPLES = 320
@@ -49,6 +53,9 @@ LYRA_FILES: dict[str, str] = {
     "lyra_config.binarypb": "2d88972e9536ba54deed37db380728b3c58eab9bca1d173ae523098b0774cdf5",
 }
 CACHE_SUBDIR = "lyra-v2"
+ENCODER_MODEL = "soundstream_encoder.tflite"
+#: the TFLite models a decode-only build loads
+DECODER_MODELS: tuple[str, ...] = ("quantizer.tflite", "lyragan.tflite")
 
 
 def resolve_model_files(name: str, model_dir: str | Path | None) -> dict[str, Path]:
@@ -98,13 +105,16 @@ def decoder_indices(codes: np.ndarray) -> np.ndarray:
 
 
 class _LyraModels:
-    """The TFLite model bytes, from which fresh interpreters are built per utterance."""
+    """The TFLite model bytes, from which fresh interpreters are built per utterance; ``models``: which
+    of the ``.tflite`` files (all three, or :data:`DECODER_MODELS` for a decode-only build)."""
 
-    def __init__(self, files: dict[str, Path]) -> None:
-        from ai_edge_litert.interpreter import Interpreter
+    def __init__(self, files: dict[str, Path], models: Sequence[str]) -> None:
+        with phase("imports"):
+            from ai_edge_litert.interpreter import Interpreter
 
         self._interpreter = Interpreter
-        self._blobs = {name: files[name].read_bytes() for name in LYRA_FILES if name.endswith(".tflite")}
+        with phase("weights"):
+            self._blobs = {name: files[name].read_bytes() for name in models}
 
     def runner(self, model: str, signature: str) -> Any:
         interpreter = self._interpreter(model_content=self._blobs[model])
@@ -119,12 +129,14 @@ class _LyraModels:
 class LyraAdapter(CodecAdapter):
     """Lyra v2 at ``num_quantizers`` x 4 bits per 20 ms frame (30 -> 6 kbps, 46 -> 9.2 kbps)."""
 
-    def __init__(self, info: CodecInfo, models: _LyraModels) -> None:
+    def __init__(self, info: CodecInfo, models: _LyraModels, decode_only: bool = False) -> None:
         self.info = info
         self._models = models
         self._num_quantizers = info.n_codebooks
+        self.decode_only = decode_only
 
     def encode(self, wavs: Sequence[np.ndarray]) -> list[np.ndarray]:
+        self.require_encoder("encode")
         return [self._encode_one(wav) for wav in wavs]
 
     def decode(self, codes: Sequence[np.ndarray]) -> list[np.ndarray]:
@@ -132,7 +144,7 @@ class LyraAdapter(CodecAdapter):
 
     def _encode_one(self, wav: np.ndarray) -> np.ndarray:
         frames = frame_audio(wav)
-        encoder = self._models.runner("soundstream_encoder.tflite", "serving_default")
+        encoder = self._models.runner(ENCODER_MODEL, "serving_default")
         quantize, _ = self._models.quantizer_runners()
         count = np.int32(self._num_quantizers)
         codes = np.empty((self._num_quantizers, len(frames)), dtype=np.int64)
@@ -172,7 +184,8 @@ class LyraAdapter(CodecAdapter):
 
 
 def _lyra_info(name: str, num_quantizers: int, files: dict[str, Path]) -> CodecInfo:
-    shas = {filename: sha256_file(path) for filename, path in files.items()}
+    with phase("weights"):
+        shas = {filename: sha256_file(path) for filename, path in files.items()}
     bitrate = num_quantizers * 4 * SAMPLE_RATE // FRAME_SAMPLES
     return CodecInfo(
         name=name,
@@ -183,7 +196,7 @@ def _lyra_info(name: str, num_quantizers: int, files: dict[str, Path]) -> CodecI
         codebook_sizes=(CODEBOOK_SIZE,) * num_quantizers,
         quantizer="rvq",
         delay_samples=0,
-        weights_id=f"lyra-v2 soundstream_encoder.tflite sha256:{shas['soundstream_encoder.tflite'][:16]}",
+        weights_id=f"lyra-v2 {ENCODER_MODEL} sha256:{shas[ENCODER_MODEL][:16]}",
         random_weights=False,
         extra={
             "num_quantizers": num_quantizers,
@@ -201,9 +214,11 @@ def build_lyra(
     device: str = "cpu",
     model_dir: str | Path | None = None,
     num_quantizers: int = 30,
+    decode_only: bool = False,
     **unknown: Any,
 ) -> LyraAdapter:
-    """Build Lyra v2; ``device`` is accepted for a uniform factory signature (TFLite runs on CPU)."""
+    """Build Lyra v2; ``device`` is accepted for a uniform factory signature (TFLite runs on CPU).
+    ``decode_only``: the quantizer and LyraGAN models only (see the module doc)."""
     if unknown:
         raise ValueError(
             f"codecs.{name}: unknown option(s) {sorted(unknown)} for adapter 'lyra'; "
@@ -221,4 +236,5 @@ def build_lyra(
             f"{files['lyra_config.binarypb']}: Lyra config identifier {identifier}, this adapter drives "
             f"release 1.{CONFIG_IDENTIFIER}.x models (identifier {CONFIG_IDENTIFIER})"
         )
-    return LyraAdapter(_lyra_info(name, num_quantizers, files), _LyraModels(files))
+    models = DECODER_MODELS if decode_only else (ENCODER_MODEL, *DECODER_MODELS)
+    return LyraAdapter(_lyra_info(name, num_quantizers, files), _LyraModels(files, models), bool(decode_only))

@@ -25,12 +25,24 @@ need the package. Loudness: the package's file-path ``encode`` normalises the in
 reports the gain it applied (:meth:`StableCodecAdapter.input_gain_db`, measured on the normalised
 signal by :func:`applied_gain_db`); the encode stage records it per utterance and the decode stage
 divides it out, so the audio that is scored is the codec's output at the input's level.
+
+Building by parts. ``StableCodec(...)`` builds its model through stable-audio-tools'
+``create_autoencoder_from_config``, which calls one module-level factory per part (encoder, decoder,
+bottleneck, pretransform). While it runs, :func:`_parts_apart` wraps those factories so that each part
+is built from its own seed (``torchutil.seeded_part``; random weights then do not depend on the order
+of the parts) and, for a decode-only build (``decode_only=True``), the top-level encoder is built on
+PyTorch's meta device (no memory, no initialisation), counted, and replaced by :class:`_AbsentEncoder`.
+The decode path (post-hoc FSQ, pretransform, decoder) is the full build's, weight for weight; real
+weights are read without the encoder's keys. Nothing here runs in the main environment (the package
+pins torch 2.4); tests/test_codec_paper.py drives it through a stand-in package of the same shape, and
+the stable-codec environment's test compares both builds on the real package.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -48,13 +60,17 @@ from nacbench.codecs.torchutil import (
     fit_length,
     frames_for_length,
     hf_file,
+    load_checkpoint,
+    load_parts_strictly,
     pad_codes,
+    random_init_id,
     reject_unknown_options,
     resolve_device,
-    seeded,
+    seeded_part,
     to_numpy_f32,
 )
 from nacbench.fsq import indices_to_levels, levels_to_indices
+from nacbench.startup import phase
 
 SAMPLE_RATE = 16_000
 HUB_ID = "stabilityai/stable-codec-speech-16k"
@@ -128,7 +144,8 @@ def applied_gain_db(before: np.ndarray, after: np.ndarray) -> float:
 def import_stable_codec(name: str) -> Any:
     """The ``stable_codec.StableCodec`` class, or a clear error saying which environment to use."""
     try:
-        from stable_codec import StableCodec
+        with phase("imports"):
+            from stable_codec import StableCodec
     except ImportError as exc:
         raise RuntimeError(f"codecs.{name}: cannot import stable_codec ({exc}). {ENV_HINT}") from exc
     return StableCodec
@@ -156,6 +173,101 @@ def _local_files(source: str, option: str) -> tuple[Path, Path, str]:
     return config, ckpt, source
 
 
+#: the module-level factories of ``stable_audio_tools.models.autoencoders``, by the part each builds
+PART_FACTORIES: dict[str, str] = {
+    "encoder": "create_encoder_from_config",
+    "decoder": "create_decoder_from_config",
+    "bottleneck": "create_bottleneck_from_config",
+    "pretransform": "create_pretransform_from_config",
+}
+AUTOENCODER_FACTORY = "create_autoencoder_from_config"
+
+
+class _AbsentEncoder(torch.nn.Module):
+    """Where a decode-only build's model would have its encoder: no parameters, and no way to encode."""
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("this StableCodec model was built decode-only: it has no encoder")
+
+
+@contextlib.contextmanager
+def _parts_apart(seed: int, decode_only: bool) -> Iterator[dict[str, int]]:
+    """Build the model's parts apart while ``StableCodec(...)`` runs (see the module doc).
+
+    Each factory call runs in ``seeded_part(seed, <part path>)`` (a pretransform's own autoencoder
+    nests: ``pretransform.encoder``, ...). With ``decode_only`` the top-level encoder is made on the meta
+    device and, once the top-level autoencoder is assembled, replaced by :class:`_AbsentEncoder`; the
+    yielded dict then holds its parameter count as ``encoder_parameters``. The factories are restored
+    when the block ends.
+    """
+    from stable_audio_tools.models import autoencoders
+
+    names = [*PART_FACTORIES.values(), AUTOENCODER_FACTORY]
+    originals = {n: getattr(autoencoders, n, None) for n in names}
+    missing = [n for n, f in originals.items() if f is None]
+    if missing:
+        raise RuntimeError(
+            f"stable_audio_tools.models.autoencoders lacks {missing}: this adapter drives "
+            "stable-audio-tools 0.0.17 (envs/stable-codec.yaml)"
+        )
+    scope: list[str] = []  # the parts being built, outermost first
+    autoencoders_open: list[None] = []  # one entry per autoencoder being built (a pretransform nests one)
+    found: dict[str, int] = {}
+
+    def part_factory(part: str, factory: Any) -> Any:
+        def build(*args: Any, **kwargs: Any) -> Any:
+            scope.append(part)
+            try:
+                if decode_only and scope == ["encoder"] and len(autoencoders_open) == 1:
+                    with torch.device("meta"):  # the top-level encoder: counted, then dropped
+                        return factory(*args, **kwargs)
+                with seeded_part(seed, ".".join(scope)):
+                    return factory(*args, **kwargs)
+            finally:
+                scope.pop()
+
+        return build
+
+    def autoencoder_factory(factory: Any) -> Any:
+        def build(*args: Any, **kwargs: Any) -> Any:
+            autoencoders_open.append(None)
+            try:
+                model = factory(*args, **kwargs)
+            finally:
+                autoencoders_open.pop()
+            if decode_only and not autoencoders_open:  # the top-level model, not a pretransform's
+                found["encoder_parameters"] = count_parameters(model.encoder)
+                model.encoder = _AbsentEncoder()
+            return model
+
+        return build
+
+    try:
+        for part, factory_name in PART_FACTORIES.items():
+            setattr(autoencoders, factory_name, part_factory(part, originals[factory_name]))
+        setattr(autoencoders, AUTOENCODER_FACTORY, autoencoder_factory(originals[AUTOENCODER_FACTORY]))
+        yield found
+    finally:
+        for factory_name, factory in originals.items():
+            setattr(autoencoders, factory_name, factory)
+
+
+def _read_state(ckpt: Path, option: str, skip: tuple[str, ...]) -> Mapping[str, torch.Tensor]:
+    """The checkpoint's state dict without the keys under ``skip`` (a decode-only build's encoder):
+    safetensors files are opened lazily and only the wanted tensors read; a ``.ckpt`` is memory-mapped
+    (``torchutil.load_checkpoint``). Same keys as the package's ``load_ckpt_state_dict``."""
+    if ckpt.suffix == ".safetensors":
+        from safetensors import safe_open
+
+        with safe_open(str(ckpt), framework="pt", device="cpu") as handle:
+            return {k: handle.get_tensor(k) for k in handle.keys() if not k.startswith(skip)}  # noqa: SIM118
+    state = load_checkpoint(ckpt, option)
+    try:
+        return state["state_dict"]  # a training checkpoint, as load_ckpt_state_dict reads it
+    except (KeyError, TypeError) as exc:
+        raise WeightsUnavailableError(f"{option}: {ckpt} holds no 'state_dict'") from exc
+
+
 def _build(
     name: str,
     weights: str | None,
@@ -163,23 +275,29 @@ def _build(
     model_config: str | None,
     seed: int,
     device: torch.device,
-) -> tuple[Any, str]:
+    decode_only: bool,
+) -> tuple[Any, str, int | None]:
+    """The StableCodec object, its weights id, and (decode-only) the encoder's parameter count."""
     codec_cls = import_stable_codec(name)
     if random_weights:
         if model_config is None or not Path(model_config).is_file():
             raise WeightsUnavailableError(
                 f"codecs.{name}.model_config: random_weights needs the model's model_config.json (from {HUB_ID})"
             )
-        with seeded(seed):
-            codec = codec_cls(model_config_path=str(model_config), device=device)
-        return codec, f"random-init(seed={int(seed)})"
-    config, ckpt, weights_id = _local_files(weights or HUB_ID, f"codecs.{name}.weights")
-    from stable_audio_tools.models.utils import load_ckpt_state_dict
-
-    codec = codec_cls(model_config_path=str(config), device=device)
-    # strict: the package's own ckpt path copies only matching keys
-    codec.model.load_state_dict(load_ckpt_state_dict(str(ckpt)), strict=True)
-    return codec, weights_id
+        config_path, weights_id, ckpt = Path(model_config), random_init_id(seed), None
+    else:
+        config_path, ckpt, weights_id = _local_files(weights or HUB_ID, f"codecs.{name}.weights")
+    # anything drawn outside the part factories comes from a part of its own ("model")
+    with phase("construct"), _parts_apart(seed, decode_only) as found, seeded_part(seed, "model"):
+        codec = codec_cls(model_config_path=str(config_path), device=device)
+    if ckpt is not None:
+        skip = ("encoder.",) if decode_only else ()
+        with phase("weights"):
+            state = _read_state(ckpt, f"codecs.{name}.weights", skip)
+            parts = {n: m for n, m in codec.model.named_children() if not (decode_only and n == "encoder")}
+            # strict: the package's own ckpt path copies only matching keys
+            load_parts_strictly(parts, state, str(ckpt), "StableCodec model", skipped=skip)
+    return codec, weights_id, found.get("encoder_parameters")
 
 
 # --- the adapter ----------------------------------------------------------------------------------------
@@ -196,10 +314,12 @@ class StableCodecAdapter(BatchedTorchAdapter):
         batch_size: int,
         batching: BatchingMode,
         normalize: bool,
+        decode_only: bool = False,
     ) -> None:
         self.codec = codec
         super().__init__(info, device, batch_size, batching)
         self.normalize = normalize
+        self.decode_only = decode_only
         self.hop = int(codec.model.downsampling_ratio)
 
     def _preprocess(self, wav: np.ndarray) -> torch.Tensor:
@@ -249,8 +369,12 @@ class StableCodecAdapter(BatchedTorchAdapter):
         return [stablecodec_codeword_vectors(self.info.fsq_levels or POSTHOC_LEVELS, POSTHOC_SCALE)]
 
     def encoder_modules(self) -> list[Any]:
-        model = self.codec.model
-        return [m for m in (getattr(model, "pretransform", None), model.encoder) if m is not None]
+        self.require_encoder("give its encoder modules")
+        return _encoder_modules(self.codec.model)
+
+
+def _encoder_modules(model: Any) -> list[Any]:
+    return [m for m in (getattr(model, "pretransform", None), model.encoder) if m is not None]
 
 
 @register("stablecodec")
@@ -265,10 +389,12 @@ def build_stablecodec(
     normalize: bool = True,
     seed: int = 0,
     batching: str = "exact",
+    decode_only: bool = False,
     **unknown: Any,
 ) -> StableCodecAdapter:
     """StableCodec speech 16 kHz. ``weights``: hub id (default, gated) or a local folder with
-    ``model_config.json`` + ``model.safetensors``; ``random_weights`` needs ``model_config``."""
+    ``model_config.json`` + ``model.safetensors``; ``random_weights`` needs ``model_config``.
+    ``decode_only``: no encoder (see the module doc)."""
     reject_unknown_options(
         name,
         unknown,
@@ -289,8 +415,11 @@ def build_stablecodec(
         raise ValueError(
             f"codecs.{name}.posthoc_levels: need FSQ level counts >= 2, got {list(posthoc_levels)}"
         )
-    torch_device = resolve_device(device)
-    codec, weights_id = _build(name, weights, bool(random_weights), model_config, int(seed), torch_device)
+    with phase("device"):
+        torch_device = resolve_device(device)
+    codec, weights_id, absent_encoder = _build(
+        name, weights, bool(random_weights), model_config, int(seed), torch_device, bool(decode_only)
+    )
     codec.set_posthoc_bottleneck([(list(levels), POSTHOC_SCALE)])
     model = codec.model
     hop = int(model.downsampling_ratio)
@@ -306,12 +435,11 @@ def build_stablecodec(
         fsq_index_order=DIM0_LEAST_SIGNIFICANT,
         weights_id=weights_id,
         random_weights=bool(random_weights),
+        # a decode-only build counts its encoder on the meta device (absent_encoder): same totals
         parameters={
-            "encoder": count_parameters(
-                *(m for m in (getattr(model, "pretransform", None), model.encoder) if m is not None)
-            ),
+            "encoder": count_parameters(*_encoder_modules(model)) + (absent_encoder or 0),
             "decoder": count_parameters(model.decoder),
-            "total": count_parameters(model),
+            "total": count_parameters(model) + (absent_encoder or 0),
         },
         extra={
             "posthoc_scale": POSTHOC_SCALE,
@@ -321,4 +449,6 @@ def build_stablecodec(
             "batching": batching,
         },
     )
-    return StableCodecAdapter(codec, info, torch_device, int(batch_size), mode, bool(normalize))
+    return StableCodecAdapter(
+        codec, info, torch_device, int(batch_size), mode, bool(normalize), bool(decode_only)
+    )

@@ -1,4 +1,4 @@
-"""Shared plumbing for the torch codec adapters: devices, options, seeds and batching.
+"""Shared plumbing for the torch codec adapters: devices, options, seeds, checkpoints and batching.
 
 Every torch adapter needs the same handful of things (turn a list of 1-D waveforms into a padded
 ``[B, 1, T]`` tensor and back, pick a device, build random weights reproducibly, refuse unknown
@@ -12,13 +12,25 @@ last 2-3 frames, even the causal EnCodec its last frame, because strided windows
 padding). Results must not depend on which utterances happen to share a batch, so the default,
 ``batching="exact"``, only groups inputs of identical length (padding-free, identical to one-by-one
 runs). ``batching="padded"`` pads to the longest item for speed (GPU throughput) at that cost.
+
+Random weights, per part. A random-weight model is built part by part (encoder, quantizer, decoder, ...),
+each part inside :func:`seeded_part` with its own seed derived from the codec's ``seed`` and the part's
+name (:func:`part_seed`). A part's weights then depend on its seed and name alone, not on which parts
+were built before it, so a decode-only build, which skips the encoder, has exactly the full build's
+decoder. :data:`RANDOM_INIT` names the scheme in ``weights_id``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import importlib
+import importlib.util
 import math
 import os
+import sys
+import types
+import zipfile
 from abc import abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -54,6 +66,38 @@ def batching_mode(name: str, value: str) -> BatchingMode:
     return cast(BatchingMode, value)
 
 
+@contextlib.contextmanager
+def package_stand_ins(packages: Mapping[str, Mapping[str, str]]) -> Iterator[None]:
+    """Import modules inside ``packages`` without running those packages' ``__init__``.
+
+    Some codec packages import far more in their ``__init__`` than a codec needs: neucodec's imports its
+    file loader and with it transformers and torchaudio, torchtune's imports torchao, torch._dynamo and
+    datasets (seconds per job, for one positional-embedding class). While the block runs, each package in
+    ``packages`` not imported yet is a stand-in in ``sys.modules``: the package module with its
+    ``__init__`` not run, given the attributes the imports inside need (``{attribute: module defining
+    it}``). The stand-ins leave ``sys.modules`` when the block ends; the modules imported under them
+    stay, and a later ordinary import of a package runs its ``__init__``, which finds and reuses them, so
+    each class exists once whichever import came first. A package imported already is used as it is.
+    """
+    inserted: dict[str, types.ModuleType] = {}
+    try:
+        for package, attributes in packages.items():  # parents first
+            if package in sys.modules:
+                continue
+            spec = importlib.util.find_spec(package)
+            if spec is None or spec.submodule_search_locations is None:
+                raise ImportError(f"package {package!r} is not installed")
+            stand_in = importlib.util.module_from_spec(spec)
+            sys.modules[package] = inserted[package] = stand_in
+            for attribute, module in attributes.items():
+                setattr(stand_in, attribute, getattr(importlib.import_module(module), attribute))
+        yield
+    finally:
+        for package, stand_in in inserted.items():
+            if sys.modules.get(package) is stand_in:
+                del sys.modules[package]
+
+
 def resolve_device(device: str | torch.device) -> torch.device:
     """``"auto"`` -> the GPU when there is one, else the CPU; an explicit CUDA request needs a GPU."""
     if str(device) == "auto":
@@ -80,6 +124,31 @@ def seeded(seed: int) -> Iterator[None]:
     """
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(int(seed))
+        yield
+
+
+#: ``weights_id`` of a random-weight build: the seed and the scheme (each part seeded by its name)
+RANDOM_INIT = "random-init(seed={seed}, per-part)"
+
+
+def random_init_id(seed: int) -> str:
+    return RANDOM_INIT.format(seed=int(seed))
+
+
+def part_seed(seed: int, part: str) -> int:
+    """The torch seed of one named part of a random-weight model: 63 bits of SHA-256 over the codec's
+    seed and the part's name (never Python's ``hash()``, which changes per process)."""
+    if isinstance(seed, bool) or int(seed) != seed:
+        raise ValueError(f"seed must be an integer, got {seed!r}")
+    digest = hashlib.sha256(f"nacbench-random-init/{int(seed)}/{part}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") >> 1
+
+
+@contextlib.contextmanager
+def seeded_part(seed: int, part: str) -> Iterator[None]:
+    """Build one part of a random-weight model (named by its attribute path, e.g. ``"decoder"``) from
+    its own seed: its weights do not depend on the parts built before it (see the module doc)."""
+    with seeded(part_seed(seed, part)):
         yield
 
 
@@ -191,6 +260,7 @@ class BatchedTorchAdapter(CodecAdapter):
         self.batching = batching
 
     def encode(self, wavs: Sequence[np.ndarray]) -> list[np.ndarray]:
+        self.require_encoder("encode")
         arrays = [as_mono_float32(w, f"codec {self.info.name!r} input {i}") for i, w in enumerate(wavs)]
         for i, wav in enumerate(arrays):
             if len(wav) < self.min_input_samples:
@@ -228,6 +298,83 @@ def fit_length(wav: np.ndarray, n_samples: int) -> np.ndarray:
 
 def to_numpy_f32(t: torch.Tensor) -> np.ndarray:
     return t.detach().to("cpu", torch.float32).numpy()
+
+
+# --- checkpoint files --------------------------------------------------------------------------------------
+
+#: checkpoints read memory-mapped in this process, by (resolved path, size, modification time)
+_MAPPED_CHECKPOINTS: dict[tuple[str, int, int], Any] = {}
+
+
+def load_checkpoint(path: str | Path, option: str) -> Any:
+    """What ``torch.load(path, weights_only=True)`` gives, memory-mapped where the file format allows.
+
+    A zip-format checkpoint (``torch.save``'s format since torch 1.6) is mapped, not read: only the
+    tensors a build copies into its modules are read from disk, so a decode-only build that takes the
+    decoder's keys reads the decoder's bytes alone. Mapped checkpoints are kept for the process (keyed by
+    path, size and modification time), so building a codec again reads nothing twice; callers must not
+    modify what they get. A legacy (pre-zip) file cannot be mapped: it is read whole, each time, and not
+    kept, since keeping it would hold a second copy of every weight in memory. Any failure is a
+    :class:`WeightsUnavailableError` naming ``option`` (the config key that chose the file).
+    """
+    path = Path(path)
+    try:
+        stat = path.stat()
+        key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+        if key in _MAPPED_CHECKPOINTS:
+            return _MAPPED_CHECKPOINTS[key]
+        mappable = zipfile.is_zipfile(path)
+        loaded = torch.load(path, map_location="cpu", weights_only=True, mmap=mappable)
+    except Exception as exc:  # OSError, pickle errors, zip errors: all mean "this file will not do"
+        raise WeightsUnavailableError(
+            f"{option}: cannot read checkpoint {path} ({type(exc).__name__}: {exc})"
+        ) from exc
+    if mappable:
+        _MAPPED_CHECKPOINTS[key] = loaded
+    return loaded
+
+
+def select_keys(state: Mapping[str, Any], prefixes: Sequence[str]) -> dict[str, Any]:
+    """The entries of a state dict under the given module prefixes (``"decoder."``, ...)."""
+    wanted = tuple(prefixes)
+    return {k: v for k, v in state.items() if k.startswith(wanted)}
+
+
+def load_parts_strictly(
+    parts: Mapping[str, torch.nn.Module],
+    state: Mapping[str, Any],
+    source: str,
+    what: str,
+    skipped: Sequence[str] | None = (),
+) -> None:
+    """Load ``state`` into ``parts`` (attribute path -> module, e.g. ``{"decoder": ...}``) strictly.
+
+    Every key a part needs must be in ``state`` and every key under a part's prefix must fit it. Keys
+    under no part's prefix must lie under one of the ``skipped`` prefixes (the parts a decode-only build
+    leaves out, e.g. ``("encoder.",)``; ``()``: none may be there, as with a strict ``load_state_dict``
+    of the whole model); ``None`` lets them be (a checkpoint with more in it than the model, such as
+    NeuCodec's training heads). Anything else is a :class:`WeightsUnavailableError` naming ``source``
+    and up to five keys of each kind.
+    """
+    holder = torch.nn.Module()
+    for name, module in parts.items():
+        *path, leaf = name.split(".")
+        node = holder
+        for step in path:
+            if not hasattr(node, step):
+                node.add_module(step, torch.nn.Module())
+            node = getattr(node, step)
+        node.add_module(leaf, module)
+    prefixes = tuple(f"{name}." for name in parts)
+    result = holder.load_state_dict(select_keys(state, prefixes), strict=False)
+    unexpected = list(result.unexpected_keys)
+    if skipped is not None:
+        unexpected += [k for k in state if not k.startswith((*prefixes, *skipped))]
+    if result.missing_keys or unexpected:
+        raise WeightsUnavailableError(
+            f"{source}: checkpoint does not fit the {what}: {len(result.missing_keys)} missing keys "
+            f"(e.g. {result.missing_keys[:5]}), {len(unexpected)} unexpected keys (e.g. {unexpected[:5]})"
+        )
 
 
 # --- weights from the Hugging Face hub -----------------------------------------------------------------
