@@ -150,6 +150,23 @@ def test_job_files_are_found_and_read_back(tmp_path: Path) -> None:
         artifacts.find_job_files(tmp_path, "tables")
 
 
+def test_startup_records_sit_beside_the_logs_and_parse_like_them(tmp_path: Path) -> None:
+    """A job's startup record is ``logs/<rule>/.../<job>.startup.json``: found on its own (not as a
+    log) and read back into the same job key as the log next to it."""
+    log = artifacts.log_file(tmp_path, "decode", "dac", "librispeech", "clean", "001")
+    record = artifacts.startup_file(tmp_path, "decode", "dac", "librispeech", "clean", "001")
+    assert record == log.removesuffix(".log") + ".startup.json"
+    for path in (log, record):
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text("{}")
+    assert artifacts.find_job_files(tmp_path, "logs") == [Path(log)]
+    assert artifacts.find_job_files(tmp_path, "logs", ".startup.json") == [Path(record)]
+    keys = {artifacts.parse_job_path(p, tmp_path, ["librispeech"], ["dac"]) for p in (log, record)}
+    assert keys == {artifacts.JobPath("logs", "decode", "dac", "librispeech", "clean", "001")}
+    with pytest.raises(ArtifactError, match="no job files ending in '.json'"):
+        artifacts.find_job_files(tmp_path, "logs", ".json")
+
+
 def test_code_shard_round_trip_and_channel_extras(tmp_path: Path) -> None:
     path = tmp_path / "codes.npz"
     artifacts.save_shard(path, _shard(), 2)

@@ -98,6 +98,7 @@ __all__ = [
     "save_npz",
     "save_shard",
     "skipped",
+    "startup_file",
     "table",
     "temporary",
     "tidy_scores",
@@ -324,6 +325,12 @@ def log_file(results: str | Path, rule: str, *wildcards: str) -> str:
     return _job_path(results, "logs", rule, wildcards, ".log")
 
 
+def startup_file(results: str | Path, rule: str, *wildcards: str) -> str:
+    """``logs/{rule}/{wildcard}/.../{last}.startup.json``: one job's startup record
+    (:mod:`nacbench.startup`), beside its log and found and parsed like it."""
+    return _job_path(results, "logs", rule, wildcards, ".startup.json")
+
+
 def benchmark_file(results: str | Path, rule: str, *wildcards: str) -> str:
     """``benchmarks/{rule}/{wildcard}/.../{last}.tsv``: one job's Snakemake benchmark."""
     return _job_path(results, "benchmarks", rule, wildcards, ".tsv")
@@ -331,6 +338,13 @@ def benchmark_file(results: str | Path, rule: str, *wildcards: str) -> str:
 
 #: the file ending of a job file in each job folder
 _JOB_SUFFIX = {"logs": ".log", "benchmarks": ".tsv"}
+#: other files a job folder holds per job, named like its job file: the startup record beside each log
+_EXTRA_JOB_SUFFIXES: dict[str, tuple[str, ...]] = {"logs": (".startup.json",)}
+
+
+def _job_suffixes(folder: str) -> tuple[str, ...]:
+    """Every file ending of a job file in ``folder``, longest first (``.startup.json`` before ``.json``)."""
+    return tuple(sorted((_JOB_SUFFIX[folder], *_EXTRA_JOB_SUFFIXES.get(folder, ())), key=len, reverse=True))
 
 
 def _job_path(results: str | Path, folder: str, rule: str, wildcards: Sequence[str], suffix: str) -> str:
@@ -448,10 +462,18 @@ def job_folder(results: str | Path, folder: str) -> Path:
     return Path(results) / folder
 
 
-def find_job_files(results: str | Path, folder: str) -> list[Path]:
-    """Every job file under :func:`job_folder`, sorted; read each with :func:`parse_job_path`."""
+def find_job_files(results: str | Path, folder: str, suffix: str | None = None) -> list[Path]:
+    """Every job file under :func:`job_folder`, sorted; read each with :func:`parse_job_path`.
+
+    ``suffix`` picks another kind of per-job file of the folder (``".startup.json"`` under ``logs``:
+    the startup records); by default the folder's own job files (``.log``, ``.tsv``).
+    """
     root = job_folder(results, folder)  # refuses a folder that holds no job files
-    suffix = _JOB_SUFFIX[folder]
+    suffix = _JOB_SUFFIX[folder] if suffix is None else suffix
+    if suffix not in _job_suffixes(folder):
+        raise ArtifactError(
+            f"{folder}/ holds no job files ending in {suffix!r}; known: {_job_suffixes(folder)}"
+        )
     return sorted(p for p in root.rglob(f"*{suffix}") if p.is_file() and not is_temporary(p))
 
 
@@ -474,9 +496,9 @@ def parse_job_path(
     parts = list(rel.parts)
     if len(parts) < 3 or parts[0] not in _JOB_SUFFIX:
         raise ArtifactError(f"{p}: expected {results}/logs|benchmarks/<rule>/.../<job>.log|.tsv")
-    suffix = _JOB_SUFFIX[parts[0]]
-    if not parts[-1].endswith(suffix):
-        raise ArtifactError(f"{p}: a file under {parts[0]}/ ends in {suffix}")
+    suffix = next((s for s in _job_suffixes(parts[0]) if parts[-1].endswith(s)), None)
+    if suffix is None:
+        raise ArtifactError(f"{p}: a file under {parts[0]}/ ends in {' or '.join(_job_suffixes(parts[0]))}")
     parts[-1] = parts[-1][: -len(suffix)]
     folder, rule, rest = parts[0], parts[1], parts[2:]
     shard = rest.pop() if re.fullmatch(SHARD_NAME, rest[-1]) else None
