@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -38,6 +38,36 @@ def _synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def time_repeats(
+    call: Callable[[], object],
+    device: torch.device,
+    repeats: int,
+    warmup: int = 1,
+    budget_s: float | None = None,
+) -> list[float]:
+    """Wall seconds of each timed ``call()``, after ``warmup`` untimed calls.
+
+    CUDA work is synchronised before each clock read (kernels run asynchronously, so an unsynchronised
+    clock would time the launch, not the work). ``budget_s`` stops the timed repeats early, after at
+    least one, once they have used that many seconds: a time-boxed check (benchmarks/gpu_check.py)
+    records fewer repeats rather than overrunning; ``len(result)`` says how many ran.
+    """
+    if repeats < 1 or warmup < 0:
+        raise ValueError(f"time_repeats: need repeats >= 1 and warmup >= 0, got {repeats}, {warmup}")
+    for _ in range(warmup):
+        call()
+    seconds: list[float] = []
+    for _ in range(repeats):
+        _synchronize(device)
+        start = time.perf_counter()
+        call()
+        _synchronize(device)
+        seconds.append(time.perf_counter() - start)
+        if budget_s is not None and sum(seconds) >= budget_s:
+            break
+    return seconds
+
+
 def encoder_rtf(
     adapter: CodecAdapter, wavs: Sequence[np.ndarray], repeats: int = 5, warmup: int = 1
 ) -> dict[str, Any]:
@@ -55,15 +85,7 @@ def encoder_rtf(
     if audio_s <= 0:
         raise ValueError("encoder_rtf: the waveforms hold no samples")
     device = adapter_device(adapter)
-    for _ in range(warmup):
-        adapter.encode(wavs)
-    seconds = []
-    for _ in range(repeats):
-        _synchronize(device)
-        start = time.perf_counter()
-        adapter.encode(wavs)
-        _synchronize(device)
-        seconds.append(time.perf_counter() - start)
+    seconds = time_repeats(lambda: adapter.encode(wavs), device, repeats, warmup)
     median_s = statistics.median(seconds)
     return {
         "enc_rtf": median_s / audio_s,
