@@ -71,7 +71,7 @@ class StartupRecord:
         body = time.perf_counter() - self.started
         phases = {"startup": self.startup_s, **{p: round(self.seconds.get(p, 0.0), 4) for p in PHASES[1:]}}
         covered = sum(self.seconds.values())
-        known = [phases[p] for p in FIXED_PHASES if phases[p] is not None]
+        known = [v for p in FIXED_PHASES if (v := phases[p]) is not None]
         return {
             "version": RECORD_VERSION,
             "phases": phases,
