@@ -44,6 +44,7 @@ __all__ = [
     "FIGURE_FORMATS",
     "INPUT_GAIN_KEY",
     "PATTERNS",
+    "STARTUP_SUFFIX",
     "TABLE_FORMATS",
     "ArtifactError",
     "ArtifactPath",
@@ -328,7 +329,7 @@ def log_file(results: str | Path, rule: str, *wildcards: str) -> str:
 def startup_file(results: str | Path, rule: str, *wildcards: str) -> str:
     """``logs/{rule}/{wildcard}/.../{last}.startup.json``: one job's startup record
     (:mod:`nacbench.startup`), beside its log and found and parsed like it."""
-    return _job_path(results, "logs", rule, wildcards, ".startup.json")
+    return _job_path(results, "logs", rule, wildcards, STARTUP_SUFFIX)
 
 
 def benchmark_file(results: str | Path, rule: str, *wildcards: str) -> str:
@@ -338,8 +339,10 @@ def benchmark_file(results: str | Path, rule: str, *wildcards: str) -> str:
 
 #: the file ending of a job file in each job folder
 _JOB_SUFFIX = {"logs": ".log", "benchmarks": ".tsv"}
+#: the file ending of a job's startup record (:func:`startup_file`)
+STARTUP_SUFFIX = ".startup.json"
 #: other files a job folder holds per job, named like its job file: the startup record beside each log
-_EXTRA_JOB_SUFFIXES: dict[str, tuple[str, ...]] = {"logs": (".startup.json",)}
+_EXTRA_JOB_SUFFIXES: dict[str, tuple[str, ...]] = {"logs": (STARTUP_SUFFIX,)}
 
 
 def _job_suffixes(folder: str) -> tuple[str, ...]:
