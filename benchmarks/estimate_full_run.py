@@ -45,26 +45,14 @@ REPO = Path(__file__).resolve().parents[1]
 
 def describe_machine() -> str:
     """CPU model, cores, memory and GPU of the machine running this script."""
-    model = platform.machine()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        names = [
-            ln.split(":", 1)[1].strip()
-            for ln in cpuinfo.read_text().splitlines()
-            if ln.startswith("model name")
-        ]
-        model = names[0] if names else model
     try:
-        mem = f", {os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB RAM"
-    except (ValueError, OSError, AttributeError):
-        mem = ""
-    try:
-        import torch
-
-        gpu = f"GPU {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else "no GPU"
-    except ImportError:
-        gpu = "GPU unknown (torch not importable)"
-    return f"{os.cpu_count()} CPU cores ({model}){mem}, {gpu}"
+        from nacbench.timing import host_facts
+    except ImportError:  # torch missing: the estimate itself does not need it
+        return f"{os.cpu_count()} CPU cores ({platform.machine()}), GPU unknown (torch not importable)"
+    facts = host_facts()
+    mem = f", {facts['memory_gib']:.0f} GiB RAM" if facts["memory_gib"] else ""
+    gpu = f"GPU {facts['gpu_name']}" if facts["gpu_name"] else "no GPU"
+    return f"{facts['cpu_count']} CPU cores ({facts['cpu_model']}){mem}, {gpu}"
 
 
 def load_configs(paths: Sequence[Path]) -> dict[str, Any]:

@@ -9,9 +9,12 @@ slow repeat (another job on the machine, a page fault) should not move the figur
 
 from __future__ import annotations
 
+import os
+import platform
 import statistics
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -97,4 +100,39 @@ def encoder_rtf(
         "device": device_label(device),
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
+    }
+
+
+def host_facts() -> dict[str, Any]:
+    """What a timing depends on besides the code: CPU model and cores, memory, GPU, torch and CUDA.
+
+    Every figure that will be compared across machines (the full-run estimate, the GPU check) carries
+    these, read the same way (``/proc`` for the CPU, torch for the GPU).
+    """
+    model = platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        names = [
+            ln.split(":", 1)[1].strip()
+            for ln in cpuinfo.read_text().splitlines()
+            if ln.startswith("model name")
+        ]
+        model = names[0] if names else model
+    try:
+        memory_gib: float | None = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    except (ValueError, OSError, AttributeError):
+        memory_gib = None
+    cuda = torch.cuda.is_available()
+    props = torch.cuda.get_device_properties(0) if cuda else None
+    return {
+        "cpu_model": model,
+        "cpu_count": os.cpu_count(),
+        "memory_gib": memory_gib,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "cuda": torch.version.cuda,
+        "cudnn": torch.backends.cudnn.version() if cuda else None,
+        "gpu_count": torch.cuda.device_count() if cuda else 0,
+        "gpu_name": props.name if props is not None else None,
+        "gpu_memory_mb": props.total_memory / 2**20 if props is not None else None,
     }
