@@ -145,7 +145,7 @@ class CodecFigures:
     encode: Mapping[str, Throughput] = field(default_factory=dict)  # by batching mode
     decode: Mapping[str, Throughput] = field(default_factory=dict)
     startup: Mapping[str, Startup] = field(default_factory=dict)  # "full", "decode_only"
-    peak_reserved_mb: float = math.nan
+    gpu_mem_mb: float = math.nan  # in-process peak (reserved, or the device's growth)
 
     @property
     def on_gpu(self) -> bool:
@@ -153,7 +153,7 @@ class CodecFigures:
 
     def job_gpu_mem_mb(self) -> float:
         """Peak GPU memory one job reserves: the in-process figure or a start-up process's, the larger."""
-        values = [self.peak_reserved_mb]
+        values = [self.gpu_mem_mb]
         values += [v for s in self.startup.values() for v in (s.peak_reserved_mb, s.device_used_mb)]
         finite = [v for v in values if math.isfinite(v)]
         return max(finite) if finite else math.nan
@@ -169,12 +169,12 @@ class AsrFigures:
     build_s: float
     throughput: Throughput | None
     startup: Startup | None
-    peak_reserved_mb: float = math.nan
+    gpu_mem_mb: float = math.nan  # in-process peak (reserved, or the device's growth)
 
     def job_gpu_mem_mb(self) -> float:
         """Peak GPU memory one ASR job takes: CTranslate2 bypasses torch's allocator, so the device's
         used memory grown by the start-up process is the figure that sees it."""
-        values = [self.peak_reserved_mb]
+        values = [self.gpu_mem_mb]
         if self.startup is not None:
             values += [self.startup.peak_reserved_mb, self.startup.device_used_mb]
         finite = [v for v in values if math.isfinite(v)]
@@ -197,6 +197,22 @@ class GpuFigures:
         gpu = m.get("gpu_name") or "no GPU"
         mem = f", {m['gpu_memory_mb'] / 1024:.0f} GiB" if m.get("gpu_memory_mb") else ""
         return f"{gpu}{mem}, {m.get('cpu_count')} cores, torch {m.get('torch')} (CUDA {m.get('cuda')})"
+
+
+#: keys of a ``gpu_memory_mb`` object: torch's allocator peaks, and the device's used memory grown by the
+#: measured work (the only figure that sees CTranslate2's allocations and the CUDA context)
+GPU_MEMORY_KEYS = ("peak_allocated", "peak_reserved", "device_used")
+
+
+def _job_memory(data: Any, where: str) -> float:
+    """The GPU memory one job holds: the larger of the allocator's reserved peak and the device's growth."""
+    if data is None:
+        return math.nan
+    if not isinstance(data, Mapping) or not set(data) <= set(GPU_MEMORY_KEYS):
+        raise GpuFiguresError(f"{where}: expected an object with keys among {GPU_MEMORY_KEYS}, got {data!r}")
+    values = [_optional_number(data, k, where) for k in ("peak_reserved", "device_used")]
+    finite = [v for v in values if math.isfinite(v)]
+    return max(finite) if finite else math.nan
 
 
 def _parse_by_batching(data: Any, where: str) -> dict[str, Throughput]:
@@ -223,7 +239,7 @@ def parse_codec_figures(name: str, data: Any, where: str) -> CodecFigures:
         encode=_parse_by_batching(data.get("encode"), f"{where}.encode"),
         decode=_parse_by_batching(data.get("decode"), f"{where}.decode"),
         startup={k: Startup.parse(v, f"{where}.startup.{k}") for k, v in startup.items()},
-        peak_reserved_mb=_optional_number(data.get("gpu_memory_mb") or {}, "peak_reserved", where),
+        gpu_mem_mb=_job_memory(data.get("gpu_memory_mb"), f"{where}.gpu_memory_mb"),
     )
 
 
@@ -255,7 +271,7 @@ def parse_gpu_figures(data: Any, path: str = "<gpu figures>") -> GpuFigures:
             if asr.get("throughput")
             else None,
             startup=Startup.parse(asr["startup"], f"{where}.startup") if asr.get("startup") else None,
-            peak_reserved_mb=_optional_number(asr.get("gpu_memory_mb") or {}, "peak_reserved", where),
+            gpu_mem_mb=_job_memory(asr.get("gpu_memory_mb"), f"{where}.gpu_memory_mb"),
         )
     skipped = _field(data, "skipped", list, path)
     return GpuFigures(
