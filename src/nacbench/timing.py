@@ -36,7 +36,8 @@ def adapter_device(adapter: CodecAdapter) -> torch.device:
     return torch.device("cpu")
 
 
-def _synchronize(device: torch.device) -> None:
+def synchronize(device: torch.device) -> None:
+    """Wait for the device's queued work (CUDA kernels run asynchronously; a clock read needs this)."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
 
@@ -61,10 +62,10 @@ def time_repeats(
         call()
     seconds: list[float] = []
     for _ in range(repeats):
-        _synchronize(device)
+        synchronize(device)
         start = time.perf_counter()
         call()
-        _synchronize(device)
+        synchronize(device)
         seconds.append(time.perf_counter() - start)
         if budget_s is not None and sum(seconds) >= budget_s:
             break
