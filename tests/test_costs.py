@@ -6,6 +6,9 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -777,3 +780,77 @@ def test_estimate_with_records_and_gpu_figures_on_the_target_machine(tmp_path: P
     assert (
         next(e for e in report["estimates"] if (e["rule"], e["codec"]) == ("encode", "y"))["wall_s"] is None
     )
+
+
+# ---------------------------------------------------------------- the GPU check (benchmarks/gpu_check.py)
+
+GPU_CHECK = REPO / "benchmarks" / "gpu_check.py"
+
+
+def _gpu_check_module() -> Any:
+    spec = importlib.util.spec_from_file_location("gpu_check", GPU_CHECK)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_gpu_check_skips_what_does_not_fit_and_says_why(tmp_path: Path) -> None:
+    """A step that would overrun the budget is recorded as skipped, with the time it needed, in the
+    JSON on disk; the codec options are the full configuration's, at full size unless --quick."""
+    gc = _gpu_check_module()
+    settings = gc.Settings("cpu", False, 3, 1, 16, None, tmp_path)
+    check = gc.Check(tmp_path / "g.json", gc.Budget(total_s=gc.RESERVE_S + 10.0), settings, {"skipped": []})
+    assert check.fits("small", 1.0)
+    assert not check.fits("neucodec/startup/full", 60.0)
+    written = json.loads((tmp_path / "g.json").read_text())
+    assert written["skipped"][0]["step"] == "neucodec/startup/full"
+    assert written["skipped"][0]["reason"].startswith("needs ~60 s")
+    neucodec = gc.codec_options("neucodec", settings)
+    assert neucodec["random_weights"] is True and "random_semantic_layers" not in neucodec  # the full encoder
+    quick = gc.Settings("cpu", True, 1, 1, 3, 0.5, tmp_path)
+    assert gc.codec_options("neucodec", quick)["random_semantic_layers"] == 2
+    assert gc.codec_options("distill-neucodec", quick)["random_semantic_layers"] == 1
+    assert "own environment" in gc.codec_options("stablecodec", settings)
+    assert gc.codec_options("lyra", settings)["model_dir"] == str(tmp_path / "models" / "lyra-v2")
+    assert gc.default_codecs()[-1] == "lyra" and "neucodec" in gc.default_codecs()
+
+
+@pytest.mark.slow
+def test_gpu_check_quick_cpu_run_writes_figures_the_estimator_reads(tmp_path: Path) -> None:
+    """``gpu_check.py --device cpu --quick`` end to end (~40 s on 2 cores: Lyra, EnCodec and Whisper
+    tiny.en, each with its start-up processes): the JSON passes the estimator's reader, holds every
+    figure the estimator uses, and ``estimate_full_run.py --gpu-figures`` takes it."""
+    out = tmp_path / "gpu_check.json"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")])}
+    cmd = [sys.executable, str(GPU_CHECK), "--device", "cpu", "--quick", "--codecs", "lyra,encodec"]
+    proc = subprocess.run([*cmd, "--out", str(out)], capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    raw = json.loads(out.read_text())
+    assert raw["errors"] == [] and raw["skipped"] == [] and raw["complete"] is True
+    assert {"gpu_name", "gpu_memory_mb", "torch", "cuda", "cpu_count", "device"} <= set(raw["machine"])
+    figures = read_gpu_figures(out)
+    assert figures.quick and set(figures.codecs) == {"lyra", "encodec"}
+    encodec = figures.codecs["encodec"]
+    assert encodec.device == "cpu" and encodec.random_weights
+    assert set(encodec.encode) == set(encodec.decode) == {"exact", "padded"}
+    assert encodec.encode["exact"].batch_size == 8 and encodec.encode["exact"].audio_s_per_s > 0
+    assert set(encodec.startup) == {"full", "decode_only"} and encodec.startup["full"].startup_s > 0
+    assert encodec.startup["full"].record["phases"]["imports"] > 0  # the probe's own startup record
+    equal = raw["codecs"]["encodec"]["batching_equal"]
+    assert equal["applicable"] and {"equal", "max_abs_diff", "shapes_equal"} <= set(equal["audio"])
+    assert raw["codecs"]["lyra"]["batching_equal"]["applicable"] is False
+    assert figures.asr is not None and figures.asr.throughput is not None and figures.asr.startup is not None
+
+    results, full, full_config = _measured_run(tmp_path, records=True)
+    full_config["codecs"]["encodec"] = {"adapter": "encodec", "n_codebooks": 12}
+    full_config["study_a"]["codecs"] = ["x", "encodec"]
+    full.write_text(yaml.safe_dump(full_config))
+    estimate_out = tmp_path / "estimate"
+    argv = ["--results", str(results), "--full-config", str(full), "--gpu-figures", str(out)]
+    assert _script().main([*argv, "--out", str(estimate_out)]) == 0
+    report = json.loads(Path(f"{estimate_out}.json").read_text())
+    encode = next(e for e in report["estimates"] if (e["rule"], e["codec"]) == ("encode", "encodec"))
+    assert encode["wall_s"] > 0 and encode["figures"] == "GPU machine, CPU codec"  # --device cpu
+    assert any("--quick" in c for c in encode["caveats"])
