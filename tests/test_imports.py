@@ -29,6 +29,7 @@ LAYERS: tuple[frozenset[str], ...] = (
             "logs",
             "metrics",
             "plan",
+            "startup",
             "timing",
         }
     ),
