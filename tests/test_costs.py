@@ -515,10 +515,13 @@ def test_startup_records_give_the_measured_overhead_and_a_rate_on_the_work(tmp_p
     )
     write_record(Path(startup_file(tmp_path, "labelling", "x", "gray")), 2.0, 4.0)
     write_record(Path(startup_file(tmp_path, "decode", "x", "libri", "clean", "001")), 1.0, 1.0, failed=True)
+    # a job whose code marks no phase: start-up, then everything is "other" (no fixed cost to read)
+    write_record(Path(startup_file(tmp_path, "decode", "x", "libri", "clean", "002")), 1.0, 0.0, other_s=9.0)
     Path(tmp_path / "logs/encode/x/libri/000.log").write_text("a log is not a record\n")
 
     jobs, skipped = load_startup_records(tmp_path, config, durations)
-    assert len(jobs) == 5 and len(skipped) == 1 and "the job failed" in skipped[0]
+    assert len(jobs) == 5 and len(skipped) == 2 and "the job failed" in skipped[0]
+    assert "no phase marked" in skipped[1]
     rss = [
         BenchmarkJob(JobPath("benchmarks", "encode", "x", "libri", None, "000"), "p", 1.0, 1.0, 700.0, 1.0)
     ]

@@ -32,7 +32,7 @@ from nacbench.costs import CostError
 from nacbench.costs.benchmarks import BenchmarkJob, job_audio_seconds
 from nacbench.costs.fit import RECORD_SOURCE, CostModel
 from nacbench.plan import Config
-from nacbench.startup import RECORD_VERSION, read_record
+from nacbench.startup import PHASES, RECORD_VERSION, read_record
 
 #: record fields a job sets when it failed (its fixed phases may be complete, its work is not)
 FAILURE_FIELDS = ("failed", "error")
@@ -80,6 +80,19 @@ def _seconds(value: Any, name: str, path: Path) -> float:
     return float(value)
 
 
+def unphased_reason(data: Mapping[str, Any]) -> str:
+    """Why a record cannot split its job's time into fixed cost and work, or ``""`` when it can.
+
+    A job whose code marks no phase records everything after start-up as ``other``: its ``fixed_s``
+    would be the process start alone, and the model build would count as work.
+    """
+    phases = data.get("phases") or {}
+    marked = [p for p in PHASES if p != "startup" and phases.get(p)]
+    if not marked and data.get("other_s"):
+        return "no phase marked after start-up (the job's code does not mark its phases): fixed cost unknown"
+    return ""
+
+
 def recorded_job(
     path: Path, data: Mapping[str, Any], key: artifacts.JobPath, shard_audio_s: float | None
 ) -> RecordedJob:
@@ -113,7 +126,8 @@ def load_startup_records(
     """Every startup record under ``results/logs``, parsed and joined with its audio.
 
     Returns the jobs and ``"path: reason"`` for each record left out (a path of no configured job, a
-    failed job, a dataset without a manifest); an empty list for a run that wrote none (an older run).
+    failed job, a job whose code marks no phases, a dataset without a manifest); an empty list for a
+    run that wrote none (an older run).
     A damaged record or one of another version raises :class:`StartupRecordError` naming the file.
     """
     if not artifacts.job_folder(results, "logs").is_dir():
@@ -134,6 +148,10 @@ def load_startup_records(
             skipped.append(
                 f"{path}: the job failed ({failed[0]}: {data[failed[0]]!r}); its phases are partial"
             )
+            continue
+        reason = unphased_reason(data)
+        if reason:
+            skipped.append(f"{path}: {reason}")
             continue
         try:
             shard_audio = None if "audio_s" in data else job_audio_seconds(key, durations, config)
