@@ -14,8 +14,8 @@ logic is the package ``nacbench.costs``; this script reads the command line and 
 
     python benchmarks/estimate_full_run.py --results results --out results/analysis/full_run_estimate
     python benchmarks/estimate_full_run.py --full-config config.yaml configs/quick.yaml   # another target
-    python benchmarks/estimate_full_run.py --results results/offline --gpu-figures results/gpu_check.json \
-        --gpus 1 --cores 16 --seeds 3                                   # the paper's run on one GPU
+    python benchmarks/estimate_full_run.py --results results/offline --seeds 3 \\
+        --gpu-figures results/gpu_check.json --gpus 1 --cores 16     # the paper's run, 1 GPU + 16 cores
 
 ``--out PREFIX`` writes ``PREFIX.md`` and ``PREFIX.json``.
 """
