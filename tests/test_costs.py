@@ -6,6 +6,9 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +19,7 @@ import yaml
 from snakemake.utils import update_config
 
 from nacbench import plan
-from nacbench.artifacts import JobPath
+from nacbench.artifacts import JobPath, startup_file
 from nacbench.costs import CostError
 from nacbench.costs.benchmarks import (
     BenchmarkJob,
@@ -25,12 +28,22 @@ from nacbench.costs.benchmarks import (
     read_benchmark_tsv,
     shard_audio_seconds,
 )
-from nacbench.costs.estimate import estimate, run_caveats, summarise
+from nacbench.costs.estimate import RuleCodecEstimate, estimate, run_caveats, summarise
 from nacbench.costs.fit import CostModel, fit_cost_model, fit_cost_models
-from nacbench.costs.jobs import DatasetAudio, full_dataset_audio, job_counts, plan_jobs
+from nacbench.costs.gpu import (
+    GPU_FIGURES_SCHEMA,
+    GPU_FIGURES_VERSION,
+    GpuFiguresError,
+    gpu_cost_models,
+    read_gpu_figures,
+)
+from nacbench.costs.jobs import DatasetAudio, full_dataset_audio, job_counts, plan_jobs, with_seeds
+from nacbench.costs.machine import TargetMachine, makespan
+from nacbench.costs.records import StartupRecordError, fit_record_models, load_startup_records
 from nacbench.costs.runlog import latest_logged_jobs, logged_to_benchmark, parse_snakemake_log
 from nacbench.costs.workflow import dry_run_job_counts, parse_job_stats, rule_declarations
 from nacbench.data.manifest import MANIFEST_COLUMNS, select_shard
+from nacbench.startup import RECORD_VERSION
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "benchmarks" / "estimate_full_run.py"
@@ -342,6 +355,7 @@ rule a:
         bench_path("a")
     resources:
         gpu=1,
+        gpu_mem_mb=gpu_mem_of("dac"),
 
 rule b:
     output: "y"
@@ -349,8 +363,8 @@ rule b:
         mem_mb=10,
 """
     assert rule_declarations(text) == {
-        "a": {"benchmark": True, "gpu": True},
-        "b": {"benchmark": False, "gpu": False},
+        "a": {"benchmark": True, "gpu": True, "gpu_mem": True},
+        "b": {"benchmark": False, "gpu": False, "gpu_mem": False},
     }
     assert rule_declarations("# no rules") == {}
 
@@ -457,3 +471,391 @@ def test_estimate_full_run_script_writes_the_report(tmp_path: Path) -> None:
     assert "| encode (GPU rule) | 10 | ≥ 2.70 |" in Path(f"{out}.md").read_text()  # 3 of 10 jobs measured
     with pytest.raises(SystemExit, match="no benchmark folder"):
         script.main(["--results", str(tmp_path), "--config", str(full), "--full-config", str(full)])
+
+
+# ---------------------------------------------------------------- startup records, GPU figures, target machine
+
+
+def write_record(path: Path, fixed_s: float, work_s: float, other_s: float = 0.0, **info: Any) -> None:
+    """A startup record as nacbench.startup writes it: fixed phases summing to ``fixed_s``, then work."""
+    phases = {"startup": 1.0, "imports": fixed_s - 1.0, "construct": 0.0, "weights": 0.0, "device": 0.0}
+    record = {
+        "version": RECORD_VERSION,
+        "phases": {**phases, "work": work_s},
+        "other_s": other_s,
+        "wall_s": fixed_s + work_s + other_s,
+        "fixed_s": fixed_s,
+        "startup_measured": True,
+        **info,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record))
+
+
+def test_startup_records_give_the_measured_overhead_and_a_rate_on_the_work(tmp_path: Path) -> None:
+    """Fixed costs 5, 6 and 7 s and work at 0.25 s per audio second: the overhead is the median fixed
+    cost with its min-max, the rate 0.25, and a job serving two conditions counts its audio twice."""
+    config = small_config()
+    durations = {"libri": np.linspace(2.0, 30.0, 23), "arctic": np.full(10, 3.0)}
+    for shard, fixed in enumerate([5.0, 7.0, 6.0]):
+        audio = shard_audio_seconds(durations["libri"], shard, 3)
+        write_record(
+            Path(startup_file(tmp_path, "encode", "x", "libri", f"{shard:03d}")),
+            fixed,
+            0.2 * audio,
+            other_s=0.05 * audio,
+            codec="x",
+            device="cpu",
+        )
+    # a decode job that served two conditions of 40 s each: 80 s of work at 0.5 s per second
+    write_record(
+        Path(startup_file(tmp_path, "decode", "x", "libri", "clean", "000")),
+        3.0,
+        40.0,
+        audio_s=40.0,
+        conditions=["clean", "bsc-p0.01-seed0"],
+    )
+    write_record(Path(startup_file(tmp_path, "labelling", "x", "gray")), 2.0, 4.0)
+    write_record(Path(startup_file(tmp_path, "decode", "x", "libri", "clean", "001")), 1.0, 1.0, failed=True)
+    # a job whose code marks no phase: start-up, then everything is "other" (no fixed cost to read)
+    write_record(Path(startup_file(tmp_path, "decode", "x", "libri", "clean", "002")), 1.0, 0.0, other_s=9.0)
+    Path(tmp_path / "logs/encode/x/libri/000.log").write_text("a log is not a record\n")
+
+    jobs, skipped = load_startup_records(tmp_path, config, durations)
+    assert len(jobs) == 5 and len(skipped) == 2 and "the job failed" in skipped[0]
+    assert "no phase marked" in skipped[1]
+    rss = [
+        BenchmarkJob(JobPath("benchmarks", "encode", "x", "libri", None, "000"), "p", 1.0, 1.0, 700.0, 1.0)
+    ]
+    models = fit_record_models(jobs, rss)
+    encode = models[("encode", "x")]
+    assert encode.method == "startup-records" and encode.source == "startup-record"
+    assert encode.overhead_s == 6.0 and encode.overhead_range_s == (5.0, 7.0)
+    assert encode.rate == pytest.approx(0.25) and encode.rate_range == pytest.approx((0.25, 0.25))
+    assert encode.max_rss_mb == 700.0 and encode.device == "cpu"
+    assert encode.predict(100.0) == pytest.approx(6.0 + 25.0)
+    assert encode.predict_range([100.0, 100.0]) == pytest.approx((2 * 5.0 + 50.0, 2 * 7.0 + 50.0))
+    decode = models[("decode", "x")]
+    assert decode.rate == pytest.approx(0.5) and decode.overhead_s == 3.0 and "2 conditions" in decode.note
+    labelling = models[("labelling", "x")]
+    assert labelling.method == "per-job" and labelling.overhead_s == 6.0
+
+
+def test_a_record_of_another_version_is_a_named_error(tmp_path: Path) -> None:
+    path = Path(startup_file(tmp_path, "encode", "x", "libri", "000"))
+    write_record(path, 1.0, 1.0)
+    path.write_text(path.read_text().replace(f'"version": {RECORD_VERSION}', '"version": 99'))
+    with pytest.raises(StartupRecordError, match=r"000\.startup\.json.*version"):
+        load_startup_records(tmp_path, small_config(), {"libri": np.ones(6)})
+
+
+def write_gpu_figures(path: Path, **over: Any) -> dict[str, Any]:
+    """A GPU check's JSON with codec x on the GPU (encode 100 s in 0.5-1.0 s, decode 100 s in 0.25 s;
+    start-up 20 s full, 10 s decode-only; 20 GB peak) and a faster-whisper ASR."""
+
+    def timed(seconds: list[float]) -> dict[str, Any]:
+        return {"audio_s": 100.0, "seconds": seconds, "batch_size": 8, "n_utterances": 10, "warmup": 1}
+
+    def started(seconds: float) -> dict[str, Any]:
+        return {
+            "startup_s": seconds,
+            "decode_only": True,
+            "record": {"version": 1},
+            "peak_reserved_mb": 1000.0,
+        }
+
+    data: dict[str, Any] = {
+        "schema": GPU_FIGURES_SCHEMA,
+        "version": GPU_FIGURES_VERSION,
+        "quick": False,
+        "machine": {
+            "device": "cuda",
+            "gpu_name": "NVIDIA H200",
+            "gpu_memory_mb": 143_000.0,
+            "torch": "2.11.0",
+            "cuda": "13.0",
+            "cpu_count": 16,
+        },
+        "codecs": {
+            "x": {
+                "adapter": "dac",
+                "options": {"adapter": "dac", "random_weights": True},
+                "device": "cuda:NVIDIA H200",
+                "random_weights": True,
+                "build_s": 3.0,
+                "encode": {"exact": {**timed([0.5, 1.0, 0.75]), "batching": "exact"}},
+                "decode": {"exact": {**timed([0.25]), "batching": "exact"}},
+                "startup": {"full": started(20.0), "decode_only": started(10.0)},
+                "gpu_memory_mb": {"peak_allocated": 15_000.0, "peak_reserved": 20_000.0},
+            }
+        },
+        "asr": {
+            "backend": "faster-whisper",
+            "model": "tiny.en",
+            "device": "cuda",
+            "build_s": 1.0,
+            "throughput": {**timed([2.0]), "batching": "batched"},
+            "startup": {**started(5.0), "decode_only": False, "device_used_mb": 3000.0},
+        },
+        "skipped": [{"step": "y/startup/full", "reason": "would not fit the time budget"}],
+    }
+    data.update(over)
+    path.write_text(json.dumps(data))
+    return data
+
+
+def test_gpu_figures_become_models_of_the_gpu_rules(tmp_path: Path) -> None:
+    path = tmp_path / "gpu.json"
+    write_gpu_figures(path)
+    figures = read_gpu_figures(path)
+    full = small_config()
+    audio = {"arctic": DatasetAudio("arctic", 10, 40.0, "test")}
+    rules = ["encode", "decode", "enc_rtf", "asr_reference", "asr_decoded"]
+    models = gpu_cost_models(figures, rules, full, audio)
+    encode, decode = models[("encode", "x")], models[("decode", "x")]
+    assert (encode.overhead_s, encode.rate, encode.rate_range) == (20.0, 0.0075, (0.005, 0.01))
+    assert (decode.overhead_s, decode.rate) == (10.0, 0.0025)  # the decode-only start-up
+    assert encode.source == "gpu_check" and encode.gpu_mem_mb == 20_000.0 and encode.device.startswith("cuda")
+    assert "random weights (published architecture: compute representative)" in encode.caveats
+    # enc_rtf: start-up + (5 repeats + 1 warm-up) x 10 utterances of 4 s at 0.0075 s per second
+    assert models[("enc_rtf", "x")].overhead_s == pytest.approx(20.0 + 6 * 40.0 * 0.0075)
+    asr = models[("asr_reference", None)]
+    assert (asr.overhead_s, asr.rate, asr.gpu_mem_mb) == (5.0, 0.02, 3000.0)
+    assert any("tiny.en" in c and "large-v3" in c for c in asr.caveats)
+    assert ("asr_decoded", "z") in models and ("encode", "y") not in models  # y has no figure
+    assert "y/startup/full: would not fit the time budget" in figures.skipped
+
+
+def test_gpu_figures_of_another_version_or_incomplete_are_named_errors(tmp_path: Path) -> None:
+    path = tmp_path / "gpu.json"
+    write_gpu_figures(path, version=GPU_FIGURES_VERSION + 1)
+    with pytest.raises(GpuFiguresError, match="version"):
+        read_gpu_figures(path)
+    data = write_gpu_figures(path)
+    del data["codecs"]["x"]["encode"]["exact"]["seconds"]
+    path.write_text(json.dumps(data))
+    with pytest.raises(GpuFiguresError, match=r"codecs\.x\.encode\.exact: missing field 'seconds'"):
+        read_gpu_figures(path)
+
+
+def _estimate(
+    rule: str, codec: str | None, jobs: int, audio: float | None, model: CostModel
+) -> RuleCodecEstimate:
+    audio_each = None if audio is None else audio / jobs
+    wall = sum(model.predict(audio_each) for _ in range(jobs))
+    bounds = model.predict_range([audio_each] * jobs)
+    return RuleCodecEstimate(rule, codec, jobs, audio, wall, model, wall_range_s=bounds)
+
+
+def _model(rule: str, overhead: float, rate: float, **over: Any) -> CostModel:
+    fields: dict[str, Any] = {
+        "rule": rule,
+        "codec": "x",
+        "n_jobs": 3,
+        "method": "startup-records",
+        "overhead_s": overhead,
+        "rate": rate,
+        "rate_median": rate,
+        "cpu_rate_median": math.nan,
+        "max_rss_mb": math.nan,
+        "rms_residual_s": 0.0,
+        "wall_median_s": 1.0,
+        "datasets": (),
+    }
+    return CostModel(**{**fields, **over})
+
+
+def test_target_machine_makespan_is_the_larger_of_gpu_and_cpu_bound() -> None:
+    """10 GPU decode jobs (20 s start-up, 0.01 s per audio s, 40 GB: 3 side by side on 143 GB) and
+    32 CPU score jobs of 100 s on 16 cores."""
+    gpu = _model("decode", 20.0, 0.01, source="gpu_check", device="cuda:H200", gpu_mem_mb=40_000.0)
+    cpu = _model("score", 100.0, 0.0, method="per-job")
+    lyra = _model("encode", 1.0, 0.1, source="gpu_check", device="cpu")  # a CPU codec on the GPU machine
+    estimates = [
+        _estimate("decode", "x", 10, 10_000.0, gpu),
+        _estimate("score", "x", 32, None, cpu),
+        _estimate("encode", "lyra", 4, 40.0, lyra),
+    ]
+    machine = TargetMachine(gpus=1, cores=16, gpu_mem_mb=143_000.0)
+    span = makespan(estimates, {"decode", "encode"}, machine)
+    shares = {s.rule: s for s in span.shares}
+    assert shares["decode"].slots == 3 and shares["decode"].pool == "gpu"
+    assert span.gpu_s[1] == pytest.approx(10_000.0 * 0.01 + 10 * 20.0 / 3)  # work adds up, start-ups overlap
+    assert shares["encode"].pool == "cpu"  # Lyra's figure says it computes on the CPU
+    assert span.cpu_s[1] == pytest.approx((32 * 100.0 + 4 * 1.0 + 0.1 * 40.0) / 16)
+    assert span.wall_s[1] == pytest.approx(max(span.gpu_s[1], span.cpu_s[1])) and span.bound == "CPU"
+    one_token = makespan(estimates, {"decode"}, TargetMachine(gpus=1, cores=16))  # no GPU memory given
+    assert {s.rule: s.slots for s in one_token.shares}["decode"] == 1
+    two = makespan(estimates, {"decode"}, TargetMachine(gpus=2, cores=16, gpu_mem_mb=143_000.0))
+    assert two.gpu_s[1] == pytest.approx(span.gpu_s[1] / 2)
+
+
+def test_seeds_multiply_the_channel_conditions() -> None:
+    config = small_config()
+    one, three = job_counts(config), job_counts(with_seeds(config, 3))
+    assert three["encode"] == one["encode"]
+    # per codec x BSC condition (2 codecs, x with 3 labellings, 2 P_flip each): three seeds instead of one
+    assert three["decode"] - one["decode"] == 2 * (2 * 2 + 2 * 2) * 3  # the decode job transmits
+    assert config["study_a"]["channels"]["bsc"]["seeds"] == [0]  # the input is left alone
+
+
+def _measured_run(tmp_path: Path, records: bool) -> tuple[Path, Path, dict[str, Any]]:
+    """A measured run of three encode jobs of codec x (1 s + 0.5 s per audio second) and, with
+    ``records``, their startup records (fixed cost 2 s each); the full configuration to estimate."""
+    results = tmp_path / "results"
+    measured = small_config(results=str(results))
+    measured["data"]["libri"]["root"] = "/a"
+    (results / "report").mkdir(parents=True)
+    (results / "report" / "config.yaml").write_text(yaml.safe_dump(measured))
+    durations = np.array([2.0, 4.0, 6.0, 8.0, 10.0, 12.0])
+    write_manifest_tsv(results / "data" / "libri" / "manifest.tsv", durations)
+    for shard in range(3):
+        audio = shard_audio_seconds(durations, shard, 3)
+        write_tsv(results / f"benchmarks/encode/x/libri/{shard:03d}.tsv", [(1.0 + 0.5 * audio, "100", "1")])
+        write_tsv(
+            results / f"benchmarks/score/x/libri/clean/{shard:03d}.tsv", [(10.0 + 0.1 * audio, "50", "1")]
+        )
+        if records:
+            write_record(
+                Path(startup_file(results, "encode", "x", "libri", f"{shard:03d}")), 2.0, 0.4 * audio
+            )
+    full = tmp_path / "full.yaml"
+    full_config = small_config()
+    full_config["study_labelling"]["codecs"] = []
+    full.write_text(yaml.safe_dump(full_config))
+    return results, full, full_config
+
+
+def _script() -> Any:
+    spec = importlib.util.spec_from_file_location("estimate_full_run", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    return script
+
+
+def test_estimate_without_records_is_labelled_as_the_regression_fallback(tmp_path: Path) -> None:
+    results, full, _ = _measured_run(tmp_path, records=False)
+    out = tmp_path / "estimate"
+    assert _script().main(["--results", str(results), "--full-config", str(full), "--out", str(out)]) == 0
+    report = json.loads(Path(f"{out}.json").read_text())
+    assert report["startup_records"] == {
+        "n_records": 0,
+        "groups": [],
+        "fallback": ["encode × x", "score × x"],
+    }
+    assert "FITTED by regression (fallback)" in report["caveats"][0]
+    encode = next(e for e in report["estimates"] if (e["rule"], e["codec"]) == ("encode", "x"))
+    assert "regression fallback" in encode["model_text"] and encode["figures"] == "CPU stand-in for GPU"
+
+
+def test_estimate_with_records_and_gpu_figures_on_the_target_machine(tmp_path: Path) -> None:
+    """Records measure encode x's overhead (the benchmark-only score x falls back, labelled); GPU figures
+    then replace encode x; the target machine's wall time is the larger makespan; three seeds."""
+    results, full, full_config = _measured_run(tmp_path, records=True)
+    figures = tmp_path / "gpu.json"
+    write_gpu_figures(figures)
+    out = tmp_path / "estimate"
+    argv = ["--results", str(results), "--full-config", str(full), "--out", str(out), "--seeds", "3"]
+    assert _script().main(argv) == 0
+    report = json.loads(Path(f"{out}.json").read_text())
+    assert report["startup_records"]["groups"] == ["encode × x"]
+    assert report["startup_records"]["fallback"] == ["score × x"]
+    encode = next(e for e in report["estimates"] if (e["rule"], e["codec"]) == ("encode", "x"))
+    assert encode["model"]["overhead_s"] == 2.0 and encode["model"]["rate"] == pytest.approx(0.4)
+    assert report["total_jobs"] == sum(job_counts(with_seeds(full_config, 3)).values())
+
+    argv += ["--gpu-figures", str(figures), "--gpus", "1", "--cores", "16"]
+    assert _script().main(argv) == 0
+    report = json.loads(Path(f"{out}.json").read_text())
+    markdown = Path(f"{out}.md").read_text()
+    encode = next(e for e in report["estimates"] if (e["rule"], e["codec"]) == ("encode", "x"))
+    assert encode["figures"] == "GPU" and encode["model"]["source"] == "gpu_check"
+    assert encode["wall_s"] == pytest.approx(3 * 20.0 + 0.0075 * 19452.0)
+    assert encode["wall_range_s"] == pytest.approx([3 * 20.0 + 0.005 * 19452.0, 3 * 20.0 + 0.01 * 19452.0])
+    target = report["target"]
+    assert target["machine"] == {"gpus": 1, "cores": 16, "gpu_mem_mb": 143_000.0}  # from the figures
+    assert target["wall_s"][1] == pytest.approx(max(target["gpu_s"][1], target["cpu_s"][1]))
+    shares = {(s["rule"], s["codec"]): s for s in target["shares"]}
+    assert shares[("encode", "x")]["slots"] == 7 and shares[("encode", "x")]["pool"] == "gpu"  # 143 / 20 GB
+    assert shares[("score", "x")]["pool"] == "cpu"
+    assert "CPU measurements standing in for GPU ones: none" in markdown
+    assert "| encode (GPU rule) | 10 | ≥ " in markdown and "GPU-bound" in markdown
+    # a GPU figure never covers a codec it did not measure: y and z stay unmeasured
+    assert (
+        next(e for e in report["estimates"] if (e["rule"], e["codec"]) == ("encode", "y"))["wall_s"] is None
+    )
+
+
+# ---------------------------------------------------------------- the GPU check (benchmarks/gpu_check.py)
+
+GPU_CHECK = REPO / "benchmarks" / "gpu_check.py"
+
+
+def _gpu_check_module() -> Any:
+    spec = importlib.util.spec_from_file_location("gpu_check", GPU_CHECK)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_gpu_check_skips_what_does_not_fit_and_says_why(tmp_path: Path) -> None:
+    """A step that would overrun the budget is recorded as skipped, with the time it needed, in the
+    JSON on disk; the codec options are the full configuration's, at full size unless --quick."""
+    gc = _gpu_check_module()
+    settings = gc.Settings("cpu", False, 3, 1, 16, None, tmp_path)
+    check = gc.Check(tmp_path / "g.json", gc.Budget(total_s=gc.RESERVE_S + 10.0), settings, {"skipped": []})
+    assert check.fits("small", 1.0)
+    assert not check.fits("neucodec/startup/full", 60.0)
+    written = json.loads((tmp_path / "g.json").read_text())
+    assert written["skipped"][0]["step"] == "neucodec/startup/full"
+    assert written["skipped"][0]["reason"].startswith("needs ~60 s")
+    neucodec = gc.codec_options("neucodec", settings)
+    assert neucodec["random_weights"] is True and "random_semantic_layers" not in neucodec  # the full encoder
+    quick = gc.Settings("cpu", True, 1, 1, 3, 0.5, tmp_path)
+    assert gc.codec_options("neucodec", quick)["random_semantic_layers"] == 2
+    assert gc.codec_options("distill-neucodec", quick)["random_semantic_layers"] == 1
+    assert "own environment" in gc.codec_options("stablecodec", settings)
+    assert gc.codec_options("lyra", settings)["model_dir"] == str(tmp_path / "models" / "lyra-v2")
+    assert gc.default_codecs()[-1] == "lyra" and "neucodec" in gc.default_codecs()
+
+
+@pytest.mark.slow
+def test_gpu_check_quick_cpu_run_writes_figures_the_estimator_reads(tmp_path: Path) -> None:
+    """``gpu_check.py --device cpu --quick`` end to end (~40 s on 2 cores: Lyra, EnCodec and Whisper
+    tiny.en, each with its start-up processes): the JSON passes the estimator's reader, holds every
+    figure the estimator uses, and ``estimate_full_run.py --gpu-figures`` takes it."""
+    out = tmp_path / "gpu_check.json"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")])}
+    cmd = [sys.executable, str(GPU_CHECK), "--device", "cpu", "--quick", "--codecs", "lyra,encodec"]
+    proc = subprocess.run([*cmd, "--out", str(out)], capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    raw = json.loads(out.read_text())
+    assert raw["errors"] == [] and raw["skipped"] == [] and raw["complete"] is True
+    assert {"gpu_name", "gpu_memory_mb", "torch", "cuda", "cpu_count", "device"} <= set(raw["machine"])
+    figures = read_gpu_figures(out)
+    assert figures.quick and set(figures.codecs) == {"lyra", "encodec"}
+    encodec = figures.codecs["encodec"]
+    assert encodec.device == "cpu" and encodec.random_weights
+    assert set(encodec.encode) == set(encodec.decode) == {"exact", "padded"}
+    assert encodec.encode["exact"].batch_size == 8 and encodec.encode["exact"].audio_s_per_s > 0
+    assert set(encodec.startup) == {"full", "decode_only"} and encodec.startup["full"].startup_s > 0
+    assert encodec.startup["full"].record["phases"]["imports"] > 0  # the probe's own startup record
+    equal = raw["codecs"]["encodec"]["batching_equal"]
+    assert equal["applicable"] and {"equal", "max_abs_diff", "shapes_equal"} <= set(equal["audio"])
+    assert raw["codecs"]["lyra"]["batching_equal"]["applicable"] is False
+    assert figures.asr is not None and figures.asr.throughput is not None and figures.asr.startup is not None
+
+    results, full, full_config = _measured_run(tmp_path, records=True)
+    full_config["codecs"]["encodec"] = {"adapter": "encodec", "n_codebooks": 12}
+    full_config["study_a"]["codecs"] = ["x", "encodec"]
+    full.write_text(yaml.safe_dump(full_config))
+    estimate_out = tmp_path / "estimate"
+    argv = ["--results", str(results), "--full-config", str(full), "--gpu-figures", str(out)]
+    assert _script().main([*argv, "--out", str(estimate_out)]) == 0
+    report = json.loads(Path(f"{estimate_out}.json").read_text())
+    encode = next(e for e in report["estimates"] if (e["rule"], e["codec"]) == ("encode", "encodec"))
+    assert encode["wall_s"] > 0 and encode["figures"] == "GPU machine, CPU codec"  # --device cpu
+    assert any("--quick" in c for c in encode["caveats"])

@@ -60,3 +60,23 @@ def test_encoder_rtf_rejects_empty_input() -> None:
         encoder_rtf(SleepyAdapter(), [])
     with pytest.raises(ValueError, match="repeats"):
         encoder_rtf(SleepyAdapter(), [np.zeros(10, dtype=np.float32)], repeats=0)
+
+
+def test_time_repeats_warms_up_and_stops_at_its_budget() -> None:
+    from nacbench.timing import time_repeats
+
+    calls: list[int] = []
+
+    def call() -> None:
+        import time
+
+        calls.append(1)
+        time.sleep(SLEEP_S)
+
+    seconds = time_repeats(call, torch.device("cpu"), repeats=4, warmup=1)
+    assert len(calls) == 5 and len(seconds) == 4 and min(seconds) >= SLEEP_S
+    calls.clear()
+    seconds = time_repeats(call, torch.device("cpu"), repeats=50, warmup=0, budget_s=SLEEP_S)
+    assert len(seconds) == 1 and len(calls) == 1  # at least one, then the budget is spent
+    with pytest.raises(ValueError, match="repeats >= 1"):
+        time_repeats(call, torch.device("cpu"), repeats=0)

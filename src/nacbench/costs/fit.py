@@ -18,6 +18,10 @@ from nacbench.costs.benchmarks import BenchmarkJob
 MIN_FIT_DURATIONS = 3
 #: durations closer than this (seconds) count as the same when deciding whether a fit is possible
 DURATION_RESOLUTION_S = 0.01
+#: ``CostModel.source`` of a model built from the GPU check's figures, not from the measured run
+GPU_CHECK_SOURCE = "gpu_check"
+#: ``CostModel.source`` of a model whose overhead the jobs' startup records measured
+RECORD_SOURCE = "startup-record"
 
 
 @dataclass(frozen=True)
@@ -26,8 +30,17 @@ class CostModel:
 
     ``method`` says how the two numbers were obtained: ``least-squares`` (non-negative fit over jobs
     of different durations), ``rate-only`` (too few distinct durations to separate a per-job overhead:
-    all the time is attributed to the rate, the median of wall/audio) or ``per-job`` (the rule processes
-    no audio: the median wall time of a job is the overhead).
+    all the time is attributed to the rate, the median of wall/audio), ``per-job`` (the rule processes
+    no audio: the median wall time of a job is the overhead), ``startup-records`` (the overhead is the
+    fixed cost the jobs measured themselves, :mod:`nacbench.costs.records`; only the rate is taken from
+    the work) or ``gpu-figures`` (throughput and start-up from the GPU check,
+    :mod:`nacbench.costs.gpu`).
+
+    ``overhead_range_s`` and ``rate_range`` are the spread of the measurements behind the two numbers
+    (min and max over jobs or repeats) where they were measured separately; ``device`` is where they
+    were measured (``cpu``, ``cuda:<GPU>``, None when the source does not say); ``gpu_mem_mb`` the peak
+    GPU memory a job reserved (the GPU check), which sets how many jobs share a GPU; ``caveats`` what
+    makes this measurement unlike the estimated jobs, said by the source itself.
     """
 
     rule: str
@@ -45,6 +58,11 @@ class CostModel:
     audio_range_s: tuple[float, float] | None = None  # shortest and longest measured job (audio seconds)
     source: str = "benchmark"
     note: str = ""
+    overhead_range_s: tuple[float, float] | None = None
+    rate_range: tuple[float, float] | None = None
+    device: str | None = None
+    gpu_mem_mb: float = math.nan
+    caveats: tuple[str, ...] = ()
 
     def predict(self, audio_s: float | None) -> float:
         """Wall seconds of one job processing ``audio_s`` seconds (ignored for per-job rules)."""
@@ -54,17 +72,27 @@ class CostModel:
             raise CostError(f"rule {self.rule}: the model scales with audio but the job has none")
         return self.overhead_s + self.rate * audio_s
 
-    def predict_range(self, audio_s: Sequence[float]) -> tuple[float, float] | None:
-        """For ``rate-only`` models, the total over jobs when all time is overhead vs. all is rate.
+    def predict_range(self, audio_s: Sequence[float | None]) -> tuple[float, float] | None:
+        """Low and high total wall seconds of jobs processing ``audio_s`` (one entry per job).
 
-        With ``a, b >= 0`` and ``a + b * x_measured = w_measured``, any linear cost lies between these
-        two attributions, so the pair bounds what an unseparated measurement can say. None otherwise.
+        ``rate-only``: all time as overhead vs. all as rate. With ``a, b >= 0`` and
+        ``a + b * x_measured = w_measured``, any linear cost lies between these two attributions, so
+        the pair bounds what an unseparated measurement can say. Models with measured spreads
+        (``overhead_range_s``, ``rate_range``): every job at the lowest measured overhead and rate vs.
+        every job at the highest. None for a least-squares fit (no spread kept).
         """
-        if self.method != "rate-only":
+        audio = [float(a) for a in audio_s if a is not None]
+        if self.method == "rate-only":
+            as_rate = float(sum(self.rate * a for a in audio))
+            as_overhead = len(audio) * self.wall_median_s
+            return min(as_rate, as_overhead), max(as_rate, as_overhead)
+        if self.overhead_range_s is None and self.rate_range is None:
             return None
-        as_rate = float(sum(self.rate * a for a in audio_s))
-        as_overhead = len(audio_s) * self.wall_median_s
-        return min(as_rate, as_overhead), max(as_rate, as_overhead)
+        low_a, high_a = self.overhead_range_s or (self.overhead_s, self.overhead_s)
+        low_b, high_b = self.rate_range or (self.rate, self.rate)
+        total = 0.0 if self.method == "per-job" else sum(audio)
+        n = len(audio_s)
+        return n * low_a + low_b * total, n * high_a + high_b * total
 
 
 class _Common(TypedDict):
