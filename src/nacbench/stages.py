@@ -219,33 +219,39 @@ def write_codec_info(name: str, options: Mapping[str, Any], device: str, out: st
     load_codec(name, options, device).info.write(out)
 
 
-def _in_chunks(rows: pd.DataFrame, what: str) -> list[pd.DataFrame]:
-    chunks = [rows.iloc[i : i + CHUNK] for i in range(0, len(rows), CHUNK)]
-    return list(progress(chunks, desc=what, total=len(chunks)))
-
-
 def encode_shard(name: str, options: Mapping[str, Any], device: str, rows: pd.DataFrame, out: str) -> None:
     """Resample each utterance to the codec's input rate (the one resampler) and encode it.
 
-    The gain the adapter applies before encoding (:meth:`CodecAdapter.input_gain_db`, 0 for most) is
-    recorded per utterance, so the decode stage can bring the output back to the input's level.
+    Utterances are encoded in order of length, so exact batching (equal lengths only) finds its batch
+    partners across the whole shard; the shard keeps the manifest's order. The gain the adapter applies
+    before encoding (:meth:`CodecAdapter.input_gain_db`, 0 for most) is recorded per utterance, so the
+    decode stage can bring the output back to the input's level.
     """
     codec = load_codec(name, options, device)
     rate = codec.info.input_sample_rate
-    codes: list[np.ndarray] = []
-    gains: list[float] = []
-    for chunk in _in_chunks(rows, f"encode {name}"):
-        log.info("encoding %s", ", ".join(chunk.utt_id))
-        wavs = [resample(read_audio(p), SCORING_RATE, rate) for p in chunk.path]
-        for utt, wav, c in zip(chunk.utt_id, wavs, codec.encode(wavs), strict=True):
+    ids = list(rows.utt_id)
+    wavs = []
+    for utt, path in zip(ids, rows.path, strict=True):
+        try:
+            wavs.append(resample(read_audio(path), SCORING_RATE, rate))
+        except ValueError as exc:
+            raise ValueError(f"utterance {utt}: {exc}") from exc
+    codes: list[np.ndarray] = [np.empty((0, 0), np.int64)] * len(ids)
+    order = by_length([len(w) for w in wavs])
+    startup.note(codec=name, device=device, utterances=len(ids))
+    for start in progress(range(0, len(order), CHUNK), desc=f"encode {name}"):
+        chunk = order[start : start + CHUNK]
+        log.info("encoding %s", ", ".join(ids[i] for i in chunk))
+        with phase("work"):
+            encoded = codec.encode([wavs[i] for i in chunk])
+        for i, c in zip(chunk, encoded, strict=True):
             try:
                 codec.check_codes(c)
             except ValueError as exc:
-                raise ValueError(f"utterance {utt}: {exc}") from exc
-            codes.append(c.astype(np.int64))
-            gains.append(float(codec.input_gain_db(wav)))
-    extras = {INPUT_GAIN_KEY: np.asarray(gains, dtype=np.float64)}
-    shard = CodeShard(list(rows.utt_id), codes, codec.info.random_weights, extras)
+                raise ValueError(f"utterance {ids[i]}: {exc}") from exc
+            codes[i] = c.astype(np.int64)
+    gains = np.asarray([codec.input_gain_db(w) for w in wavs], dtype=np.float64)
+    shard = CodeShard(ids, codes, codec.info.random_weights, {INPUT_GAIN_KEY: gains})
     save_shard(out, shard, codec.info.n_codebooks)
 
 
@@ -436,7 +442,8 @@ def score_shard(
     ``random_weights`` is what the config asks for this codec: codec.json and the received codes must
     record the same (:func:`check_random_weights`), so no other configuration's artifact is scored.
     """
-    from nacbench.metrics.scoring import failed_row, score_many
+    with phase("imports"):  # the metric libraries (PESQ, STOI, scipy)
+        from nacbench.metrics.scoring import failed_row, score_many
 
     info = CodecInfo.read(info_path)
     shard = load_shard(codes_path)
@@ -459,7 +466,9 @@ def score_shard(
 
     # a worker pool costs seconds to start: only worth it when every worker gets several utterances
     workers = max(1, min(processes, len(pairs) // UTTERANCES_PER_WORKER))
-    scores = score_many(pairs, params, processes=workers, progress=tick)
+    with phase("work"):
+        scores = score_many(pairs, params, processes=workers, progress=tick)
+    startup.note(codec=info.name, utterances=len(pairs), workers=workers)
     if missing:
         gone = pd.DataFrame([{"utt_id": u, **failed_row(params, "no decoded audio")} for u in missing])
         scores = pd.concat([scores, gone], ignore_index=True)
