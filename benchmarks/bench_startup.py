@@ -17,7 +17,7 @@ job's startup record splits them: imports, construct, weights, device). ``ratio`
 over full build. A codec whose build fails here (StableCodec: its package lives in another
 environment) is listed as skipped with the reason. Prints a Markdown table; ``--out`` writes JSON.
 
-    python benchmarks/bench_startup.py --repeats 3 --out bench_startup.json
+    python benchmarks/bench_startup.py --repeats 3 --threads 1 --out bench_startup.json
 """
 
 from __future__ import annotations
@@ -84,13 +84,18 @@ def worker(name: str, options: dict[str, Any], decode_only: bool, spawned_at: fl
     return out
 
 
-def run_worker(name: str, options: dict[str, Any], decode_only: bool) -> dict[str, Any]:
-    """:func:`worker` in a fresh interpreter (cwd: the repository root, so ../shared paths resolve)."""
+def run_worker(
+    name: str, options: dict[str, Any], decode_only: bool, threads: int | None = None
+) -> dict[str, Any]:
+    """:func:`worker` in a fresh interpreter (cwd: the repository root, so ../shared paths resolve);
+    ``threads``: the OpenMP/MKL thread count (default: the libraries' own choice)."""
     env = {
         **os.environ,
         "HF_HUB_OFFLINE": "1",
         "PYTHONPATH": os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")]),
     }
+    if threads is not None:
+        env.update({"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)})
     payload = json.dumps({"name": name, "options": options, "decode_only": decode_only})
     spawned_at = time.time()
     proc = subprocess.run(
@@ -111,12 +116,12 @@ def summarise(values: list[float]) -> dict[str, float]:
     return {"median": statistics.median(values), "min": min(values), "max": max(values)}
 
 
-def bench_codec(name: str, options: dict[str, Any], repeats: int) -> dict[str, Any]:
+def bench_codec(name: str, options: dict[str, Any], repeats: int, threads: int | None) -> dict[str, Any]:
     samples: dict[str, list[float]] = {m: [] for m in MEASURES}
     phases: dict[str, list[dict[str, float]]] = {"full": [], "decode_only": []}
     for _ in range(repeats):
         for decode_only in (False, True):
-            result = run_worker(name, options, decode_only)
+            result = run_worker(name, options, decode_only, threads)
             for measure in MEASURES:
                 if measure in result:
                     samples[measure].append(result[measure])
@@ -145,6 +150,12 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5, help="fresh processes per build kind (default 5)")
     parser.add_argument("--overlay", type=Path, default=REPO / "configs" / "offline.yaml")
     parser.add_argument("--codecs", nargs="*", help="only these codecs (default: every codec that builds)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        help="OpenMP/MKL threads per process (default: the libraries' choice; 1 is steadier on a busy "
+        "machine, where torch's spinning threads make small ops erratic)",
+    )
     parser.add_argument("--out", type=Path, help="write the numbers as JSON here")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--spawned-at", type=float, help=argparse.SUPPRESS)
@@ -164,7 +175,7 @@ def main() -> None:
             skipped[name] = "external codec (its own rule file)"
             continue
         try:
-            results[name] = bench_codec(name, options, args.repeats)
+            results[name] = bench_codec(name, options, args.repeats, args.threads)
         except RuntimeError as exc:
             skipped[name] = str(exc).split(". ")[0]  # the error's first sentence says why
         print(f"{name}: done", file=sys.stderr, flush=True)
@@ -172,6 +183,7 @@ def main() -> None:
     if args.out:
         meta = {
             "repeats": args.repeats,
+            "threads": args.threads,
             "overlay": str(args.overlay),
             "decode_seconds": DECODE_SECONDS,
             "python": platform.python_version(),
