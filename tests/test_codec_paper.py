@@ -511,6 +511,29 @@ def test_random_parts_are_seeded_by_name() -> None:
     assert np.array_equal(_built("neucodec", True).decode(fsq)[0], _built("distill", True).decode(fsq)[0])
 
 
+def test_dac_and_encodec_models_are_the_packages_and_their_encoder_counts_hold() -> None:
+    """The adapters assemble the models part by part: same state dict layout and attributes as the
+    package's constructors; and the encoder counts a decode-only build states are the encoders'."""
+    from dac.model.dac import DAC
+    from encodec.modules import SEANetEncoder
+
+    from nacbench.codecs.dac import DAC_24KHZ_CONFIG, DAC_24KHZ_ENCODER_PARAMETERS
+    from nacbench.codecs.encodec import ENCODER_PARAMETERS
+
+    package = DAC(**DAC_24KHZ_CONFIG)
+    ours = _get("dac").adapter.model  # type: ignore[attr-defined]  # the torch adapters' model
+    assert {k: v.shape for k, v in ours.state_dict().items()} == {
+        k: v.shape for k, v in package.state_dict().items()
+    }
+    assert (ours.hop_length, ours.latent_dim, ours.delay) == (
+        package.hop_length,
+        package.latent_dim,
+        package.delay,
+    )
+    assert count_parameters(package.encoder) == DAC_24KHZ_ENCODER_PARAMETERS
+    assert count_parameters(SEANetEncoder(channels=1, norm="weight_norm", causal=True)) == ENCODER_PARAMETERS
+
+
 def test_load_checkpoint_maps_zip_files_once_and_reads_legacy_files(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

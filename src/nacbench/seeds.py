@@ -27,7 +27,8 @@ selection (formerly ``SeedSequence([seed, sha256(speaker)[:8] little-endian])``)
 (formerly ``default_rng([seed, crc32(repr(key))])``) moved onto :func:`derive_rng` with this module, so
 they differ from runs made before it: a different (equally uniform) set of Arctic utterances, and
 bootstrap intervals that differ within their Monte Carlo error. Random-weight codec initialisation is
-torch's generator (``nacbench.codecs.torchutil.seeded``), seeded with the codec's ``seed`` option.
+torch's generator, seeded per model part (``nacbench.codecs.torchutil.seeded_part``: SHA-256 of the
+codec's ``seed`` option and the part's name), so a decode-only build gets the full build's decoder.
 """
 
 from __future__ import annotations

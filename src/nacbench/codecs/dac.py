@@ -11,12 +11,12 @@ the output with zeros to exactly ``320 * F`` so the length is a documented funct
 The output starts at the input's time origin (the package's own ``forward`` trims ``[:length]``), so
 there is no delay to remove.
 
-The model is assembled part by part (:func:`build_dac_model`): a shell of the package's ``DAC`` made on
-PyTorch's meta device (its attributes without memory or initialisation), then ``encoder``, ``quantizer``
-and ``decoder``, each built like ``DAC.__init__`` builds it and, for random weights, from its own seed
-(``torchutil.seeded_part``). A decode-only build (``decode_only=True``) leaves the encoder out: it has the
-full build's quantizer and decoder weights, reads only their keys from the weights file (memory-mapped),
-and counts the encoder's parameters on the meta shell, so its ``info`` equals the full build's.
+The model is assembled part by part (:func:`build_dac_model`, mirroring ``DAC.__init__``): ``encoder``,
+``quantizer`` and ``decoder``, each built as the constructor builds it and, for random weights, from its
+own seed (``torchutil.seeded_part``). A decode-only build (``decode_only=True``) leaves the encoder out:
+it has the full build's quantizer and decoder weights, reads only their keys from the weights file
+(memory-mapped), and states the encoder's parameter count (:data:`DAC_24KHZ_ENCODER_PARAMETERS`, or for
+another architecture counted on the meta device), so its ``info`` equals the full build's.
 """
 
 from __future__ import annotations
@@ -106,43 +106,68 @@ def _weights_file(weights: str | None, option: str) -> tuple[Path, str]:
 
 #: the model's parts, as ``DAC.__init__`` builds them (each followed by ``apply(init_weights)``)
 PARTS: tuple[str, ...] = ("encoder", "quantizer", "decoder")
+#: the 24 kHz encoder's parameter count (tests/test_codec_paper.py counts the package's Encoder): a
+#: decode-only build states it without building the encoder. Counting it on the meta device instead
+#: would cost about a second: the first weight_norm on that device imports torch's compiler stack.
+DAC_24KHZ_ENCODER_PARAMETERS = 21_521_536
 
 
 def build_dac_model(config: dict[str, Any], seed: int, decode_only: bool) -> tuple[DAC, int]:
-    """The package's ``DAC(**config)``, each part from its own seed part; without the encoder when
-    ``decode_only``. Returns the model and the encoder's parameter count (counted on the meta shell).
+    """The package's ``DAC(**config)`` made part by part, each part from its own seed part; without
+    the encoder when ``decode_only``. Returns the model and the encoder's parameter count.
 
-    The shell is ``DAC(**config)`` on the meta device: the constructor's own attributes (hop, latent
-    size, delay) without memory or initialisation. Its meta parts are then replaced by real ones built
-    with the constructor's arguments, or dropped (the encoder of a decode-only build).
+    Mirrors ``DAC.__init__`` of descript-audio-codec 1.0.0: the same attributes, and each part built
+    with the constructor's arguments and initialised as it does (``apply(init_weights)``), so the state
+    dict is the package model's (a test compares them). A decode-only model has no ``encoder`` and no
+    ``delay`` (which ``get_delay`` computes over the encoder's layers; only the package's chunked
+    ``compress`` reads it).
     """
     from dac.model import dac as dac_model
     from dac.nn.quantize import ResidualVectorQuantize
 
     options = {**_dac_defaults(), **config}
-    with torch.device("meta"):
-        model = dac_model.DAC(**options)
-    encoder_parameters = count_parameters(model.encoder)
+    latent_dim = options["latent_dim"]
+    if latent_dim is None:
+        latent_dim = options["encoder_dim"] * (2 ** len(options["encoder_rates"]))
+    model = dac_model.DAC.__new__(dac_model.DAC)
+    torch.nn.Module.__init__(model)
+    for attribute in ("encoder_dim", "encoder_rates", "decoder_dim", "decoder_rates", "sample_rate"):
+        setattr(model, attribute, options[attribute])
+    model.latent_dim = latent_dim
+    model.hop_length = np.prod(options["encoder_rates"])
+    for attribute in ("n_codebooks", "codebook_size", "codebook_dim"):
+        setattr(model, attribute, options[attribute])
+
+    def encoder() -> torch.nn.Module:
+        return dac_model.Encoder(options["encoder_dim"], options["encoder_rates"], latent_dim)
+
     builders = {
-        "encoder": lambda: dac_model.Encoder(model.encoder_dim, model.encoder_rates, model.latent_dim),
+        "encoder": encoder,
         "quantizer": lambda: ResidualVectorQuantize(
-            input_dim=model.latent_dim,
+            input_dim=latent_dim,
             n_codebooks=options["n_codebooks"],
             codebook_size=options["codebook_size"],
             codebook_dim=options["codebook_dim"],
             quantizer_dropout=options["quantizer_dropout"],
         ),
-        "decoder": lambda: dac_model.Decoder(model.latent_dim, model.decoder_dim, model.decoder_rates),
+        "decoder": lambda: dac_model.Decoder(latent_dim, options["decoder_dim"], options["decoder_rates"]),
     }
     for part in PARTS:
         if part == "encoder" and decode_only:
-            del model.encoder
             continue
         with seeded_part(seed, part):
             module = builders[part]()
             module.apply(dac_model.init_weights)
         setattr(model, part, module)
-    return model, encoder_parameters
+    if not decode_only:
+        model.delay = model.get_delay()
+        return model, count_parameters(model.encoder)
+    if {k: options[k] for k in ("encoder_dim", "encoder_rates", "latent_dim")} == {
+        k: DAC_24KHZ_CONFIG[k] for k in ("encoder_dim", "encoder_rates", "latent_dim")
+    }:
+        return model, DAC_24KHZ_ENCODER_PARAMETERS
+    with torch.device("meta"):  # another architecture (a weights file's own config): count it there
+        return model, count_parameters(encoder())
 
 
 def _dac_defaults() -> dict[str, Any]:

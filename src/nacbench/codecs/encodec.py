@@ -17,10 +17,10 @@ The model is built as the package's ``EncodecModel.encodec_model_24khz`` builds 
 own seed for random weights (``torchutil.seeded_part``), then the random codebooks
 (``quantizer.codebooks``, :func:`init_random_codebooks`). A decode-only build (``decode_only=True``) keeps
 no encoder: it has the full build's quantizer and decoder, reads only their keys from the checkpoint
-(memory-mapped), and counts the encoder's parameters on the meta device, so its ``info`` equals the full
-build's. One exception to "no encoder": random codebooks are drawn from the random encoder's outputs, so
-a random-weight decode-only build makes the encoder (from its seed, as the full build does), draws the
-codebooks and drops it.
+(memory-mapped), and states the encoder's parameter count (:data:`ENCODER_PARAMETERS`), so its ``info``
+equals the full build's. One exception to "no encoder": random codebooks are drawn from the random
+encoder's outputs, so a random-weight decode-only build makes the encoder (from its seed, as the full
+build does), draws the codebooks and drops it.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
+from torch import nn
 
 from nacbench.codecs import register
 from nacbench.codecs.base import CodecInfo, WeightsUnavailableError
@@ -70,6 +71,10 @@ CHECKPOINT = "encodec_24khz-d7cc33bc.th"
 #: the arguments ``EncodecModel.encodec_model_24khz`` builds the model with (encodec 0.1.1)
 TARGET_BANDWIDTHS: list[float] = [1.5, 3.0, 6, 12.0, 24.0]
 PARTS: tuple[str, ...] = ("encoder", "decoder", "quantizer")
+#: the 24 kHz encoder's parameter count (tests/test_codec_paper.py counts the package's SEANetEncoder):
+#: a decode-only build states it without building the encoder. Counting it on the meta device instead
+#: would cost about a second: the first weight_norm on that device imports torch's compiler stack.
+ENCODER_PARAMETERS = 7_425_792
 
 
 def bandwidth_for(model: EncodecModel, n_codebooks: int) -> float:
@@ -104,6 +109,15 @@ def init_random_codebooks(model: EncodecModel, probe_frames: int = 64) -> None:
             residual = residual - book.decode(book.encode(residual))
 
 
+class _StridesOnly(nn.Module):
+    """What ``EncodecModel.__init__`` reads of its encoder (the strides, for the frame rate), standing in
+    for the encoder of a build that has none; removed once the model is made."""
+
+    def __init__(self, ratios: list[int]) -> None:
+        super().__init__()
+        self.ratios = list(ratios)
+
+
 def build_encodec_model(
     seed: int, random_weights: bool, decode_only: bool, pretrained_name: bool
 ) -> tuple[EncodecModel, int]:
@@ -111,31 +125,28 @@ def build_encodec_model(
     (encoder, decoder, quantizer, and for random weights the codebooks) from its own seed part. Returns the
     model (without its encoder when ``decode_only``) and the encoder's parameter count.
 
-    A decode-only build makes its encoder on the meta device (no memory, no initialisation: only the
-    constructor's arguments are read from it), except with random weights, whose codebooks are drawn
-    from the real encoder's outputs (see the module doc). ``pretrained_name``: the model's ``name`` as the
-    package sets it (``encodec_24khz`` when pretrained, else ``unset``).
+    A decode-only build makes no encoder (the decoder has the same strides and dimension) and states its
+    parameter count (:data:`ENCODER_PARAMETERS`), except with random weights, whose codebooks are drawn
+    from the real encoder's outputs (see the module doc). ``pretrained_name``: the model's ``name`` as
+    the package sets it (``encodec_24khz`` when pretrained, else ``unset``).
     """
     from encodec import EncodecModel
     from encodec import modules as m
     from encodec import quantization as qt
 
-    def build_encoder() -> m.SEANetEncoder:
-        return m.SEANetEncoder(channels=1, norm="weight_norm", causal=True)
-
-    if decode_only and not random_weights:
-        with torch.device("meta"):
-            encoder = build_encoder()
-    else:
-        with seeded_part(seed, "encoder"):
-            encoder = build_encoder()
     with seeded_part(seed, "decoder"):
         decoder = m.SEANetDecoder(channels=1, norm="weight_norm", causal=True)
-    n_q = int(1000 * TARGET_BANDWIDTHS[-1] // (math.ceil(SAMPLE_RATE / encoder.hop_length) * 10))
+    encoder: nn.Module
+    if decode_only and not random_weights:
+        encoder = _StridesOnly(decoder.ratios)
+    else:
+        with seeded_part(seed, "encoder"):
+            encoder = m.SEANetEncoder(channels=1, norm="weight_norm", causal=True)
+    n_q = int(1000 * TARGET_BANDWIDTHS[-1] // (math.ceil(SAMPLE_RATE / decoder.hop_length) * 10))
     with seeded_part(seed, "quantizer"):
-        quantizer = qt.ResidualVectorQuantizer(dimension=encoder.dimension, n_q=n_q, bins=CODEBOOK_SIZE)
+        quantizer = qt.ResidualVectorQuantizer(dimension=decoder.dimension, n_q=n_q, bins=CODEBOOK_SIZE)
     model = EncodecModel(
-        encoder,
+        encoder,  # type: ignore[arg-type]  # a decode-only build's stand-in: the constructor reads .ratios
         decoder,
         quantizer,
         TARGET_BANDWIDTHS,
@@ -148,7 +159,7 @@ def build_encodec_model(
     if random_weights:
         with seeded_part(seed, "quantizer.codebooks"):
             init_random_codebooks(model)
-    encoder_parameters = count_parameters(model.encoder)
+    encoder_parameters = ENCODER_PARAMETERS if decode_only else count_parameters(model.encoder)
     if decode_only:
         del model.encoder
     return model.eval(), encoder_parameters
