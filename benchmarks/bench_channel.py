@@ -4,7 +4,11 @@
    (int -> binary string -> flip each bit with ``random() < p`` -> int), on ``--minutes`` of 75 Hz x 6
    codebooks x 10-bit codes split into 10-second utterances. Throughput is transmitted bits per second
    of wall time, the median of ``--repeats`` runs; the ratio is vectorised over reference.
-2. ``binary_switching`` on a random 1024-entry, 10-bit codebook of dimension ``--bsa-dim`` with
+2. One channel condition as the pipeline pays for it: ``stages.transmit_shard`` file to file (read a
+   codes shard of ``--condition-s`` seconds of those codes, transmit, write the received shard) inside a
+   running process, as the decode job runs it, against the same call in a fresh interpreter (a channel
+   job of its own: interpreter start, the package's imports, the work), medians of ``--repeats``.
+3. ``binary_switching`` on a random 1024-entry, 10-bit codebook of dimension ``--bsa-dim`` with
    Dirichlet usage, from a seeded random start and from the natural start (``make_labelling`` runs
    both), with BLAS held to one thread: the issue asks for "seconds on one core".
 
@@ -22,6 +26,9 @@ import os
 import platform
 import random
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -29,7 +36,9 @@ from pathlib import Path
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from nacbench.artifacts import CodeShard, save_shard
 from nacbench.channel import transmit
+from nacbench.codecs.base import CodecInfo
 from nacbench.conditions import ChannelSpec
 from nacbench.labelling import binary_switching
 from nacbench.seeds import derive_rng
@@ -114,6 +123,29 @@ def bench_transmit(args: argparse.Namespace) -> list[dict]:
     return rows
 
 
+def bench_condition(args: argparse.Namespace) -> dict:
+    """Seconds per channel condition: in the decode job's process vs a process of its own."""
+    from nacbench.stages import transmit_shard
+
+    codes = make_codes(args.condition_s / 60, args.utterance_s, args.seed)
+    channel = "bsc-p0.01-seed0"
+    with tempfile.TemporaryDirectory() as tmp:
+        info, shard, out = Path(tmp, "codec.json"), Path(tmp, "000.npz"), Path(tmp, "received.npz")
+        CodecInfo("bench", "bench", 16_000, 16_000, FRAME_RATE, (2**BITS,) * N_CODEBOOKS, "rvq").write(info)
+        save_shard(shard, CodeShard([f"u{i}" for i in range(len(codes))], codes, False), N_CODEBOOKS)
+        call = (str(shard), str(info), channel, "bench", "ds", "000", str(out))
+        in_job = median_seconds(lambda: transmit_shard(*call), args.repeats)
+        script = f"from nacbench.stages import transmit_shard; transmit_shard(*{call!r})"
+        own = median_seconds(lambda: subprocess.run([sys.executable, "-c", script], check=True), args.repeats)
+    return {
+        "channel": channel,
+        "audio_s": args.condition_s,
+        "bits": sum(c.size for c in codes) * BITS,
+        "in_decode_job_s": in_job,
+        "own_process_s": own,
+    }
+
+
 def bench_switching(args: argparse.Namespace) -> list[dict]:
     rng = np.random.default_rng(args.seed)
     vectors = rng.normal(size=(args.bsa_size, args.bsa_dim)).astype(np.float32)
@@ -149,6 +181,9 @@ def main() -> None:
     )
     parser.add_argument("--repeats", type=int, default=5, help="repeats of the vectorised channel (median)")
     parser.add_argument("--reference-repeats", type=int, default=3, help="repeats of the Python reference")
+    parser.add_argument(
+        "--condition-s", type=float, default=60.0, help="audio seconds in the shard of the per-condition test"
+    )
     parser.add_argument("--bsa-size", type=int, default=1024)
     parser.add_argument("--bsa-dim", type=int, default=1024)
     parser.add_argument("--seed", type=int, default=0)
@@ -156,6 +191,7 @@ def main() -> None:
     args = parser.parse_args()
 
     channel = bench_transmit(args)
+    condition = bench_condition(args)
     switching = bench_switching(args)
 
     print(
@@ -167,6 +203,11 @@ def main() -> None:
         ref = f"{row['reference_bits_per_s'] / 1e6:18.3f}" if "reference_s" in row else f"{'-':>18}"
         speed = f"{row['speedup']:10.0f}" if "speedup" in row else f"{'-':>10}"
         print(f"{name:<14}{row['vectorised_bits_per_s'] / 1e6:19.1f}{ref}{speed}")
+    print(
+        f"\none channel condition ({condition['audio_s']:g} s of codes, file to file): "
+        f"{condition['in_decode_job_s'] * 1000:.1f} ms in the decode job's process, "
+        f"{condition['own_process_s']:.2f} s as a process of its own"
+    )
     print(f"\nbinary switching, {args.bsa_size} entries x dim {args.bsa_dim}, one BLAS thread")
     print(f"{'start':<10}{'seconds':>9}{'switches':>10}{'initial cost':>14}{'final cost':>12}")
     for row in switching:
@@ -184,6 +225,7 @@ def main() -> None:
             },
             "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
             "channel": channel,
+            "condition": condition,
             "switching": switching,
         }
         args.out.write_text(json.dumps(payload, indent=2) + "\n")

@@ -426,3 +426,41 @@ def test_a_truncated_metrics_shard_is_named_by_tidy_scores(tmp_path: Path) -> No
     with pytest.raises(ArtifactError, match=r"001\.parquet.*rerun"):
         stages.tidy_scores([str(good), str(bad)], str(tmp_path / "t.parquet"), str(tmp_path / "t.csv.gz"))
     assert not (tmp_path / "t.parquet").exists()
+
+
+def test_a_decode_job_gives_what_separate_channel_and_full_model_one_by_one_give(tmp_path: Path) -> None:
+    """The decode job transmits the clean codes, then decodes them decode-only in order of length (equal
+    lengths batched): the received codes equal the separate channel stage's, and the audio the full
+    model's (bit for bit in the same batches; to float rounding one utterance at a time)."""
+    from nacbench.audio import read_audio
+    from nacbench.codecs import build_codec
+
+    options = {"adapter": "encodec", "random_weights": True, "n_codebooks": 4}
+    info = tmp_path / "codec.json"
+    stages.write_codec_info("enc", options, "cpu", str(info))
+    rng = np.random.default_rng(0)
+    lengths = [30, 12, 30, 7, 12, 30]  # equal lengths share a batch under exact batching
+    clean = [rng.integers(0, 1024, (4, n)) for n in lengths]
+    ids = [f"u{i}" for i in range(len(lengths))]
+    codes = tmp_path / "codes.npz"
+    save_shard(codes, CodeShard(ids, clean, True), 4)
+    channel = "bsc-p0.05-seed0"
+
+    fused = tmp_path / "fused"
+    stages.transmit_and_decode(
+        "enc", options, "cpu", str(codes), str(info), channel, "ds", "000",
+        str(fused / "received.npz"), str(fused / "audio"), str(fused / "listen"), [],
+    )  # fmt: skip
+    apart = tmp_path / "received.npz"
+    stages.transmit_shard(str(codes), str(info), channel, "enc", "ds", "000", str(apart))
+    received, fused_received = load_shard(apart), load_shard(fused / "received.npz")
+    assert all(np.array_equal(a, b) for a, b in zip(received.codes, fused_received.codes, strict=True))
+    assert any(not np.array_equal(a, b) for a, b in zip(received.codes, clean, strict=True))
+
+    full = build_codec("enc", options)
+    together = full.decode(received.codes)  # the same batches: bit-identical
+    for utt, c, batched in zip(received.utt_ids, received.codes, together, strict=True):
+        written = read_audio(fused / "audio" / f"{utt}.wav", expected_rate=24_000)
+        assert np.array_equal(written, batched)
+        # one by one: the batched convolutions round differently in the last bits (float32)
+        np.testing.assert_allclose(written, full.decode([c])[0], rtol=0, atol=1e-6)

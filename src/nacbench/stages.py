@@ -680,10 +680,12 @@ def transcribe_shard(
     Every utterance needs its reference text (WER is scored against it): checked before the ASR model
     is loaded.
     """
-    from nacbench.asr.backends import make_transcriber
+    with phase("imports"):
+        from nacbench.asr.backends import make_transcriber
 
     require_transcripts(rows, dataset, "ASR (WER/CER against the reference text)")
-    transcriber = make_transcriber({**asr, "device": device})
+    with phase("weights"):  # the ASR model is read from disk (or the hub cache), nothing is built
+        transcriber = make_transcriber({**asr, "device": device})
     info = CodecInfo.read(info_path) if info_path else None
     ids, wavs = [], []
     for utt, path in zip(rows.utt_id, rows.path, strict=True):
@@ -693,7 +695,8 @@ def transcribe_shard(
     hyps: list[str] = []
     for start in progress(range(0, len(wavs), CHUNK), desc="transcribe"):
         log.info("transcribing %s", ", ".join(ids[start : start + CHUNK]))
-        hyps += transcriber.transcribe(wavs[start : start + CHUNK])
+        with phase("work"):
+            hyps += transcriber.transcribe(wavs[start : start + CHUNK])
     table = pd.DataFrame(
         {
             "utt_id": ids,
@@ -715,7 +718,8 @@ def measure_enc_rtf(
     codec = load_codec(name, options, device)
     rows = read_manifest(manifest_path).iloc[: int(rtf["utterances"])]
     wavs = [resample(read_audio(p), SCORING_RATE, codec.info.input_sample_rate) for p in rows.path]
-    result = encoder_rtf(codec, wavs, repeats=int(rtf["repeats"]))
+    with phase("work"):
+        result = encoder_rtf(codec, wavs, repeats=int(rtf["repeats"]))
     result |= {"codec": name, "utterances": len(wavs), "random_weights": codec.info.random_weights}
     log.info("%s: encRTF %.4g on %s", name, result["enc_rtf"], result["device"])
     write_json(result, out)
