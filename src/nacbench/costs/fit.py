@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TypedDict
+from typing import Any, TypedDict
 
 import numpy as np
 from scipy.optimize import nnls
@@ -114,14 +114,20 @@ def fit_overhead_rate(audio_s: np.ndarray, wall_s: np.ndarray) -> tuple[float, f
     return float(a), float(b)
 
 
-def fit_cost_model(jobs: Sequence[BenchmarkJob]) -> CostModel:
-    """The cost model of one rule x codec from its measured jobs (all must share rule and codec)."""
+def one_group(jobs: Sequence[Any], what: str) -> tuple[str, str | None]:
+    """The (rule, codec) all ``jobs`` share (anything with a ``key`` :class:`JobPath`); a CostError
+    naming ``what`` when there are none or several."""
     if not jobs:
-        raise CostError("fit_cost_model: no jobs")
+        raise CostError(f"{what}: no jobs")
     keys = {(j.key.rule, j.key.codec) for j in jobs}
     if len(keys) != 1:
-        raise CostError(f"fit_cost_model: jobs of several rule x codec groups {sorted(keys, key=str)}")
-    rule, codec = keys.pop()
+        raise CostError(f"{what}: jobs of several rule x codec groups {sorted(keys, key=str)}")
+    return keys.pop()
+
+
+def fit_cost_model(jobs: Sequence[BenchmarkJob]) -> CostModel:
+    """The cost model of one rule x codec from its measured jobs (all must share rule and codec)."""
+    rule, codec = one_group(jobs, "fit_cost_model")
     wall = np.array([j.wall_s for j in jobs])
     cpu = np.array([j.cpu_s for j in jobs])
     rss = np.array([j.max_rss_mb for j in jobs])

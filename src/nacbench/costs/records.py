@@ -30,7 +30,7 @@ import numpy as np
 from nacbench import artifacts
 from nacbench.costs import CostError
 from nacbench.costs.benchmarks import BenchmarkJob, job_audio_seconds
-from nacbench.costs.fit import RECORD_SOURCE, CostModel
+from nacbench.costs.fit import RECORD_SOURCE, CostModel, one_group
 from nacbench.plan import Config
 from nacbench.startup import PHASES, RECORD_VERSION, read_record
 
@@ -173,12 +173,7 @@ def fit_record_model(jobs: Sequence[RecordedJob], max_rss_mb: float = math.nan) 
     over the jobs that processed audio. A rule whose jobs process no audio costs its median wall time
     per job. ``max_rss_mb`` comes from the group's benchmark files (a record holds no memory figure).
     """
-    if not jobs:
-        raise CostError("fit_record_model: no jobs")
-    keys = {(j.key.rule, j.key.codec) for j in jobs}
-    if len(keys) != 1:
-        raise CostError(f"fit_record_model: jobs of several rule x codec groups {sorted(keys, key=str)}")
-    rule, codec = keys.pop()
+    rule, codec = one_group(jobs, "fit_record_model")
     fixed = np.array([j.fixed_s for j in jobs])
     wall = np.array([j.wall_s for j in jobs])
     devices = sorted({j.device for j in jobs if j.device})
