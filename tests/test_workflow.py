@@ -339,7 +339,18 @@ def test_adding_a_p_flip_schedules_only_the_new_conditions(
     assert new and all(ChannelSpec.parse(c.channel).p_flip == 0.02 for c in new)
     jobs = sum(len(plan.shard_names(after, c.dataset)) for c in new)
     assert counts.pop("decode") == counts.pop("score") == jobs
-    assert set(counts) <= {"tidy_scores", "figure3", "table3", "report_page", "labelling_report", "all"}
+    counts.pop("total")
+    # the resolved config changed, and the tables read every condition
+    after_scores = {
+        "save_config",
+        "tidy_scores",
+        "figure3",
+        "table3",
+        "report_page",
+        "labelling_report",
+        "all",
+    }
+    assert set(counts) <= after_scores
 
 
 @pytest.mark.slow
