@@ -215,6 +215,12 @@ def load_codec(name: str, options: Mapping[str, Any], device: str, decode_only: 
     return codec
 
 
+def device_of(codec: CodecAdapter) -> str:
+    """Where the codec runs (``auto`` resolved): a torch adapter's device, else the CPU (TFLite,
+    libcodec2). Recorded in the job's startup record, so GPU and CPU timings are never mixed up."""
+    return str(getattr(codec, "device", "cpu"))
+
+
 def write_codec_info(name: str, options: Mapping[str, Any], device: str, out: str) -> None:
     load_codec(name, options, device).info.write(out)
 
@@ -238,7 +244,7 @@ def encode_shard(name: str, options: Mapping[str, Any], device: str, rows: pd.Da
             raise ValueError(f"utterance {utt}: {exc}") from exc
     codes: list[np.ndarray] = [np.empty((0, 0), np.int64)] * len(ids)
     order = by_length([len(w) for w in wavs])
-    startup.note(codec=name, device=device, utterances=len(ids))
+    startup.note(codec=name, device=device_of(codec), utterances=len(ids))
     for start in progress(range(0, len(order), CHUNK), desc=f"encode {name}"):
         chunk = order[start : start + CHUNK]
         log.info("encoding %s", ", ".join(ids[i] for i in chunk))
@@ -393,7 +399,7 @@ def decode_shard(
     Path(listen_dir).mkdir(parents=True, exist_ok=True)
     keep = set(listen_ids)
     order = by_length([c.shape[1] for c in shard.codes])
-    startup.note(codec=name, device=device, utterances=len(order))
+    startup.note(codec=name, device=device_of(codec), utterances=len(order))
     for start in progress(range(0, len(order), CHUNK), desc=f"decode {name}"):
         chunk = order[start : start + CHUNK]
         log.info("decoding %s", ", ".join(shard.utt_ids[i] for i in chunk))
