@@ -134,6 +134,51 @@ def test_decode_only_lyra_decodes_exactly_without_the_encoder_model(model_dir, l
     np.testing.assert_array_equal(decoder.codeword_vectors()[3], lyra30.codeword_vectors()[3])
 
 
+def _dequantized(codec, codes: np.ndarray) -> np.ndarray:
+    """``[64, frames]``: what Lyra's own RVQ hands LyraGAN for ``codes``."""
+    _, dequantize = codec._models.quantizer_runners()
+    return np.stack(
+        [dequantize(encoding_indices=i)["output_0"].reshape(64) for i in decoder_indices(codes)], axis=1
+    )
+
+
+def test_latent_is_what_the_rvq_quantizes_and_lyragan_decodes(model_dir, lyra30, speech, codes30) -> None:
+    """encode_latent is the RVQ's input (more stages land closer to it), decode_latent is the decoder
+    behind decode (the RVQ's sums give decode's audio exactly), so another quantizer can be swapped in."""
+    wavs = [resample(w, SCORING_RATE, lyra30.info.input_sample_rate) for w in speech[:2]]
+    latents = lyra30.encode_latent(wavs)
+    for latent, codes in zip(latents, codes30[:2], strict=True):
+        assert latent.dtype == np.float32 and latent.shape == (64, codes.shape[1])
+    lyra4 = _build(model_dir, 4)
+    errors = {}
+    for n, codec in ((4, lyra4), (30, lyra30)):
+        codes = codec.encode(wavs[:1])[0]
+        errors[n] = float(np.mean((_dequantized(codec, codes) - latents[0]) ** 2))
+    assert errors[30] < 0.5 * errors[4]  # residual stages refine the encoder's latent
+    (from_sums,) = lyra30.decode_latent([_dequantized(lyra30, codes30[0])])
+    assert np.array_equal(from_sums, lyra30.decode(codes30[:1])[0])
+    # the unquantized latent decodes to speech at least as intelligible as 6 kbps codes
+    (direct,) = lyra30.decode_latent(latents[:1])
+    unquantized = stoi(*trim_to_common_length(speech[0], direct), SCORING_RATE, extended=False)
+    assert unquantized > 0.9
+
+
+def test_latent_access_is_refused_by_name_where_absent(model_dir) -> None:
+    from nacbench.codecs import Capability, MissingCapabilityError
+
+    decoder = _build(model_dir, 30, decode_only=True)
+    assert decoder.has(Capability.DECODE_LATENT) and not decoder.has(Capability.ENCODE_LATENT)
+    with pytest.raises(DecodeOnlyError, match="cannot encode_latent"):
+        decoder.encode_latent([np.zeros(640, np.float32)])
+    with pytest.raises(ValueError, match=r"latent 0 has shape \(32, 3\), expected \(64, frames\)"):
+        decoder.decode_latent([np.zeros((32, 3), np.float32)])
+    codec2 = build_codec("codec2-3200", {"adapter": "codec2", "mode": 3200})
+    with pytest.raises(
+        MissingCapabilityError, match=r"codec 'codec2-3200' .* 'encode_latent', which the quantizer"
+    ):
+        codec2.require(Capability.ENCODE_LATENT, "the quantizer swap")
+
+
 def test_decoder_indices_mark_unused_slots_with_minus_one() -> None:
     codes = np.array([[3, 4], [15, 0]])
     indices = decoder_indices(codes)

@@ -135,8 +135,13 @@ def test_a_missing_capability_names_codec_and_capability(capability: Capability)
     with pytest.raises(MissingCapabilityError, match=rf"codec 'bare' .* {capability.value!r}, which X needs"):
         Bare().require(capability, "X")
     method = getattr(Bare(), capability.value)
+    arguments = {
+        Capability.QUANTIZER_OUTPUT: (np.zeros((1, 1), dtype=np.int64),),
+        Capability.ENCODE_LATENT: ([np.zeros(320, dtype=np.float32)],),
+        Capability.DECODE_LATENT: ([np.zeros((8, 2), dtype=np.float32)],),
+    }
     with pytest.raises(MissingCapabilityError, match=capability.value):
-        method(np.zeros((1, 1), dtype=np.int64)) if capability is Capability.QUANTIZER_OUTPUT else method()
+        method(*arguments.get(capability, ()))
 
 
 def test_code_analysis_refuses_a_codec_without_quantizer_output(tmp_path: Path) -> None:

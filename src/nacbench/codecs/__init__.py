@@ -76,14 +76,19 @@ def _count(options: Options, key: str, default: int) -> int:
     return value
 
 
-_VECTORS = frozenset({Capability.CODEWORD_VECTORS})
 _TORCH_VQ = frozenset({Capability.CODEWORD_VECTORS, Capability.ENCODER_MODULES})
+#: NeuCodec: the code-level views of Study B and the labelling study (no latent access yet)
+_NEUCODEC = _TORCH_VQ | {Capability.QUANTIZER_OUTPUT}
 #: Codec2 bits per frame by mode (libcodec2's codec2_bits_per_frame; mode 700 is 700C)
 CODEC2_BITS_PER_FRAME: dict[int, int] = {3200: 64, 2400: 48, 1600: 64, 1400: 56, 1300: 52, 1200: 48, 700: 28}
 
 
+#: Lyra v2: codeword vectors and its encoder's 64-d latent (LyraGAN decodes any 64-d vector)
+_LYRA = frozenset({Capability.CODEWORD_VECTORS, Capability.ENCODE_LATENT, Capability.DECODE_LATENT})
+
+
 def _lyra_layout(options: Options) -> StaticLayout:
-    return StaticLayout((16,) * _count(options, "num_quantizers", 30), None, _VECTORS)
+    return StaticLayout((16,) * _count(options, "num_quantizers", 30), None, _LYRA)
 
 
 def _codec2_layout(options: Options) -> StaticLayout:
@@ -98,7 +103,7 @@ def _codec2_layout(options: Options) -> StaticLayout:
 
 def _neucodec_layout(options: Options) -> StaticLayout:
     del options  # both variants and both decoder rates share the encoder's FSQ
-    return StaticLayout((4**8,), (4,) * 8, frozenset(Capability))
+    return StaticLayout((4**8,), (4,) * 8, _NEUCODEC)
 
 
 def _stablecodec_layout(options: Options) -> StaticLayout:

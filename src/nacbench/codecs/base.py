@@ -131,10 +131,17 @@ class Capability(str, Enum):
     QUANTIZER_OUTPUT = "quantizer_output"
     #: ``encoder_modules()``: the torch modules of the encoder alone (encRTF device, parameter counts)
     ENCODER_MODULES = "encoder_modules"
+    #: ``encode_latent(wavs)``: the continuous vectors the quantizer consumes, ``[dim, frames]`` each
+    #: (a quantizer fitted post hoc replaces the codec's own: the quantizer swap)
+    ENCODE_LATENT = "encode_latent"
+    #: ``decode_latent(latents)``: audio from vectors in the space the decoder consumes
+    DECODE_LATENT = "decode_latent"
 
 
 #: the capabilities that need the encoder: a decode-only build does not provide them
-ENCODER_CAPABILITIES: frozenset[Capability] = frozenset({Capability.ENCODER_MODULES})
+ENCODER_CAPABILITIES: frozenset[Capability] = frozenset(
+    {Capability.ENCODER_MODULES, Capability.ENCODE_LATENT}
+)
 
 
 class MissingCapabilityError(NotImplementedError):
@@ -239,6 +246,17 @@ class CodecAdapter(ABC):
     def encoder_modules(self) -> list[Any]:
         """Torch modules that make up the encoder alone (:attr:`Capability.ENCODER_MODULES`)."""
         raise self._missing(Capability.ENCODER_MODULES)
+
+    def encode_latent(self, wavs: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Per waveform (at the input rate), the unquantized vectors the quantizer consumes:
+        ``[dim, frames]`` float32, one frame per code frame (:attr:`Capability.ENCODE_LATENT`)."""
+        raise self._missing(Capability.ENCODE_LATENT)
+
+    def decode_latent(self, latents: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Audio (at the output rate) from ``[dim, frames]`` vectors in the space the decoder consumes:
+        what a quantizer other than the codec's own hands to the decoder
+        (:attr:`Capability.DECODE_LATENT`)."""
+        raise self._missing(Capability.DECODE_LATENT)
 
     def check_codes(self, codes: np.ndarray) -> None:
         """Raise if ``codes`` does not fit this codec's layout (shape, dtype, range)."""

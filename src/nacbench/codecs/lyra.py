@@ -167,6 +167,36 @@ class LyraAdapter(CodecAdapter):
         # Lyra's own decoder hands out int16, i.e. clips to full scale: do the same.
         return np.clip(out.reshape(-1), -1.0, 1.0)
 
+    def encode_latent(self, wavs: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """The SoundStream encoder's 64-d feature per 20 ms frame, ``[64, frames]``: what Lyra's RVQ
+        quantizes (frames as :meth:`encode` gives codes)."""
+        self.require_encoder("encode_latent")
+        encoder = self._models.runner(ENCODER_MODEL, "serving_default")
+        out = []
+        for wav in wavs:
+            frames = frame_audio(wav)
+            latent = np.empty((FEATURE_DIM, len(frames)), dtype=np.float32)
+            for t, frame in enumerate(frames):
+                latent[:, t] = encoder(input_audio=frame[None, :])["output_0"].reshape(FEATURE_DIM)
+            out.append(latent)
+        return out
+
+    def decode_latent(self, latents: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """LyraGAN on ``[64, frames]`` features (any 64-d vectors: the RVQ's sums or another quantizer's
+        reconstruction), clipped to full scale as :meth:`decode` is."""
+        generator = self._models.runner("lyragan.tflite", "serving_default")
+        out = []
+        for i, latent in enumerate(latents):
+            latent = np.asarray(latent, dtype=np.float32)
+            if latent.ndim != 2 or latent.shape[0] != FEATURE_DIM:
+                raise ValueError(
+                    f"codec {self.info.name!r}: latent {i} has shape {latent.shape}, expected ({FEATURE_DIM}, frames)"
+                )
+            audio = [generator(input_audio=v.reshape(1, 1, FEATURE_DIM))["output_0"][0] for v in latent.T]
+            wav = np.concatenate(audio) if audio else np.zeros(0, np.float32)
+            out.append(np.clip(wav, -1.0, 1.0).astype(np.float32))
+        return out
+
     def codeword_vectors(self) -> list[np.ndarray]:
         """Per stage k, ``[16, 64]``: the quantizer's decoded feature when only slot k holds index i.
 
