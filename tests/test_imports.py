@@ -34,6 +34,7 @@ LAYERS: tuple[frozenset[str], ...] = (
             "logs",
             "metrics",
             "plan",
+            "posthoc",
             "resources",
             "timing",
         }

@@ -1,0 +1,242 @@
+"""Quantizers fitted post hoc on a codec's latent: the other half of the quantizer swap (issue 13).
+
+The paper compares codecs that differ in more than their quantizer. Fitting a quantizer on the latent
+of one trained codec (its ``encode_latent``), at exactly the native bits per frame, and decoding its
+reconstruction with the same decoder (``decode_latent``), isolates the quantizer. Two kinds, fitted the
+same way on the same latents (a fit set disjoint from the evaluation set):
+
+- :class:`PosthocFSQ`: a PCA rotation of the latent, a per-frame bit budget split across components,
+  and a uniform grid of ``2**bits`` levels per used component between clipping limits fitted on the fit
+  set. Each component's level index is written in natural binary, one small codebook per used
+  component, so the channel, the labellings and the expected-distortion table apply unchanged. The
+  budget is split by **reverse water-filling** (``allocation="water-filling"``: each bit goes to the
+  component whose quantization error it reduces most, variance x 4^-bits) or as **fixed levels**
+  (``allocation="fixed"``: ``bits_per_component`` bits for each of the leading components, FSQ's
+  ``[4] * k`` being 2 bits each).
+- :class:`PosthocRVQ`: residual k-means, ``stages`` codebooks of ``2**bits`` entries, each fitted on
+  what the stages before it left; k-means++ seeding from :func:`nacbench.seeds.fit_rng`.
+
+Both are deterministic for a given fit set and seed, and ``quantize`` / ``dequantize`` map
+``[dim, frames]`` latents to ``[codebooks, frames]`` integer codes and back.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from nacbench.seeds import fit_rng
+
+Allocation = Literal["water-filling", "fixed"]
+#: clipping limits tried per component, in standard deviations; the fit keeps the one with least MSE
+CLIP_SIGMAS: tuple[float, ...] = tuple(np.round(np.arange(1.0, 5.01, 0.25), 2))
+#: Lloyd iterations per k-means stage (stops earlier when no assignment changes)
+KMEANS_ITERATIONS = 50
+
+
+def stack_frames(latents: Sequence[np.ndarray]) -> np.ndarray:
+    """``[frames, dim]`` float64 of every frame of ``[dim, frames]`` latents; refuses mixed dims."""
+    arrays = [np.asarray(x, dtype=np.float64) for x in latents]
+    if not arrays or any(a.ndim != 2 for a in arrays):
+        raise ValueError("latents: expected a non-empty list of [dim, frames] arrays")
+    dims = {a.shape[0] for a in arrays}
+    if len(dims) != 1:
+        raise ValueError(f"latents: mixed dimensions {sorted(dims)}")
+    return np.concatenate([a.T for a in arrays], axis=0)
+
+
+def water_filling(variances: np.ndarray, budget: int, max_bits: int = 16) -> np.ndarray:
+    """Integer bits per component summing to ``budget``: each bit to the component with the largest
+    remaining error ``variance * 4**-bits`` (ties to the lower index: deterministic)."""
+    if budget < 1:
+        raise ValueError(f"bits per frame must be >= 1, got {budget}")
+    variances = np.asarray(variances, dtype=np.float64)
+    if budget > max_bits * len(variances):
+        raise ValueError(f"{budget} bits per frame exceed {max_bits} bits x {len(variances)} components")
+    bits = np.zeros(len(variances), dtype=np.int64)
+    for _ in range(budget):
+        error = np.where(bits < max_bits, variances * 4.0 ** (-bits), -np.inf)
+        bits[int(np.argmax(error))] += 1
+    return bits
+
+
+def _grid(limit: float, levels: int) -> np.ndarray:
+    """``levels`` reconstruction points evenly spaced in cells across [-limit, limit] (midrise)."""
+    step = 2 * limit / levels
+    return -limit + step * (np.arange(levels) + 0.5)
+
+
+def _scalar_index(values: np.ndarray, limit: float, levels: int) -> np.ndarray:
+    step = 2 * limit / levels
+    return np.clip(np.floor((values + limit) / step), 0, levels - 1).astype(np.int64)
+
+
+@dataclass
+class PosthocFSQ:
+    """PCA + uniform scalar levels per component (see the module doc). Codebook ``k`` is component
+    ``used[k]`` with ``2**bits[k]`` levels; unused components decode to the fit set's mean."""
+
+    mean: np.ndarray  # [dim]
+    rotation: np.ndarray  # [dim, dim], columns = principal directions, by decreasing variance
+    variances: np.ndarray  # [dim], along the columns of ``rotation``
+    bits: np.ndarray  # [dim] bits per component (0 = not sent)
+    limits: np.ndarray  # [dim] clipping limit per component (0 where not sent)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def fit(
+        cls,
+        latents: Sequence[np.ndarray],
+        bits_per_frame: int,
+        allocation: Allocation = "water-filling",
+        bits_per_component: int = 2,
+    ) -> PosthocFSQ:
+        frames = stack_frames(latents)
+        mean = frames.mean(axis=0)
+        centred = frames - mean
+        _, singular, vt = np.linalg.svd(centred, full_matrices=False)
+        rotation = vt.T
+        # a principal direction's sign is arbitrary: fix it so the largest loading is positive
+        signs = np.sign(rotation[np.argmax(np.abs(rotation), axis=0), np.arange(rotation.shape[1])])
+        rotation = rotation * np.where(signs == 0, 1.0, signs)
+        variances = singular**2 / max(len(frames) - 1, 1)
+        if rotation.shape[1] < frames.shape[1]:  # fewer frames than dimensions
+            raise ValueError(f"latents: {len(frames)} frames cannot fit a {frames.shape[1]}-d PCA")
+        if allocation == "water-filling":
+            bits = water_filling(variances, bits_per_frame)
+        elif allocation == "fixed":
+            if bits_per_frame % bits_per_component:
+                raise ValueError(f"{bits_per_frame} bits per frame is no multiple of {bits_per_component}")
+            count = bits_per_frame // bits_per_component
+            if count > len(variances):
+                raise ValueError(f"{count} components asked for, the latent has {len(variances)}")
+            bits = np.zeros(len(variances), dtype=np.int64)
+            bits[:count] = bits_per_component
+        else:
+            raise ValueError(f"allocation: {allocation!r} is neither 'water-filling' nor 'fixed'")
+        projected = centred @ rotation
+        limits = np.zeros(len(variances))
+        for k in np.flatnonzero(bits):
+            sigma = float(np.sqrt(variances[k])) or 1.0
+            column, levels = projected[:, k], 2 ** int(bits[k])
+            errors = []
+            for c in CLIP_SIGMAS:
+                grid = _grid(c * sigma, levels)
+                errors.append(np.mean((grid[_scalar_index(column, c * sigma, levels)] - column) ** 2))
+            limits[k] = CLIP_SIGMAS[int(np.argmin(errors))] * sigma
+        meta = {"kind": "fsq", "bits_per_frame": int(bits.sum()), "allocation": allocation}
+        return cls(mean, rotation, variances, bits, limits, meta)
+
+    @property
+    def used(self) -> np.ndarray:
+        return np.flatnonzero(self.bits)
+
+    @property
+    def codebook_sizes(self) -> tuple[int, ...]:
+        return tuple(2 ** int(self.bits[k]) for k in self.used)
+
+    def quantize(self, latent: np.ndarray) -> np.ndarray:
+        """``[dim, frames]`` -> ``[codebooks, frames]`` level indices (natural binary order)."""
+        projected = (np.asarray(latent, dtype=np.float64).T - self.mean) @ self.rotation
+        rows = [_scalar_index(projected[:, k], self.limits[k], 2 ** int(self.bits[k])) for k in self.used]
+        return np.stack(rows).astype(np.int64)
+
+    def dequantize(self, codes: np.ndarray) -> np.ndarray:
+        """``[codebooks, frames]`` -> ``[dim, frames]`` float32 reconstruction."""
+        codes = np.asarray(codes, dtype=np.int64)
+        values = np.zeros((codes.shape[1], len(self.bits)))
+        for row, k in enumerate(self.used):
+            values[:, k] = _grid(self.limits[k], 2 ** int(self.bits[k]))[codes[row]]
+        return (values @ self.rotation.T + self.mean).T.astype(np.float32)
+
+    def to_npz(self, path: str | Path) -> None:
+        meta = np.array(json.dumps(self.meta))
+        np.savez(
+            path,
+            mean=self.mean,
+            rotation=self.rotation,
+            variances=self.variances,
+            bits=self.bits,
+            limits=self.limits,
+            meta=meta,
+        )
+
+    @classmethod
+    def from_npz(cls, path: str | Path) -> PosthocFSQ:
+        with np.load(path) as data:
+            meta = json.loads(str(data["meta"]))
+            return cls(data["mean"], data["rotation"], data["variances"], data["bits"], data["limits"], meta)
+
+
+def kmeans(points: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    """``k`` centroids of ``points`` ``[n, dim]``: k-means++ seeding, then Lloyd's iterations."""
+    if len(points) < k:
+        raise ValueError(f"k-means: {len(points)} points cannot make {k} centroids")
+    centroids = [points[rng.integers(len(points))]]
+    distance = np.sum((points - centroids[0]) ** 2, axis=1)
+    for _ in range(1, k):
+        total = distance.sum()
+        index = rng.choice(len(points), p=distance / total) if total > 0 else rng.integers(len(points))
+        centroids.append(points[index])
+        distance = np.minimum(distance, np.sum((points - points[index]) ** 2, axis=1))
+    centres = np.stack(centroids)
+    assignment = np.full(len(points), -1)
+    for _ in range(KMEANS_ITERATIONS):
+        new = nearest(points, centres)
+        if np.array_equal(new, assignment):
+            break
+        assignment = new
+        for j in range(k):
+            members = points[assignment == j]
+            if len(members):
+                centres[j] = members.mean(axis=0)
+    return centres
+
+
+def nearest(points: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    """Index of the nearest centre for every point (squared Euclidean)."""
+    d = (points**2).sum(1)[:, None] - 2 * points @ centres.T + (centres**2).sum(1)[None, :]
+    return np.argmin(d, axis=1)
+
+
+@dataclass
+class PosthocRVQ:
+    """Residual k-means: ``codebooks[s]`` ``[2**bits, dim]`` fitted on the residual of stages < s."""
+
+    codebooks: list[np.ndarray]
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def fit(cls, latents: Sequence[np.ndarray], stages: int, bits: int, seed: int, name: str) -> PosthocRVQ:
+        """``name`` names the fit's random stream (e.g. the swapped codec's name)."""
+        residual = stack_frames(latents)
+        codebooks = []
+        for s in range(stages):
+            centres = kmeans(residual, 2**bits, fit_rng(seed, "posthoc-rvq", name, s))
+            residual = residual - centres[nearest(residual, centres)]
+            codebooks.append(centres)
+        meta = {"kind": "rvq", "bits_per_frame": stages * bits, "stages": stages, "seed": seed}
+        return cls(codebooks, meta)
+
+    @property
+    def codebook_sizes(self) -> tuple[int, ...]:
+        return tuple(len(c) for c in self.codebooks)
+
+    def quantize(self, latent: np.ndarray) -> np.ndarray:
+        residual = np.asarray(latent, dtype=np.float64).T
+        rows = []
+        for centres in self.codebooks:
+            index = nearest(residual, centres)
+            residual = residual - centres[index]
+            rows.append(index)
+        return np.stack(rows).astype(np.int64)
+
+    def dequantize(self, codes: np.ndarray) -> np.ndarray:
+        codes = np.asarray(codes, dtype=np.int64)
+        total = sum(centres[row] for centres, row in zip(self.codebooks, codes, strict=True))
+        return np.asarray(total).T.astype(np.float32)
