@@ -1,6 +1,6 @@
 """The GPU machine's figures for the full-run estimate, measured in a few minutes with no network.
 
-The full paper run (~2600 jobs) is estimated from a measured run on a CPU machine; its GPU rules
+The full paper run (~1800 jobs with one seed) is estimated from a measured run on a CPU machine; its GPU rules
 (encode, decode, ASR, encRTF) need figures from the GPU they will run on. A GPU machine is lent for
 minutes, so this script measures exactly what the estimator (``nacbench.costs.gpu``) reads, within a
 hard time budget, from the repository and ``../shared`` alone:
