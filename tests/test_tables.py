@@ -267,3 +267,31 @@ def test_report_page_states_the_random_weights_label_verbatim() -> None:
     """workflow.rst cannot import the label, so it carries a copy: this keeps the copy the same words."""
     rst = Path(__file__).resolve().parents[1] / "workflow" / "report" / "workflow.rst"
     assert f"**{RANDOM_WEIGHTS_LABEL}**" in rst.read_text()
+
+
+def test_error_axes_put_codecs_of_different_bit_budgets_side_by_side() -> None:
+    """At P_flip 0.01 a 16-bit frame arrives intact 85 % of the time and a 120-bit frame 30 %."""
+    from nacbench.codecs.base import CodecInfo
+    from nacbench.tables import with_error_axes
+
+    infos = [
+        CodecInfo("fsq16", "FSQ", 16_000, 24_000, 50.0, (2**16,), "fsq"),
+        CodecInfo("rvq120", "RVQ", 16_000, 16_000, 50.0, (16,) * 30, "rvq"),
+    ]
+    summary = pd.DataFrame(
+        {
+            "codec": ["fsq16", "rvq120", "rvq120"],
+            "p_flip": [0.01, 0.01, np.nan],
+            "stoi_mean": [0.9, 0.8, 0.95],
+        }
+    )
+    out = with_error_axes(summary, infos)
+    assert list(out.columns) == [
+        "codec", "p_flip", "bits_per_frame", "frame_error_rate", "flipped_bits_per_s", "stoi_mean",
+    ]  # fmt: skip
+    assert out.bits_per_frame.tolist() == [16, 120, 120]
+    np.testing.assert_allclose(out.frame_error_rate, [1 - 0.99**16, 1 - 0.99**120, 0.0])
+    assert round(1 - out.frame_error_rate[0], 2) == 0.85 and round(1 - out.frame_error_rate[1], 2) == 0.30
+    np.testing.assert_allclose(out.flipped_bits_per_s, [0.01 * 800, 0.01 * 6000, 0.0])
+    with pytest.raises(KeyError, match="other"):
+        with_error_axes(pd.DataFrame({"codec": ["other"], "p_flip": [0.1]}), infos)

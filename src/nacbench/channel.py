@@ -66,6 +66,22 @@ def bits_per_codebook(codebook_sizes: Sequence[int]) -> tuple[int, ...]:
     return tuple((s - 1).bit_length() for s in sizes)
 
 
+def frame_error_rate(p_flip: float, bits_per_frame: int) -> float:
+    """Probability that a frame of ``bits_per_frame`` bits arrives with at least one flip when each bit
+    flips independently with ``p_flip``: ``1 - (1 - p)^B`` (exact for the BSC; for Gilbert-Elliott the
+    rate of independent flips at the same mean). At p = 0.01 a 16-bit frame arrives intact 85 % of the
+    time and a 120-bit frame 30 %: codecs that send more bits per frame see more damaged frames at the
+    same P_flip, which is why Study A also reports this axis."""
+    p = 0.0 if p_flip is None or math.isnan(p_flip) else float(p_flip)
+    return 1.0 - (1.0 - p) ** int(bits_per_frame)
+
+
+def flipped_bits_per_second(p_flip: float, bitrate_bps: float) -> float:
+    """Mean flipped bits per second of transmitted audio: ``p x bitrate``."""
+    p = 0.0 if p_flip is None or math.isnan(p_flip) else float(p_flip)
+    return p * float(bitrate_bps)
+
+
 def _layout(widths: Sequence[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per bit of a frame, in stream order: its codebook and its shift (MSB first); plus the widths."""
     w = np.asarray(list(widths), dtype=np.int64)

@@ -94,7 +94,7 @@ def study_a_tables(
     random_weights: Mapping[str, bool],
 ) -> None:
     """Table 3 from codec metadata, plus the per-condition summary, break-down points and failure counts."""
-    from nacbench.tables import failure_counts, summary_table, table3, write_table
+    from nacbench.tables import failure_counts, summary_table, table3, with_error_axes, write_table
 
     infos, tidy = checked_infos(info_paths, random_weights), checked_scores(scores_path, random_weights)
     write_table(
@@ -103,7 +103,7 @@ def study_a_tables(
     tidy = tidy[tidy["codec"].isin(codecs) & (tidy["labelling"] == "natural")]
     metrics = [m for m in metric_names() if m in tidy.columns]
     write_table(
-        summary_table(tidy, metrics, n_boot=n_boot, seed=seed),
+        with_error_axes(summary_table(tidy, metrics, n_boot=n_boot, seed=seed), infos),
         _stem(summary_out),
         "Study A: mean and 95% CI per codec and channel condition",
     )

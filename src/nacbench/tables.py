@@ -28,6 +28,7 @@ __all__ = [
     "random_note",
     "random_rows",
     "summary_table",
+    "with_error_axes",
     "table2",
     "table3",
     "table_notes",
@@ -337,6 +338,29 @@ def failure_counts(tidy: pd.DataFrame, metrics: Sequence[str] | None = None) -> 
         flags = tidy["random_weights"].astype("boolean").fillna(False).astype(bool)
         counts["random_weights"] = flags.groupby([tidy[k] for k in keys], sort=True, dropna=False).any()
     return counts.reset_index()
+
+
+def with_error_axes(summary: pd.DataFrame, infos: Sequence[CodecInfo]) -> pd.DataFrame:
+    """``summary`` with the error axes that compare codecs of different bit budgets fairly, next to
+    P_flip: ``bits_per_frame``, ``frame_error_rate`` (1-(1-p)^B, :func:`nacbench.channel.frame_error_rate`)
+    and ``flipped_bits_per_s`` (p x bitrate), inserted after ``p_flip``. Clean rows get 0."""
+    from nacbench.channel import flipped_bits_per_second, frame_error_rate
+
+    by_name = {info.name: info for info in infos}
+    missing = sorted(set(summary["codec"]) - set(by_name))
+    if missing:
+        raise KeyError(f"no codec.json given for codec(s) {missing} of the summary")
+    bits = summary["codec"].map(lambda c: by_name[c].bits_per_frame)
+    rate = summary["codec"].map(lambda c: by_name[c].bitrate_bps)
+    p = summary["p_flip"].astype(float)
+    out = summary.copy()
+    at = list(out.columns).index("p_flip") + 1
+    out.insert(at, "bits_per_frame", bits.astype(int))
+    out.insert(at + 1, "frame_error_rate", [frame_error_rate(q, b) for q, b in zip(p, bits, strict=True)])
+    out.insert(
+        at + 2, "flipped_bits_per_s", [flipped_bits_per_second(q, r) for q, r in zip(p, rate, strict=True)]
+    )
+    return out
 
 
 def summary_table(
