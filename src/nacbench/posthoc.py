@@ -154,6 +154,16 @@ class PosthocFSQ:
             values[:, k] = _grid(self.limits[k], 2 ** int(self.bits[k]))[codes[row]]
         return (values @ self.rotation.T + self.mean).T.astype(np.float32)
 
+    def codeword_vectors(self) -> list[np.ndarray]:
+        """Per used component, ``[2**bits, dim]``: each level's contribution to the latent (its value
+        along the component's direction; the mean is common to all and left out)."""
+        return [
+            (_grid(self.limits[k], 2 ** int(self.bits[k]))[:, None] * self.rotation[:, k][None, :]).astype(
+                np.float32
+            )
+            for k in self.used
+        ]
+
     def to_npz(self, path: str | Path) -> None:
         meta = np.array(json.dumps(self.meta))
         np.savez(
@@ -240,3 +250,42 @@ class PosthocRVQ:
         codes = np.asarray(codes, dtype=np.int64)
         total = sum(centres[row] for centres, row in zip(self.codebooks, codes, strict=True))
         return np.asarray(total).T.astype(np.float32)
+
+    def codeword_vectors(self) -> list[np.ndarray]:
+        """Per stage, ``[2**bits, dim]``: what one index adds to the reconstruction (the sum of one
+        codeword per stage is what the decoder consumes)."""
+        return [c.astype(np.float32) for c in self.codebooks]
+
+    def to_npz(self, path: str | Path) -> None:
+        np.savez(path, codebooks=np.stack(self.codebooks), meta=np.array(json.dumps(self.meta)))
+
+    @classmethod
+    def from_npz(cls, path: str | Path) -> PosthocRVQ:
+        with np.load(path) as data:
+            return cls(list(data["codebooks"]), json.loads(str(data["meta"])))
+
+
+PosthocQuantizer = PosthocFSQ | PosthocRVQ
+
+
+def fit_quantizer(latents: Sequence[np.ndarray], settings: dict[str, Any], name: str) -> PosthocQuantizer:
+    """Fit the quantizer ``settings`` describes (:func:`nacbench.swap.fit_settings`: ``kind`` fsq with
+    ``allocation`` and ``bits_per_component``, or rvq with ``stages``, ``bits`` and ``seed``)."""
+    if settings["kind"] == "fsq":
+        return PosthocFSQ.fit(
+            latents, int(settings["bits_per_frame"]), settings["allocation"], int(settings["bits_per_component"])
+        )
+    if settings["kind"] == "rvq":
+        return PosthocRVQ.fit(latents, int(settings["stages"]), int(settings["bits"]), int(settings["seed"]), name)
+    raise ValueError(f"quantizer kind {settings['kind']!r} is neither 'fsq' nor 'rvq'")
+
+
+def load_quantizer(path: str | Path) -> PosthocQuantizer:
+    """A fitted quantizer from its file (the kind is in its metadata)."""
+    with np.load(path) as data:
+        kind = json.loads(str(data["meta"])).get("kind")
+    if kind == "fsq":
+        return PosthocFSQ.from_npz(path)
+    if kind == "rvq":
+        return PosthocRVQ.from_npz(path)
+    raise ValueError(f"{path}: not a post-hoc quantizer file (kind {kind!r})")
