@@ -22,6 +22,7 @@ include: "workflow/rules/score.smk"
 include: "workflow/rules/asr.smk"
 include: "workflow/rules/distill.smk"
 include: "workflow/rules/labelling.smk"
+include: "workflow/rules/swap.smk"
 include: "workflow/rules/report.smk"
 
 
@@ -55,3 +56,8 @@ rule study_b:
 rule labelling_study:
     input:
         labelling_targets(),
+
+
+rule quantizer_swap_study:
+    input:
+        swap_targets(),

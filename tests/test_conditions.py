@@ -13,6 +13,7 @@ from nacbench import conditions
 from nacbench.conditions import (
     CHANNEL_WILDCARD,
     CODEC_NAME,
+    CONFIGURED_CODEC_NAME,
     CONDITION_COLUMNS,
     LABELLING_WILDCARD,
     ChannelSpec,
@@ -78,7 +79,7 @@ def test_wildcard_constraint_is_the_channel_grammar() -> None:
 def test_codec_name_matches_the_config_schema() -> None:
     schema = load_schema()
     patterns = [v["propertyNames"]["pattern"] for v in schema["properties"].values() if "propertyNames" in v]
-    assert f"^{CODEC_NAME}$" in patterns
+    assert f"^{CONFIGURED_CODEC_NAME}$" in patterns
 
 
 def test_shard_names() -> None:

@@ -68,6 +68,7 @@ __all__ = [
     "expected_distortion",
     "figure",
     "find",
+    "fit_latents",
     "find_job_files",
     "glob_escape",
     "is_temporary",
@@ -88,6 +89,7 @@ __all__ = [
     "open_npz",
     "parse",
     "parse_job_path",
+    "quantizer",
     "read_csv",
     "read_json",
     "read_parquet",
@@ -118,6 +120,8 @@ PATTERNS: dict[str, str] = {
     "codewords": "labelling/{codec}/codewords.npz",
     "labelling": "labelling/{codec}/{labelling}.npz",
     "expected_distortion": "labelling/{codec}/expected_distortion.csv",
+    "fit_latents": "swap/{codec}/fit_latents.npz",
+    "quantizer": "swap/{codec}/quantizer.npz",
     "decoded_audio": "audio/{codec}/{dataset}/{channel}/{shard}",
     "listen_dir": "listen/{codec}/{dataset}/{channel}/{shard}",
     "metrics_shard": "metrics/{codec}/{dataset}/{channel}/{shard}.parquet",
@@ -231,6 +235,17 @@ def labelling(results: str | Path, codec: str, labelling: str) -> str:
 def expected_distortion(results: str | Path, codec: str) -> str:
     """``labelling/{codec}/expected_distortion.csv``: expected jump per flipped bit, per labelling."""
     return _path(results, "expected_distortion", codec=codec)
+
+
+def fit_latents(results: str | Path, codec: str) -> str:
+    """``swap/{codec}/fit_latents.npz``: a base codec's latents of the fit set (the quantizer swap)."""
+    return _path(results, "fit_latents", codec=codec)
+
+
+def quantizer(results: str | Path, codec: str) -> str:
+    """``swap/{codec}/quantizer.npz``: a swapped codec's post-hoc quantizer, fit settings and provenance
+    in its ``meta`` (:mod:`nacbench.posthoc`)."""
+    return _path(results, "quantizer", codec=codec)
 
 
 def decoded_audio(results: str | Path, codec: str, dataset: str, channel: str, shard: str) -> str:

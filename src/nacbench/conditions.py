@@ -27,6 +27,7 @@ __all__ = [
     "CHANNEL_WILDCARD",
     "CODEC_CHAR",
     "CODEC_NAME",
+    "CONFIGURED_CODEC_NAME",
     "CONDITION_COLUMNS",
     "DATASET_NAME",
     "GE_P_BAD",
@@ -52,9 +53,12 @@ LABELLINGS: tuple[str, ...] = ("natural", "gray", "random", "distortion-aware")
 GE_P_BAD = 0.5
 
 #: one character of a codec name after the first (also ends a codec name inside a longer regex)
-CODEC_CHAR = r"[a-z0-9_.-]"
-#: a codec name (``codecs.<name>`` in config; the schema's ``propertyNames`` pattern says the same)
+CODEC_CHAR = r"[a-z0-9_.~-]"
+#: a codec name: a configured one, or one the quantizer swap derives from it (``lyra~fsq120``)
 CODEC_NAME = rf"[a-z0-9]{CODEC_CHAR}*"
+#: a name under ``codecs:`` in config (the schema's ``propertyNames`` pattern says the same): "~" is
+#: reserved for derived codecs (:mod:`nacbench.swap`), so they can never collide with a configured one
+CONFIGURED_CODEC_NAME = r"[a-z0-9][a-z0-9_.-]*"
 #: a dataset name (``data.<name>`` in config)
 DATASET_NAME = r"[a-z0-9_]+"
 #: a shard name: the shard's index, zero-padded to three digits

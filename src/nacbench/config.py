@@ -17,6 +17,7 @@ import jsonschema
 import yaml
 
 from nacbench.codecs import ADAPTERS, EXTERNAL_ADAPTER, Capability, StaticLayout, static_layout
+from nacbench.swap import POSTHOC_ADAPTER, with_derived_codecs
 
 #: the configuration schema, shipped inside the package so an installed (non-editable) nacbench has it
 SCHEMA_FILE = resources.files("nacbench") / "schemas" / "config.schema.yaml"
@@ -48,8 +49,21 @@ def schema_errors(config: Mapping[str, Any], schema: Mapping[str, Any] | None = 
 def cross_field_errors(config: Mapping[str, Any]) -> list[str]:
     """Checks the schema cannot express: names that must refer to defined datasets and codecs."""
     errors: list[str] = []
-    codecs = set(config["codecs"])
     datasets = set(config["data"])
+    configured = set(config["codecs"])
+    for i, name in enumerate(config["study_swap"]["codecs"]):
+        if name not in configured:
+            errors.append(
+                f"study_swap.codecs[{i}]: unknown codec {name!r}; defined under codecs: {sorted(configured)}"
+            )
+    swap = swap_errors(config) if not errors else []
+    if errors or swap:
+        return errors + swap
+    try:
+        config = with_derived_codecs(config)  # study_swap's codecs may be named in any study
+    except ValueError:
+        pass  # a base codec's options are bad: reported under codecs.<name> below
+    codecs = set(config["codecs"])
 
     def need_codec(field: str, name: str | None) -> None:
         if name is not None and name not in codecs:
@@ -76,6 +90,11 @@ def cross_field_errors(config: Mapping[str, Any]) -> list[str]:
         if options["adapter"] == EXTERNAL_ADAPTER:
             if not isinstance(options.get("rules"), str):
                 errors.append(f"codecs.{name}.rules: an external codec needs the path of its rule file")
+        elif options["adapter"] == POSTHOC_ADAPTER and name in configured:
+            errors.append(
+                f"codecs.{name}.adapter: {POSTHOC_ADAPTER!r} codecs are derived by study_swap (named "
+                "<base>~<quantizer><bits>), not configured"
+            )
         elif options["adapter"] not in ADAPTERS:
             errors.append(
                 f"codecs.{name}.adapter: unknown adapter {options['adapter']!r}; known: {sorted(ADAPTERS)}"
@@ -90,6 +109,61 @@ def cross_field_errors(config: Mapping[str, Any]) -> list[str]:
     errors += metric_errors(config)
     errors += dataset_errors(config)
     errors += fit_errors(config)
+    return errors
+
+
+def swap_errors(config: Mapping[str, Any]) -> list[str]:
+    """The quantizer swap's needs, before any codec is derived: latent access for each base codec, every
+    budget splittable as asked (native codebooks, fixed FSQ levels, RVQ stages), a fit set that is not
+    the evaluation set unless allowed. (Fewer fit frames than k-means entries is found when the fit set's
+    latents exist: the fit job names the codec and ``fit.utterances``.)"""
+    from nacbench import swap
+
+    study, errors = config["study_swap"], []
+    if study["codecs"] and swap.in_sample(config) and not study["allow_in_sample"]:
+        errors.append(
+            f"fit.dataset: {config['fit']['dataset']!r} is study_a.dataset, so the quantizer swap would fit "
+            "its quantizers on the evaluation set; choose another fit dataset, or set "
+            "study_swap.allow_in_sample: true (every swap artifact then says in-sample)"
+        )
+    fsq = swap.fsq_settings(config)
+    sweep = (study.get("rate_sweep") or {}).get("bits", [])
+    for i, base in enumerate(study["codecs"]):
+        options, field = config["codecs"][base], f"study_swap.codecs[{i}]"
+        if options["adapter"] == EXTERNAL_ADAPTER:
+            errors.append(f"{field}: codec {base!r} is external (a rule file): the quantizer swap needs latent access")
+            continue
+        layout = _layout(config, base)
+        if layout is None:
+            continue  # reported under codecs.<name>
+        missing = [c.value for c in (Capability.ENCODE_LATENT, Capability.DECODE_LATENT) if c not in layout.capabilities]
+        if missing:
+            errors.append(
+                f"{field}: codec {base!r} (adapter {options['adapter']}) does not provide {missing}: the "
+                "quantizer swap needs latent access (encode_latent and decode_latent)"
+            )
+            continue
+        native = swap.native_bits(config, base)
+        rate = swap.rate_option(options["adapter"])
+        for where, budgets in (("study_swap.bits", [native, *study["bits"]]), ("study_swap.rate_sweep.bits", sweep)):
+            for bits in budgets:
+                if bits != native and rate is not None and bits % rate[1]:
+                    errors.append(
+                        f"{where}: {bits} bits per frame is no whole number of {base!r}'s {rate[0]} "
+                        f"({rate[1]} bits each), so its native quantizer cannot run at it"
+                    )
+                if "fsq" in study["quantizers"] and fsq["allocation"] == "fixed" and bits % fsq["bits_per_component"]:
+                    errors.append(
+                        f"{where}: {bits} bits per frame cannot be split into components of "
+                        f"study_swap.fsq.bits_per_component = {fsq['bits_per_component']} bits (codec {base!r})"
+                    )
+                if "rvq" in study["quantizers"]:
+                    stage = swap.rvq_stage_bits(config, swap.SwapCodec(base, int(bits), "rvq", native))
+                    if bits % stage:
+                        errors.append(
+                            f"{where}: {bits} bits per frame cannot be split into RVQ stages of {stage} bits "
+                            f"(codec {base!r}; set study_swap.rvq.bits_per_stage)"
+                        )
     return errors
 
 

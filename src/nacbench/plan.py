@@ -97,9 +97,18 @@ def conditions(config: Config) -> list[Condition]:
         out.update(Condition(codec, ds_a, spec.name) for spec in study_a_channels(config))
     for codec in config["study_labelling"]["codecs"]:
         out.update(Condition(codec, ds_a, spec.name) for spec in labelling_channels(config))
+    for codec, specs in swap_conditions(config).items():
+        out.update(Condition(codec, ds_a, spec.name) for spec in specs)
     ds_b = config["study_b"]["dataset"]
     out.update(Condition(codec, ds_b, "clean") for codec in study_b_codecs(config))
     return sorted(out)
+
+
+def swap_conditions(config: Config) -> dict[str, list[ChannelSpec]]:
+    """Per codec of the quantizer swap (native rows included), the channels it runs on Study A's dataset."""
+    from nacbench import swap
+
+    return {s.name: swap.channels_of(config, s) for s in swap.swap_codecs(config)}
 
 
 def conditions_for(config: Config, dataset: str) -> list[Condition]:

@@ -50,7 +50,11 @@ def stack_frames(latents: Sequence[np.ndarray]) -> np.ndarray:
     return np.concatenate([a.T for a in arrays], axis=0)
 
 
-def water_filling(variances: np.ndarray, budget: int, max_bits: int = 16) -> np.ndarray:
+#: most bits water-filling gives one component (4096 levels: the labelling study's largest searchable codebook)
+MAX_COMPONENT_BITS = 12
+
+
+def water_filling(variances: np.ndarray, budget: int, max_bits: int = MAX_COMPONENT_BITS) -> np.ndarray:
     """Integer bits per component summing to ``budget``: each bit to the component with the largest
     remaining error ``variance * 4**-bits`` (ties to the lower index: deterministic)."""
     if budget < 1:
@@ -129,7 +133,12 @@ class PosthocFSQ:
                 grid = _grid(c * sigma, levels)
                 errors.append(np.mean((grid[_scalar_index(column, c * sigma, levels)] - column) ** 2))
             limits[k] = CLIP_SIGMAS[int(np.argmin(errors))] * sigma
-        meta = {"kind": "fsq", "bits_per_frame": int(bits.sum()), "allocation": allocation}
+        meta = {
+            "kind": "fsq",
+            "bits_per_frame": int(bits.sum()),
+            "allocation": allocation,
+            "bits_per_component": int(bits_per_component),
+        }
         return cls(mean, rotation, variances, bits, limits, meta)
 
     @property
@@ -183,35 +192,63 @@ class PosthocFSQ:
             return cls(data["mean"], data["rotation"], data["variances"], data["bits"], data["limits"], meta)
 
 
-def kmeans(points: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
-    """``k`` centroids of ``points`` ``[n, dim]``: k-means++ seeding, then Lloyd's iterations."""
+def kmeans(
+    points: np.ndarray, k: int, rng: np.random.Generator, losses: list[float] | None = None
+) -> np.ndarray:
+    """``k`` centroids of ``points`` ``[n, dim]``: k-means++ seeding, then Lloyd's iterations.
+
+    Vectorised: each iteration is one chunked nearest-centre search and one ``bincount`` per dimension
+    for the new means (no loop over points or centres). An empty cluster keeps its centre. The loss
+    (mean squared distance to the nearest centre) never increases from one iteration to the next;
+    ``losses``, when given, receives it after the seeding and after every update.
+    """
     if len(points) < k:
         raise ValueError(f"k-means: {len(points)} points cannot make {k} centroids")
-    centroids = [points[rng.integers(len(points))]]
-    distance = np.sum((points - centroids[0]) ** 2, axis=1)
-    for _ in range(1, k):
+    points = np.asarray(points, dtype=np.float64)
+    index = int(rng.integers(len(points)))
+    centres = np.empty((k, points.shape[1]))
+    centres[0] = points[index]
+    distance = np.sum((points - centres[0]) ** 2, axis=1)
+    for j in range(1, k):
         total = distance.sum()
-        index = rng.choice(len(points), p=distance / total) if total > 0 else rng.integers(len(points))
-        centroids.append(points[index])
-        distance = np.minimum(distance, np.sum((points - points[index]) ** 2, axis=1))
-    centres = np.stack(centroids)
+        index = int(rng.choice(len(points), p=distance / total)) if total > 0 else int(rng.integers(len(points)))
+        centres[j] = points[index]
+        distance = np.minimum(distance, np.sum((points - centres[j]) ** 2, axis=1))
     assignment = np.full(len(points), -1)
+    if losses is not None:
+        losses.append(kmeans_loss(points, centres))
     for _ in range(KMEANS_ITERATIONS):
         new = nearest(points, centres)
         if np.array_equal(new, assignment):
             break
         assignment = new
-        for j in range(k):
-            members = points[assignment == j]
-            if len(members):
-                centres[j] = members.mean(axis=0)
+        counts = np.bincount(assignment, minlength=k)
+        sums = np.stack([np.bincount(assignment, points[:, d], minlength=k) for d in range(points.shape[1])], 1)
+        filled = counts > 0
+        centres[filled] = sums[filled] / counts[filled, None]
+        if losses is not None:
+            losses.append(kmeans_loss(points, centres))
     return centres
 
 
+#: points per block of the nearest-centre search (a block's distance table is ``[block, k]`` float64)
+NEAREST_BLOCK = 8192
+
+
 def nearest(points: np.ndarray, centres: np.ndarray) -> np.ndarray:
-    """Index of the nearest centre for every point (squared Euclidean)."""
-    d = (points**2).sum(1)[:, None] - 2 * points @ centres.T + (centres**2).sum(1)[None, :]
-    return np.argmin(d, axis=1)
+    """Index of the nearest centre for every point (squared Euclidean), in blocks of
+    :data:`NEAREST_BLOCK` points so memory stays ``block x k`` whatever the number of points."""
+    centre_norms = (centres**2).sum(1)
+    out = np.empty(len(points), dtype=np.int64)
+    for start in range(0, len(points), NEAREST_BLOCK):
+        block = points[start : start + NEAREST_BLOCK]
+        out[start : start + len(block)] = np.argmin(centre_norms[None, :] - 2 * block @ centres.T, axis=1)
+    return out
+
+
+def kmeans_loss(points: np.ndarray, centres: np.ndarray) -> float:
+    """Mean squared distance of ``points`` to their nearest centre."""
+    return float(np.mean(np.sum((points - centres[nearest(points, centres)]) ** 2, axis=1)))
 
 
 @dataclass
@@ -230,7 +267,7 @@ class PosthocRVQ:
             centres = kmeans(residual, 2**bits, fit_rng(seed, "posthoc-rvq", name, s))
             residual = residual - centres[nearest(residual, centres)]
             codebooks.append(centres)
-        meta = {"kind": "rvq", "bits_per_frame": stages * bits, "stages": stages, "seed": seed}
+        meta = {"kind": "rvq", "bits_per_frame": stages * bits, "stages": stages, "bits": bits, "seed": seed}
         return cls(codebooks, meta)
 
     @property

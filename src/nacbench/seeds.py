@@ -14,12 +14,14 @@ channel bit errors        codec, dataset, shard, model, P_flip, burst length (0 
                           artifacts were drawn this way before this module existed
                           and stay bit-identical. The labelling is deliberately
                           not a part: every labelling of a condition sees the same
-                          bit errors (common random numbers).
+                          bit errors (common random numbers). The quantizer swap's
+                          codecs at one budget share their base codec's stream
+                          (``nacbench.swap.error_streams``): paired comparisons.
 random labelling          "labelling", "random", codec, codebook index             :func:`labelling_rng`
 switching-search start    "binary-switching", "init"                               :func:`switching_rng`
 CMU-Arctic selection      "arctic-selection", speaker                              :func:`arctic_rng`
 bootstrap resampling      "bootstrap", then each part of the group's key           :func:`bootstrap_rng`
-fits (k-means to come)    "fit", then the consumer's own parts                     :func:`fit_rng`
+fits (post-hoc k-means)   "fit", then the consumer's own parts                     :func:`fit_rng`
 ========================  =======================================================  =====================
 
 The channel, labelling and switching streams are the ones the pipeline always used. The Arctic

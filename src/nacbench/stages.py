@@ -8,6 +8,7 @@ them, so light stages (channel, tables) start in a fraction of a second.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -20,6 +21,7 @@ from nacbench import startup
 from nacbench.artifacts import (
     INPUT_GAIN_KEY,
     CodeShard,
+    atomic_path,
     codec_info,
     decoded_wav,
     download_root,
@@ -27,9 +29,11 @@ from nacbench.artifacts import (
     load_codewords,
     load_fit_set,
     load_shard,
+    open_npz,
     read_parquet,
     save_channel_shard,
     save_codewords,
+    save_npz,
     save_shard,
     write_csv,
     write_json,
@@ -273,6 +277,7 @@ def transmit_codes(
     shard: str,
     out_of_range: OutOfRangePolicy = "error",
     labelling_path: str | None = None,
+    error_stream: str | None = None,
 ) -> CodeShard:
     """Send one shard of codes through the channel named by ``channel``; the received codes with what
     the channel did (bits sent and flipped, out-of-range indices, the policy) as extras.
@@ -280,12 +285,15 @@ def transmit_codes(
     The error pattern is drawn from :func:`nacbench.seeds.channel_rng` (seed, codec, dataset, shard,
     channel model, P_flip, burst) -- *not* the labelling: every labelling of a condition sees the same
     bit errors (common random numbers), so labelling differences are not masked by channel noise.
+    ``error_stream`` replaces the codec in that stream's name: the quantizer swap's codecs at one budget
+    share one (:func:`nacbench.swap.error_streams`), so they see the same errors at the same positions.
     """
     from nacbench.labelling import Labelling
 
     spec = ChannelSpec.parse(channel)
     labelling = Labelling.from_npz(labelling_path) if labelling_path else None
-    rng = channel_rng(spec.seed, codec, dataset, shard, spec.model, spec.p_flip, spec.burst_length)
+    stream = error_stream or codec
+    rng = channel_rng(spec.seed, stream, dataset, shard, spec.model, spec.p_flip, spec.burst_length)
     result = transmit(
         shard_in.codes,
         info.codebook_sizes,
@@ -303,6 +311,7 @@ def transmit_codes(
         "out_of_range": result.out_of_range,
         "out_of_range_policy": np.array(out_of_range),
         "channel": np.array(channel),
+        "error_stream": np.array(stream),
     }
     if INPUT_GAIN_KEY in shard_in.extras:  # travels with the codes to the decode stage
         extras[INPUT_GAIN_KEY] = shard_in.extras[INPUT_GAIN_KEY]
@@ -319,13 +328,14 @@ def transmit_shard(
     out: str,
     out_of_range: OutOfRangePolicy = "error",
     labelling_path: str | None = None,
+    error_stream: str | None = None,
 ) -> CodeShard:
     """:func:`transmit_codes` from and to files: the channel stage on its own (external codecs, whose
     rule files decode; the adapters' decode jobs transmit and decode in one process)."""
     info = CodecInfo.read(info_path)
     with phase("work"):
         received = transmit_codes(
-            load_shard(codes_path), info, channel, codec, dataset, shard, out_of_range, labelling_path
+            load_shard(codes_path), info, channel, codec, dataset, shard, out_of_range, labelling_path, error_stream
         )
     save_channel_shard(out, received, info.n_codebooks)
     return received
@@ -349,6 +359,7 @@ def transmit_and_decode(
     listen_ids: Sequence[str],
     out_of_range: OutOfRangePolicy = "error",
     labelling_path: str | None = None,
+    error_stream: str | None = None,
 ) -> None:
     """One channel condition of one shard in one process: transmit the clean codes, keep the received
     codes (``channel_out``, the channel stage's artifact), decode them with a decode-only build.
@@ -358,7 +369,7 @@ def transmit_and_decode(
     as :func:`transmit_shard`.
     """
     received = transmit_shard(
-        codes_path, info_path, channel, name, dataset, shard, channel_out, out_of_range, labelling_path
+        codes_path, info_path, channel, name, dataset, shard, channel_out, out_of_range, labelling_path, error_stream
     )
     decode_shard(name, options, device, received, audio_dir, listen_dir, listen_ids, codes_path)
 
@@ -504,6 +515,94 @@ def tidy_scores(paths: Sequence[str], parquet_out: str, csv_out: str) -> pd.Data
     write_parquet(tidy, parquet_out)
     write_csv(tidy, csv_out)
     return tidy
+
+
+# --------------------------------------------------------------------------------------- quantizer swap
+
+
+def fit_set_rows(manifest_path: str, dataset: str, n_utterances: int) -> pd.DataFrame:
+    """The fit set: the first ``n_utterances`` rows of the dataset's manifest (config ``fit``)."""
+    rows = read_manifest(manifest_path).iloc[: int(n_utterances)]
+    if len(rows) < int(n_utterances):
+        raise ValueError(
+            f"fit.utterances: {n_utterances} asked for, but the manifest of dataset {dataset!r} "
+            f"({manifest_path}) lists {len(rows)}"
+        )
+    return rows
+
+
+def write_fit_latents(
+    name: str,
+    options: Mapping[str, Any],
+    device: str,
+    manifest_path: str,
+    fit: tuple[str, int],
+    in_sample: bool,
+    out: str,
+) -> None:
+    """The base codec's latents (``encode_latent``) of the fit set, for every quantizer fitted on them.
+
+    One job per base codec: its post-hoc FSQ and RVQ at every budget are fitted on the same frames.
+    Stored: all frames ``[frames, dim]`` float32, frames per utterance, and the fit set's provenance.
+    """
+    dataset, n_utterances = fit
+    rows = fit_set_rows(manifest_path, dataset, n_utterances)
+    codec = load_codec(name, options, device).require(Capability.ENCODE_LATENT, "the quantizer swap")
+    rate = codec.info.input_sample_rate
+    ids = list(rows.utt_id)
+    wavs = [resample(read_audio(path), SCORING_RATE, rate) for path in rows.path]
+    latents: list[np.ndarray] = [np.empty((0, 0), np.float32)] * len(ids)
+    order = by_length([len(w) for w in wavs])
+    startup.note(codec=name, device=device_of(codec), utterances=len(ids))
+    for start in progress(range(0, len(order), CHUNK), desc=f"latents {name}"):
+        chunk = order[start : start + CHUNK]
+        with phase("work"):
+            for i, latent in zip(chunk, codec.encode_latent([wavs[i] for i in chunk]), strict=True):
+                latents[i] = np.asarray(latent, dtype=np.float32)
+    frames = np.asarray([x.shape[1] for x in latents], dtype=np.int64)
+    provenance = {
+        "codec": name,
+        "weights_id": codec.info.weights_id,
+        "dataset": dataset,
+        "utterances": len(ids),
+        "ids_sha256": ids_sha256(ids),
+        "frames": int(frames.sum()),
+        "in_sample": bool(in_sample),
+    }
+    log.info("%s: %d latent frames of %d utterances of %s%s", name, frames.sum(), len(ids), dataset,
+             " (IN-SAMPLE: the evaluation dataset)" if in_sample else "")
+    save_npz(
+        out,
+        {
+            "latents": np.concatenate([x.T for x in latents], axis=0),
+            "frames": frames,
+            "random_weights": np.array(codec.info.random_weights),
+            "provenance": np.array(json.dumps(provenance)),
+        },
+    )
+
+
+def fit_posthoc_quantizer(latents_path: str, settings: Mapping[str, Any], name: str, out: str) -> None:
+    """Fit one swapped codec's quantizer on its base's fit-set latents (:func:`write_fit_latents`);
+    its file carries the fit settings and the fit set's provenance (base, dataset, ids, in-sample)."""
+    from nacbench.posthoc import fit_quantizer
+
+    with open_npz(latents_path, "fit-set latents", ("latents", "frames", "provenance")) as data:
+        frames, provenance = np.asarray(data["frames"]), json.loads(str(data["provenance"]))
+        pieces = np.split(np.asarray(data["latents"], dtype=np.float64), np.cumsum(frames)[:-1])
+    n_frames = int(frames.sum())
+    if settings["kind"] == "rvq" and n_frames < 2 ** int(settings["bits"]):
+        raise ValueError(
+            f"codec {name!r}: the fit set gives {n_frames} latent frames, fewer than the "
+            f"{2 ** int(settings['bits'])} entries of each k-means stage; raise fit.utterances "
+            f"({provenance['utterances']} now) or lower study_swap.rvq.bits_per_stage"
+        )
+    with phase("work"):
+        quantizer = fit_quantizer([p.T for p in pieces], dict(settings), name)
+    quantizer.meta.update({**dict(settings), "fit_set": provenance, "base_codec": provenance["codec"]})
+    log.info("%s: %s fitted on %d frames (%s)", name, settings["kind"], n_frames, quantizer.codebook_sizes)
+    with atomic_path(out) as tmp:
+        quantizer.to_npz(tmp)
 
 
 # -------------------------------------------------------------------------------------------- labelling

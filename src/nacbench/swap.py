@@ -167,6 +167,7 @@ def codec_options(config: Config, swap: SwapCodec, quantizer_file: str) -> dict[
         "quantizer": swap.quantizer,
         "bits": swap.bits,
         "quantizer_file": quantizer_file,
+        "fit": fit_settings(config, swap),
         "random_weights": bool(base_options.get("random_weights", False)),
     }
     for key in ("conda_env", "gpu_mem_mb"):  # the pipeline runs it where and as its base runs
@@ -226,6 +227,21 @@ def derived_codecs(config: Config, quantizer_path: Any) -> dict[str, dict[str, A
         for s in swap_codecs(config)
         if s.name != s.base
     }
+
+
+def with_derived_codecs(config: Config) -> dict[str, Any]:
+    """``config`` with the study's derived codecs added under ``codecs`` (a copy; the workflow and the
+    start-up checks both see them, so a derived codec can be named in any study like a configured one)."""
+    from nacbench.artifacts import quantizer
+
+    results = config["results"]
+    derived = derived_codecs(config, lambda name: quantizer(results, name))
+    return {**config, "codecs": {**config["codecs"], **derived}}
+
+
+def in_sample(config: Config) -> bool:
+    """True when the fit set is drawn from the evaluation dataset (allowed only when asked)."""
+    return str(config["fit"]["dataset"]) == str(config["study_a"]["dataset"])
 
 
 def study_rows(config: Config) -> list[dict[str, Any]]:

@@ -1,11 +1,12 @@
 # Config validation, wildcard constraints and the helpers every rule file uses.
+import copy
 import re
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
-from nacbench import artifacts, plan
+from nacbench import artifacts, plan, swap
 from nacbench.conditions import (
     CHANNEL_WILDCARD,
     CODEC_CHAR,
@@ -21,6 +22,11 @@ from nacbench.resources import asr_gpu_mem_mb, job_gpu_mem_mb, register_gpu_memo
 from nacbench.stages import check_results_folder
 
 validate_config(config)
+# the config as given (saved with the results); the rules see the quantizer swap's derived codecs too
+CONFIGURED = copy.deepcopy(config)
+config["codecs"] = swap.with_derived_codecs(config)["codecs"]
+# codec -> the stream its channel errors come from (the swap's codecs at one budget share one)
+ERROR_STREAMS = swap.error_streams(config)
 
 R = config["results"]
 # artifacts of another configuration (random vs real weights) in this results folder stop the run here
@@ -50,6 +56,17 @@ wildcard_constraints:
 
 def codec_options(wildcards):
     return config["codecs"][wildcards.codec]
+
+
+def codec_quantizer(wildcards):
+    """A swapped codec's fitted quantizer (its code layout); nothing for any other codec."""
+    if config["codecs"][wildcards.codec]["adapter"] == swap.POSTHOC_ADAPTER:
+        return artifacts.quantizer(R, wildcards.codec)
+    return []
+
+
+def error_stream(wildcards):
+    return ERROR_STREAMS.get(wildcards.codec, wildcards.codec)
 
 
 def asks_random(wildcards):
@@ -121,6 +138,8 @@ def all_targets():
         targets += labelling_targets()
     if plan.study_b_codecs(config) or config["study_b"]["rows"]:
         targets += study_b_targets()
+    if config["study_swap"]["codecs"]:
+        targets += swap_targets()
     return list(dict.fromkeys(targets))
 
 
@@ -222,6 +241,18 @@ def labelling_targets():
     for codec in study["codecs"]:
         targets += [artifacts.codewords(R, codec), artifacts.expected_distortion(R, codec)]
         targets += [artifacts.labelling(R, codec, name) for name in study["labellings"] if name != "natural"]
+    return targets
+
+
+def swap_targets():
+    """The quantizer swap's report, its fitted quantizers and every condition of its codecs."""
+    dataset = config["study_a"]["dataset"]
+    targets = [*rules.quantizer_swap.output, *dataset_targets(dataset), *tidy_targets(dataset)]
+    for codec, specs in plan.swap_conditions(config).items():
+        targets += condition_targets([codec], dataset, [spec.name for spec in specs])
+    posthoc = [s for s in swap.swap_codecs(config) if s.posthoc]
+    targets += [artifacts.quantizer(R, s.name) for s in posthoc]
+    targets += [artifacts.fit_latents(R, base) for base in dict.fromkeys(s.base for s in posthoc)]
     return targets
 
 

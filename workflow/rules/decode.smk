@@ -9,6 +9,7 @@ rule decode:
         info=artifacts.codec_info(R, "{codec}"),
         labelling=channel_labelling,
         manifest=lambda w: manifest(w.dataset),
+        quantizer=codec_quantizer,
     output:
         received=artifacts.channel_shard(R, "{codec}", "{dataset}", "{channel}", "{shard}"),
         audio=temp(directory(artifacts.decoded_audio(R, "{codec}", "{dataset}", "{channel}", "{shard}"))),
@@ -31,5 +32,6 @@ rule decode:
         device=config["device"],
         listen_utterances=config["study_a"]["listen_utterances"],
         out_of_range=config["study_a"]["out_of_range"],
+        error_stream=error_stream,
     script:
         "../scripts/decode.py"

@@ -2,6 +2,8 @@
 
 
 rule codec_info:
+    input:
+        quantizer=codec_quantizer,
     output:
         artifacts.codec_info(R, "{codec}"),
     log:
@@ -26,6 +28,7 @@ rule encode:
     input:
         manifest=lambda w: manifest(w.dataset),
         info=artifacts.codec_info(R, "{codec}"),
+        quantizer=codec_quantizer,
     output:
         artifacts.codes_shard(R, "{codec}", "{dataset}", "{shard}"),
     log:

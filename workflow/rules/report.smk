@@ -9,7 +9,7 @@ DS_A = config["study_a"]["dataset"]
 # The report's opening page (workflow/report/workflow.rst) can see only the config: the run's headline
 # numbers reach it there, read from the json the report_page rule writes (empty before the run). The
 # config the rules use is copied first, so the headline never reaches a rule's params.
-RUN_CONFIG = copy.deepcopy(config)
+RUN_CONFIG = copy.deepcopy(CONFIGURED)
 config["report_page"] = read_report_page(artifacts.report_page(R))
 
 

@@ -18,4 +18,5 @@ with job_log(snakemake.log):
         listening_ids(snakemake.input.manifest, p.listen_utterances),
         out_of_range=p.out_of_range,
         labelling_path=snakemake.input.labelling or None,
+        error_stream=p.error_stream,
     )

@@ -44,6 +44,10 @@ class StaticLayout:
     codebook_sizes: tuple[int, ...]
     fsq_levels: tuple[int, ...] | None
     capabilities: frozenset[Capability]
+    #: True when a fit decides the layout (post-hoc FSQ with reverse water-filling): ``codebook_sizes``
+    #: is then one codebook of the largest size the fit can give, so every check that holds for it
+    #: holds for whatever the fit gives (all post-hoc codebooks are powers of two)
+    fitted: bool = False
 
     @property
     def has_codeword_vectors(self) -> bool:
@@ -124,6 +128,26 @@ def _encodec_layout(options: Options) -> StaticLayout:
     return StaticLayout((1024,) * _count(options, "n_codebooks", 12), None, _TORCH_VQ)
 
 
+#: a swapped codec: the base's latent access, and codeword vectors from the fitted quantizer
+_POSTHOC = frozenset({Capability.CODEWORD_VECTORS, Capability.ENCODE_LATENT, Capability.DECODE_LATENT})
+
+
+def _posthoc_layout(options: Options) -> StaticLayout:
+    """From the fit settings the quantizer swap derives (:func:`nacbench.swap.fit_settings`)."""
+    fit = options.get("fit")
+    if not isinstance(fit, Mapping):
+        raise ValueError("fit: a post-hoc codec needs its fit settings (derived by nacbench.swap)")
+    bits = _count(fit, "bits_per_frame", 1)
+    if fit.get("kind") == "rvq":
+        return StaticLayout((2 ** _count(fit, "bits", 1),) * _count(fit, "stages", 1), None, _POSTHOC)
+    if fit.get("allocation") == "fixed":
+        per = _count(fit, "bits_per_component", 2)
+        return StaticLayout((2**per,) * (bits // per), None, _POSTHOC)
+    from nacbench.posthoc import MAX_COMPONENT_BITS
+
+    return StaticLayout((2**MAX_COMPONENT_BITS,), None, _POSTHOC, fitted=True)
+
+
 #: adapter name (``codecs.<name>.adapter``) -> where it lives and what it declares; the one codec table
 ADAPTERS: dict[str, AdapterEntry] = {
     # TFLite and libcodec2 run on the CPU: no GPU memory at all
@@ -138,6 +162,8 @@ ADAPTERS: dict[str, AdapterEntry] = {
     "stablecodec": AdapterEntry(
         "nacbench.codecs.stablecodec", _stablecodec_layout, mem_mb=12000, gpu_mem_mb=8000
     ),
+    # its memory is its base codec's (see _resource_options)
+    "posthoc": AdapterEntry("nacbench.codecs.posthoc", _posthoc_layout),
 }
 
 #: codec options the pipeline reads and the adapter never sees (its environment, its GPU share)
@@ -152,9 +178,17 @@ def static_layout(adapter: str, options: Options) -> StaticLayout:
     return entry.layout(options)
 
 
+def _resource_options(options: Options) -> Options:
+    """The entry whose adapter sizes a job: a post-hoc codec runs its base codec (plus a quantizer of
+    a few MB), so it reserves what its base reserves."""
+    base = options.get("base_options")
+    return base if options.get("adapter") == "posthoc" and isinstance(base, Mapping) else options
+
+
 def job_mem_mb(options: Options) -> int:
     """Memory (MB) a job building the codec configured with ``options`` reserves; an external codec's
     rule file sets its own, so this covers the jobs the generic rules run for it (channel, score)."""
+    options = _resource_options(options)
     entry = ADAPTERS.get(str(options.get("adapter")))
     return entry.mem_mb if entry is not None else AdapterEntry.mem_mb
 
@@ -162,6 +196,7 @@ def job_mem_mb(options: Options) -> int:
 def codec_gpu_mem_mb(options: Options) -> int:
     """Peak GPU memory (MB) of a job that builds the codec: ``gpu_mem_mb`` in its config entry (a
     measurement), else its adapter's estimate; an external codec's rule file declares its own."""
+    options = _resource_options(options)
     if "gpu_mem_mb" in options:
         return _count(options, "gpu_mem_mb", 1)
     entry = ADAPTERS.get(str(options.get("adapter")))

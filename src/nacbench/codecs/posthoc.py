@@ -67,14 +67,15 @@ def build_posthoc(
     quantizer: str,
     bits: int,
     quantizer_file: str,
+    fit: Mapping[str, Any],
     device: str = "cpu",
     random_weights: bool = False,
     decode_only: bool = False,
 ) -> PosthocAdapter:
     """Build ``base`` (decode-only when asked) and load the fitted quantizer from ``quantizer_file``.
 
-    Refuses a base without latent access, and a quantizer file whose kind or bits per frame differ
-    from what the name promises, naming the codec and the file.
+    Refuses a base without latent access, and a quantizer file fitted otherwise than ``fit`` (the
+    settings :func:`nacbench.swap.fit_settings` derives from config) says, naming the codec and the file.
     """
     base_codec = build_codec(base, dict(base_options), device=device, decode_only=decode_only)
     needs = [Capability.DECODE_LATENT] + ([] if decode_only else [Capability.ENCODE_LATENT])
@@ -82,10 +83,11 @@ def build_posthoc(
         base_codec.require(capability, f"the quantizer swap ({name})")
     fitted = load_quantizer(quantizer_file)
     meta = fitted.meta
-    if meta.get("kind") != quantizer or int(meta.get("bits_per_frame", -1)) != int(bits):
+    differs = {k: (meta.get(k), v) for k, v in fit.items() if meta.get(k) != v}
+    if meta.get("kind") != quantizer or int(fit["bits_per_frame"]) != int(bits) or differs:
         raise ValueError(
-            f"codecs.{name}: {quantizer_file} holds a {meta.get('kind')} quantizer of "
-            f"{meta.get('bits_per_frame')} bits per frame, not {quantizer} at {bits}"
+            f"codecs.{name}: {quantizer_file} was not fitted as this codec asks ({quantizer}, {bits} bits "
+            f"per frame); differing settings (file, asked): {differs}. Delete it to refit."
         )
     b = base_codec.info
     if bool(random_weights) != b.random_weights:
