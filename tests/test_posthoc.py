@@ -103,3 +103,45 @@ def test_posthoc_quantizers_on_lyra_come_close_to_its_own_rvq_at_equal_bits(lyra
     assert sum(int(np.log2(s)) for s in fsq.codebook_sizes) == 120 == 4 * len(rvq.codebook_sizes)
     for quantizer in (fsq, rvq):
         assert native < mse(quantizer, evaluation) < 1.5 * native  # close to, not better than, trained
+
+
+def test_water_filling_matches_a_hand_computation() -> None:
+    """Variances 16, 4, 1, 1/4 and 6 bits: the errors v * 4**-b go 16->4 (c0), tie 4/4 -> c0, then c1,
+    c0, c1, c2 (ties to the lower index), so bits [3, 2, 1, 0]."""
+    assert water_filling(np.array([16.0, 4.0, 1.0, 0.25]), 6).tolist() == [3, 2, 1, 0]
+
+
+def test_fsq_allocation_on_a_known_covariance_is_water_filling_of_its_variances() -> None:
+    """Independent components with variances 16, 4, 1, 1/4 along a random rotation: the fitted PCA
+    finds them (up to sampling error) and allocates as water-filling of the true variances does."""
+    rng = np.random.default_rng(3)
+    rotation = np.linalg.qr(rng.normal(size=(4, 4)))[0]
+    x = (rng.normal(size=(20000, 4)) * np.sqrt([16.0, 4.0, 1.0, 0.25])) @ rotation.T
+    fsq = PosthocFSQ.fit([x.T], 6)
+    np.testing.assert_allclose(fsq.variances, [16.0, 4.0, 1.0, 0.25], rtol=0.05)
+    assert fsq.bits.tolist() == [3, 2, 1, 0]
+    assert np.allclose(np.abs(fsq.rotation.T @ rotation), np.eye(4), atol=0.02)
+
+
+@pytest.mark.parametrize("allocation", ["water-filling", "fixed"])
+def test_fsq_indices_and_levels_are_a_bijection(allocation: str) -> None:
+    """Every index of every codebook dequantizes to a level that quantizes back to it."""
+    fsq = PosthocFSQ.fit(gaussian_latents(0), 10, allocation=allocation)  # type: ignore[arg-type]  # reason: parametrized literal
+    sizes = np.array(fsq.codebook_sizes)
+    grid = np.stack(np.meshgrid(*[np.arange(s) for s in sizes], indexing="ij"), 0).reshape(len(sizes), -1)
+    assert np.array_equal(fsq.quantize(fsq.dequantize(grid)), grid)
+    assert len({tuple(v) for v in np.round(fsq.dequantize(grid).T, 9)}) == grid.shape[1]  # distinct levels
+
+
+def test_kmeans_never_increases_its_loss_and_is_seed_reproducible() -> None:
+    from nacbench.posthoc import kmeans
+    from nacbench.seeds import fit_rng
+
+    points = np.concatenate(gaussian_latents(0), axis=1).T
+    losses: list[float] = []
+    a = kmeans(points, 32, fit_rng(0, "test"), losses)
+    assert len(losses) >= 3 and all(b <= a_ + 1e-12 for a_, b in zip(losses, losses[1:], strict=False))
+    assert np.array_equal(a, kmeans(points, 32, fit_rng(0, "test")))
+    assert not np.array_equal(a, kmeans(points, 32, fit_rng(1, "test")))
+    with pytest.raises(ValueError, match="cannot make 4000 centroids"):
+        kmeans(points, 4000, fit_rng(0, "test"))

@@ -599,7 +599,7 @@ def fit_posthoc_quantizer(latents_path: str, settings: Mapping[str, Any], name: 
         )
     with phase("work"):
         quantizer = fit_quantizer([p.T for p in pieces], dict(settings), name)
-    quantizer.meta.update({**dict(settings), "fit_set": provenance, "base_codec": provenance["codec"]})
+    quantizer.meta.update({**dict(settings), "fit_set": provenance})
     log.info("%s: %s fitted on %d frames (%s)", name, settings["kind"], n_frames, quantizer.codebook_sizes)
     with atomic_path(out) as tmp:
         quantizer.to_npz(tmp)

@@ -96,7 +96,8 @@ def build_posthoc(
         )
     info = CodecInfo(
         name=name,
-        display_name=f"{b.display_name} + {QUANTIZER_LABELS[quantizer]} ({bits} bits)",
+        # the base's display name states its own rate: name the base codec, then what this one sends
+        display_name=f"{base} + {QUANTIZER_LABELS[quantizer]}, {bits} bits/frame ({bits * b.frame_rate / 1000:g} kbps)",
         input_sample_rate=b.input_sample_rate,
         output_sample_rate=b.output_sample_rate,
         frame_rate=b.frame_rate,
