@@ -18,7 +18,7 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 
 #: the package's layers, bottom first; a module may import its own layer and the layers below it
 LAYERS: tuple[frozenset[str], ...] = (
-    frozenset({"conditions", "seeds", "startup"}),
+    frozenset({"conditions", "erasure", "seeds", "startup"}),
     frozenset({"artifacts"}),
     frozenset(
         {
