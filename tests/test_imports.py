@@ -36,6 +36,7 @@ LAYERS: tuple[frozenset[str], ...] = (
             "plan",
             "posthoc",
             "resources",
+            "swap",
             "timing",
         }
     ),
