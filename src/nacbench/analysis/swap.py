@@ -548,8 +548,10 @@ def long_table(
         "random_weights",
     ]
     table = pd.DataFrame(out, columns=columns)
-    table["n_pairs"] = table["n_pairs"].astype("Int64")
-    table["n_utterances"] = table["n_utterances"].astype("Int64")
+    for count in ("n_utterances", "n_pairs"):  # whole numbers; None (csv: empty, md/tex: n/a) where none
+        table[count] = pd.Series(
+            [None if pd.isna(v) else int(v) for v in table[count]], index=table.index, dtype=object
+        )
     notes: list[str] = []
     for frame in (codec_table, differences, rate):
         if frame is not None:
