@@ -151,6 +151,92 @@ def labelling_report(
     )
 
 
+# ------------------------------------------------------------------------------------ quantizer swap
+
+#: the note every output of the quantizer swap carries when its post-hoc quantizers were fitted on the
+#: utterances they are scored on (flattering to the post-hoc quantizers, not to the native one)
+SWAP_IN_SAMPLE_NOTE = "in-sample: the post-hoc quantizers were fitted on the evaluation utterances"
+
+_SWAP_TABLE_NOTE = (
+    "One estimate per row; section says which: clean quality = clean mean of the metric; break-down = "
+    "the P_flip at which the BSC mean falls the margin below clean (rises above for lower-is-better "
+    "metrics); paired difference = mean of a - b over (utterance, seed) pairs with the same bit-error "
+    "positions, at p_flip (0 = clean), in the metric's units; rate sweep break-down = break-down at the "
+    "rate-sweep budgets, on the conditions all of a base's sweep codecs ran. Intervals: 95% cluster "
+    "bootstrap over utterances."
+)
+
+
+def quantizer_swap_report(
+    scores_path: str,
+    rows: Sequence[Mapping[str, Any]],
+    figure_out: Sequence[str],
+    table_out: Sequence[str],
+    rate_figure_out: Sequence[str],
+    margins: Mapping[str, float],
+    n_boot: int,
+    seed: int,
+    random_weights: Mapping[str, bool],
+    in_sample: bool = False,
+    metrics: Sequence[str] = ("stoi", "pesq", "si_sdr"),
+    headline: str = "stoi",
+    display_names: Mapping[str, str] | None = None,
+) -> None:
+    """The quantizer swap study: its figure, its table and the rate-robustness figure.
+
+    ``rows`` is :func:`nacbench.swap.study_rows`; the outputs are multiext lists as in
+    :func:`labelling_report`. The table ``tables/quantizer_swap.{csv,md,tex}`` is one long, tidy table
+    (:func:`nacbench.analysis.swap.long_table`) rather than several: one estimate per row, its
+    ``section`` saying which — "clean quality" and "break-down" per codec of the main budgets (every
+    metric of ``metrics``; break-down for those with a margin), then "paired difference" (FSQ - RVQ,
+    native - FSQ, native - RVQ at clean and each P_flip, for the ``headline`` metric) and, with a
+    rate sweep, "rate sweep break-down". Every section has the same columns (``estimate``, ``ci_low``,
+    ``ci_high``, ``p_flip`` as the condition, ``note``), so the csv filters by section and metric and
+    the md/tex read top to bottom, with no half-empty columns a wide layout would need.
+
+    The rate figure plots the break-down of ``headline`` (its margin from ``margins``) vs bits per
+    frame; it is written even without a rate sweep, one panel saying so. Random-weight codecs are
+    marked in every figure and table note (the table's ``random_weights`` column); with ``in_sample``
+    every output also says the post-hoc quantizers were fitted on the evaluation utterances.
+    """
+    from nacbench.analysis.swap import long_table, rate_breakdown, study_frame, swap_table
+    from nacbench.codecs.base import RANDOM_WEIGHTS_LABEL
+    from nacbench.plots import NO_RATE_SWEEP, figure_quantizer_swap, figure_rate_robustness, random_codecs
+    from nacbench.tables import write_table
+
+    study = study_frame(rows)
+    tidy = checked_scores(scores_path, random_weights)
+    tidy = tidy[tidy["codec"].isin(list(study["codec"]))]
+    notes = [SWAP_IN_SAMPLE_NOTE] if in_sample else []
+    figure_quantizer_swap(
+        tidy, rows, _stem(figure_out), metrics, display_names, n_boot=n_boot, seed=seed, notes=notes
+    )
+    metrics = [m for m in metrics if m in tidy.columns]
+    codec_table, differences = swap_table(
+        tidy, rows, metrics, margins, n_boot=n_boot, seed=seed, headline=(headline,)
+    )
+    if study["sweep"].any() and headline not in margins:
+        raise ValueError(
+            f"quantizer swap: the rate sweep's break-down needs a margin for {headline!r} "
+            f"(margins given for {sorted(margins)})"
+        )
+    margin = float(margins.get(headline, np.nan))
+    rate = rate_breakdown(tidy, rows, headline, margin, n_boot=n_boot, seed=seed)  # empty without a sweep
+    rate_notes = list(notes)
+    random = random_codecs(tidy)
+    if rate.empty and random:  # nothing is drawn to carry the mark: the title does
+        rate_notes.append(f"{RANDOM_WEIGHTS_LABEL}: {', '.join(sorted(random))}")
+    empty = "no scores for the rate sweep's codecs" if study["sweep"].any() else NO_RATE_SWEEP
+    figure_rate_robustness(rate, _stem(rate_figure_out), display_names, notes=rate_notes, empty_text=empty)
+    write_table(
+        long_table(codec_table, differences, rate if not rate.empty else None),
+        _stem(table_out),
+        "Quantizer swap at equal bits per frame: clean quality, break-down P_flip and paired differences "
+        "(native vs post-hoc FSQ vs post-hoc RVQ), 95% CI",
+        notes=[*notes, _SWAP_TABLE_NOTE],
+    )
+
+
 # ------------------------------------------------------------------------------------------- Study B
 
 

@@ -26,6 +26,7 @@ from nacbench.seeds import bootstrap_rng
 __all__ = [
     "CI_LEVEL",
     "POOLED_KEYS",
+    "cluster_mean_ci",
     "mean_ci",
     "pooled_condition_keys",
     "utterance_key",
@@ -101,6 +102,18 @@ def _bootstrap_group(
         "n_scores": int(counts.sum()),
         "n_missing": int(np.isnan(values).sum()),
     }
+
+
+def cluster_mean_ci(
+    values: np.ndarray, utt_labels: np.ndarray, n_boot: int, rng: np.random.Generator
+) -> dict[str, float | int]:
+    """The pooled mean of ``values`` with the utterance-cluster bootstrap interval of :func:`mean_ci`,
+    for values that are not a column of a score table (e.g. per-pair differences between two codecs).
+
+    Returns ``mean``, ``ci_low``, ``ci_high``, ``n_utterances`` (with a non-NaN value), ``n_scores`` and
+    ``n_missing``; the interval is NaN with fewer than two utterances.
+    """
+    return _bootstrap_group(np.asarray(values, dtype=np.float64), np.asarray(utt_labels), n_boot, rng)
 
 
 def mean_ci(
