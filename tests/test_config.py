@@ -248,3 +248,11 @@ def test_study_b_needs_a_reader_that_provides_transcripts(monkeypatch: pytest.Mo
     validate_config(config)  # Study A needs no text
     config["study_b"]["dataset"] = "mine"
     expect_error(config, "study_b.dataset: dataset 'mine' uses the silent reader", "Study B (WER/CER)")
+
+
+def test_figure3_axes_in_the_schema_are_the_plots_axes() -> None:
+    from nacbench.config import load_schema
+    from nacbench.plots import X_AXES
+
+    schema = load_schema()
+    assert schema["properties"]["study_a"]["properties"]["figure3_x_axis"]["enum"] == list(X_AXES)

@@ -72,12 +72,16 @@ def study_a_figure(
     outs: Sequence[str],
     seed: int,
     random_weights: Mapping[str, bool],
+    x_axis: str = "p_flip",
 ) -> None:
+    """Figure 3 against ``x_axis`` (:data:`nacbench.plots.X_AXES`: P_flip, frame error rate or flipped
+    bits per second, the latter two from each codec's bits per frame and bitrate in its codec.json)."""
     from nacbench.plots import figure3
 
     infos, tidy = checked_infos(info_paths, random_weights), checked_scores(scores_path, random_weights)
     tidy = tidy[tidy["codec"].isin(codecs)]
-    figure3(tidy, _stem(outs), display_names=display_names(infos), seed=seed)
+    rates = {info.name: info for info in infos}
+    figure3(tidy, _stem(outs), display_names=display_names(infos), seed=seed, x_axis=x_axis, codec_rates=rates)
 
 
 def study_a_tables(

@@ -44,6 +44,7 @@ rule figure3:
         codecs=config["study_a"]["codecs"],
         seed=config["seed"],
         random_weights=plan.random_weights_asked(config, config["study_a"]["codecs"]),
+        x_axis=config["study_a"]["figure3_x_axis"],
     script:
         "../scripts/figure3.py"
 
