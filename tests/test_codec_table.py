@@ -54,7 +54,41 @@ def case(request: pytest.FixtureRequest, shared_dir: Path) -> tuple[dict[str, An
 
 
 def test_every_adapter_has_a_case_or_a_reason() -> None:
-    assert {o["adapter"] for o in CASES.values()} | {"stablecodec"} == set(ADAPTERS)
+    # stablecodec: its own environment (below); posthoc: needs a fitted quantizer (below)
+    assert {o["adapter"] for o in CASES.values()} | {"stablecodec", "posthoc"} == set(ADAPTERS)
+
+
+@pytest.mark.parametrize(
+    "fit",
+    [
+        {"kind": "rvq", "bits_per_frame": 16, "stages": 4, "bits": 4, "seed": 0},
+        {"kind": "fsq", "bits_per_frame": 16, "allocation": "fixed", "bits_per_component": 2},
+        {"kind": "fsq", "bits_per_frame": 40, "allocation": "water-filling", "bits_per_component": 2},
+    ],
+    ids=["rvq", "fsq-fixed", "fsq-water-filling"],
+)
+def test_posthoc_static_layout_matches_the_built_codec(fit: dict[str, Any], shared_dir: Path, tmp_path: Path) -> None:
+    """A swapped codec around Lyra, its quantizer fitted on Gaussian 64-d latents: the static layout is
+    the built one (water-filling: a bound every fitted codebook meets, all powers of two)."""
+    from nacbench.posthoc import fit_quantizer
+    from nacbench.seeds import fit_rng
+
+    latents = [fit_rng(0, "test-layout").normal(size=(64, 600)) * np.linspace(3, 0.1, 64)[:, None]]
+    fitted = fit_quantizer(latents, fit, "lyra~x")
+    fitted.meta.update(fit)
+    fitted.to_npz(tmp_path / "q.npz")
+    base = {"adapter": "lyra", "model_dir": str(shared_dir / "models" / "lyra-v2"), "num_quantizers": 4}
+    options = {"adapter": "posthoc", "base": "lyra", "base_options": base, "quantizer": fit["kind"],
+               "bits": fit["bits_per_frame"], "quantizer_file": str(tmp_path / "q.npz"), "fit": fit}
+    adapter = build_codec("lyra~x", options)
+    layout = static_layout("posthoc", options)
+    assert layout.capabilities == adapter.capabilities and layout.fsq_levels == adapter.info.fsq_levels is None
+    sizes = adapter.info.codebook_sizes
+    if layout.fitted:
+        assert all(s & (s - 1) == 0 and s <= layout.codebook_sizes[0] for s in sizes)
+    else:
+        assert layout.codebook_sizes == sizes
+    assert adapter.info.bits_per_frame == fit["bits_per_frame"]
 
 
 def test_static_layout_matches_the_built_codec(case: tuple[dict[str, Any], CodecAdapter]) -> None:

@@ -126,6 +126,9 @@ def swap_errors(config: Mapping[str, Any]) -> list[str]:
             "its quantizers on the evaluation set; choose another fit dataset, or set "
             "study_swap.allow_in_sample: true (every swap artifact then says in-sample)"
         )
+    for name in study.get("overrides") or {}:
+        if name not in study["codecs"]:
+            errors.append(f"study_swap.overrides.{name}: not a codec of study_swap.codecs {study['codecs']}")
     fsq = swap.fsq_settings(config)
     sweep = (study.get("rate_sweep") or {}).get("bits", [])
     for i, base in enumerate(study["codecs"]):

@@ -184,10 +184,13 @@ def fit_settings(config: Config, swap: SwapCodec) -> dict[str, Any]:
     return {"kind": "rvq", "bits_per_frame": swap.bits, "stages": swap.bits // stage, "bits": stage, "seed": int(config["seed"])}
 
 
-def main_channels(config: Config) -> list[ChannelSpec]:
-    """Clean plus every Study A BSC P_flip at each of ``study_swap.seeds``."""
-    seeds = _study(config).get("seeds", [0])
-    p_flips = config["study_a"]["channels"]["bsc"]["p_flip"]
+def main_channels(config: Config, base: str) -> list[ChannelSpec]:
+    """Clean plus every Study A BSC P_flip at each of ``study_swap.seeds``, or the P_flip and seeds
+    ``study_swap.overrides.<base>`` gives (fewer conditions for a slow base codec)."""
+    study = _study(config)
+    override = (study.get("overrides") or {}).get(base, {})
+    seeds = override.get("seeds", study.get("seeds", [0]))
+    p_flips = override.get("p_flip", config["study_a"]["channels"]["bsc"]["p_flip"])
     return [ChannelSpec("clean")] + [ChannelSpec("bsc", float(p), int(s)) for p in p_flips for s in seeds]
 
 
@@ -207,7 +210,7 @@ def channels_of(config: Config, swap: SwapCodec) -> list[ChannelSpec]:
     main, sweep = budgets(config, swap.base)
     specs: list[ChannelSpec] = []
     if swap.bits in main:
-        specs += main_channels(config)
+        specs += main_channels(config, swap.base)
     if swap.bits in sweep:
         specs += sweep_channels(config)
     return list(dict.fromkeys(specs))
