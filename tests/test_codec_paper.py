@@ -23,11 +23,13 @@ import torch
 
 from nacbench.codecs import build_codec
 from nacbench.codecs.base import (
+    ENCODER_CAPABILITIES,
     Capability,
     CodecAdapter,
     CodecInfo,
     DecodeOnlyError,
     WeightsUnavailableError,
+    capabilities_of,
 )
 from nacbench.codecs.torchutil import batch_groups, count_parameters
 from nacbench.fsq import indices_to_levels, levels_to_indices
@@ -438,7 +440,7 @@ def test_decode_only_build_has_no_encoder_and_refuses_to_encode(case: str) -> No
         adapter.encoder_modules()
     with pytest.raises(DecodeOnlyError, match=needle + ".*'encoder_modules' for encRTF"):
         adapter.require(Capability.ENCODER_MODULES, "encRTF")
-    assert adapter.capabilities == full.capabilities - {Capability.ENCODER_MODULES}
+    assert adapter.capabilities == full.capabilities - ENCODER_CAPABILITIES
     # the quantizer views need no encoder
     if adapter.has(Capability.QUANTIZER_OUTPUT):
         codes = _random_codes(full.info, 5, 0)
@@ -621,6 +623,148 @@ def test_encodec_checkpoint_decode_only_matches_the_full_build(
     reference = _get("encodec").adapter.decode(codes)[0]  # the same weights, built from the seed
     assert np.array_equal(full.decode(codes)[0], reference)
     assert np.array_equal(decoder.decode(codes)[0], reference)
+
+
+# --- latent access (the quantizer swap) --------------------------------------------------------------------
+
+#: the latent's dimension per case: DAC's encoder output (latent_dim), EnCodec's, NeuCodec's FSQ output
+LATENT_DIMS: dict[str, int] = {
+    "neucodec": 2048,
+    "distill": 2048,
+    "distill-16k": 2048,
+    "dac": 1024,
+    "encodec": 128,
+}
+
+
+def _latents(run: Run) -> list[np.ndarray]:
+    if "latents" not in run.cache:
+        run.cache["latents"] = run.adapter.encode_latent(run.wavs)
+    return run.cache["latents"]
+
+
+def _native_quantizer(run: Run, latent: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The codec's own quantizer applied to ``latent`` ``[dim, frames]``: its codes and what it hands the
+    decoder ``[dim, frames]``. FSQ: the 8 bounded components, recovered from the 2048-d latent through
+    the output projection (least squares; it is 8 -> 2048, full rank), rounded to their levels."""
+    model = run.adapter.model  # type: ignore[attr-defined]  # the torch adapters' model
+    z = torch.from_numpy(latent)[None]
+    with torch.inference_mode():
+        if run.spec.quantizer == "fsq":
+            project_out = model.generator.quantizer.project_out
+            weight, bias = project_out.weight.double().numpy(), project_out.bias.double().numpy()
+            bounded = np.linalg.lstsq(weight, latent.astype(np.float64) - bias[:, None], rcond=None)[0]
+            levels = np.rint(2 * bounded).astype(np.int64) + 2  # components in units of half a level
+            assert (
+                np.abs(bounded - (levels - 2) / 2).max() <= 0.25 + 1e-4
+            )  # rounding moves it half a step at most
+            codes = levels_to_indices(levels.T, (4,) * 8)[None]
+            return codes, run.adapter.quantizer_output(codes).T
+        if run.adapter.info.name == "dac":
+            z_q, codes, *_ = model.quantizer(z, n_quantizers=run.adapter.info.n_codebooks)
+            return codes[0].numpy(), z_q[0].numpy()
+        result = model.quantizer(z, model.frame_rate, run.adapter.bandwidth)  # type: ignore[attr-defined]  # EncodecAdapter's
+        return result.codes[:, 0].numpy(), result.quantized[0].numpy()
+
+
+def test_latent_has_one_frame_per_code_frame(run: Run) -> None:
+    latents = _latents(run)
+    for wav, latent, codes in zip(run.wavs, latents, run.codes(), strict=True):
+        assert latent.dtype == np.float32 and np.isfinite(latent).all()
+        assert latent.shape == (LATENT_DIMS[run.adapter.info.name], codes.shape[1])
+        assert codes.shape[1] == run.spec.frames(len(wav))
+    # the unquantized latent decodes as codes do
+    (audio,) = run.adapter.decode_latent(latents[1:2])
+    assert audio.dtype == np.float32 and len(audio) == run.codes()[1].shape[1] * run.spec.hop_out
+    # batched as encode batches: one by one gives the same, to float rounding (NeuCodec's encoders round
+    # differently in a batch of two: 2e-6 observed, where its codes stay equal)
+    np.testing.assert_allclose(run.adapter.encode_latent(run.wavs[:1])[0], latents[0], rtol=0, atol=1e-5)
+
+
+def test_latent_is_what_the_native_quantizer_quantizes(run: Run) -> None:
+    """The codec's own quantizer applied to encode_latent gives encode's codes exactly: the latent is the
+    quantizer's input (FSQ: its bounded components before rounding)."""
+    for latent, codes in zip(_latents(run), run.codes(), strict=True):
+        native_codes, _ = _native_quantizer(run, latent)
+        np.testing.assert_array_equal(native_codes, codes)
+
+
+def test_decode_latent_of_the_native_reconstruction_is_decode(run: Run) -> None:
+    """decode_latent is the decoder behind decode: fed what the native quantizer hands the decoder, it
+    gives decode's audio. Exact for EnCodec and NeuCodec (the same operations on the same values). DAC's
+    RVQ forward pass adds its straight-through term ``z_e + (z_q - z_e)`` before the output projection,
+    which rounds differently from ``from_codes`` (observed: 1.2e-7 at a peak of 0.1), so there it is
+    within 1e-6, and exact on ``from_codes``' sum."""
+    latent, codes = _latents(run)[1], run.codes()[1]
+    _, reconstruction = _native_quantizer(run, latent)
+    (from_latent,) = run.adapter.decode_latent([reconstruction])
+    (from_codes,) = run.adapter.decode([codes])
+    if run.adapter.info.name == "dac":
+        np.testing.assert_allclose(from_latent, from_codes, rtol=0, atol=1e-6)
+        with torch.inference_mode():
+            summed = run.adapter.model.quantizer.from_codes(torch.from_numpy(codes)[None])[0][0].numpy()  # type: ignore[attr-defined]  # the torch adapters' model
+        assert np.array_equal(run.adapter.decode_latent([summed])[0], from_codes)
+    else:
+        assert np.array_equal(from_latent, from_codes)
+    # the unquantized latent is not the quantized one: the quantizer does something to it
+    assert not np.allclose(latent, reconstruction, atol=1e-3)
+
+
+@pytest.mark.parametrize("name", ["neucodec", "distill"])
+def test_neucodec_latent_is_the_fsq_output_without_rounding(name: str) -> None:
+    """fsq_bounded is what the package's quantizer rounds (its indices and output follow from rounding
+    it); fsq_unrounded_output is that output with the rounding left out."""
+    from nacbench.codecs.neucodec import fsq_bounded, fsq_unrounded_output
+
+    quantizer = _get(name).adapter.model.generator.quantizer  # type: ignore[attr-defined]  # the torch adapters' model
+    x = torch.randn(1, 40, 2048, generator=torch.Generator().manual_seed(3))
+    with torch.inference_mode():
+        native, indices = quantizer(x)
+        bounded = fsq_bounded(quantizer, x)  # [1, 40, 8] in level units
+        rounded = torch.round(bounded)
+        unrounded = fsq_unrounded_output(quantizer, x)
+        np.testing.assert_allclose(quantizer.project_out(rounded / 2).numpy(), native.numpy(), atol=1e-6)
+        np.testing.assert_allclose(quantizer.project_out(bounded / 2).numpy(), unrounded.numpy(), atol=1e-6)
+    levels = rounded[0].numpy().astype(np.int64) + 2
+    np.testing.assert_array_equal(levels_to_indices(levels, (4,) * 8), indices[0, :, 0].numpy())
+    assert bounded.min() > -2.002 and bounded.max() < 1.002  # FSQ's bound for 4 levels
+    assert not np.allclose(unrounded.numpy(), native.numpy(), atol=1e-3)
+
+
+@pytest.mark.parametrize("case", list(DECODE_ONLY_CASES))
+def test_decode_only_build_refuses_encode_latent_and_decodes_latents_alike(case: str) -> None:
+    full, decoder = _built(case, False), _built(case, True)
+    dim = LATENT_DIMS[case]
+    needle = rf"codec '{case}' \(\w+\) was built decode-only"
+    with pytest.raises(DecodeOnlyError, match=needle + ".* cannot encode_latent"):
+        decoder.encode_latent([np.zeros(decoder.info.input_sample_rate // 10, np.float32)])
+    with pytest.raises(DecodeOnlyError, match=needle + ".*'encode_latent' for the quantizer swap"):
+        decoder.require(Capability.ENCODE_LATENT, "the quantizer swap")
+    assert decoder.require(Capability.DECODE_LATENT) is decoder
+    rng = np.random.default_rng(5)
+    latents = [rng.standard_normal((dim, frames)).astype(np.float32) for frames in (7, 3, 7)]
+    for a, b in zip(full.decode_latent(latents), decoder.decode_latent(latents), strict=True):
+        assert np.array_equal(a, b) and len(a) == len(b)
+    with pytest.raises(
+        ValueError, match=rf"codec '{case}': latent 1 has shape \(8, 3\), expected \({dim}, frames\)"
+    ):
+        decoder.decode_latent([latents[0], np.zeros((8, 3), np.float32)])
+
+
+def test_latent_access_in_the_static_table() -> None:
+    """The codec table says which adapters have latent access (config validation reads it, building
+    nothing): DAC, EnCodec and both NeuCodecs, full or decode-only; not StableCodec (own environment)."""
+    from nacbench.codecs import static_layout
+    from nacbench.codecs.stablecodec import StableCodecAdapter
+
+    latent = {Capability.ENCODE_LATENT, Capability.DECODE_LATENT}
+    for case, options in DECODE_ONLY_CASES.items():
+        full, decoder = _built(case, False), _built(case, True)
+        layout = static_layout(options["adapter"], options)
+        assert latent <= layout.capabilities == full.capabilities
+        assert decoder.capabilities == full.capabilities - ENCODER_CAPABILITIES
+    stable = static_layout("stablecodec", {})
+    assert not latent & stable.capabilities and stable.capabilities == capabilities_of(StableCodecAdapter)
 
 
 # --- StableCodec -------------------------------------------------------------------------------------------

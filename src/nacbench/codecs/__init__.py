@@ -83,8 +83,11 @@ def _count(options: Options, key: str, default: int) -> int:
     return value
 
 
-_TORCH_VQ = frozenset({Capability.CODEWORD_VECTORS, Capability.ENCODER_MODULES})
-#: NeuCodec: the code-level views of Study B and the labelling study (no latent access yet)
+#: StableCodec: codeword vectors and its encoder's modules (no latent access yet: it runs in its own env)
+_STABLECODEC = frozenset({Capability.CODEWORD_VECTORS, Capability.ENCODER_MODULES})
+#: DAC, EnCodec: also the encoder output before the RVQ and the decoder on it (latent access)
+_TORCH_VQ = _STABLECODEC | {Capability.ENCODE_LATENT, Capability.DECODE_LATENT}
+#: NeuCodec: also the code-level views of Study B and the labelling study
 _NEUCODEC = _TORCH_VQ | {Capability.QUANTIZER_OUTPUT}
 #: Codec2 bits per frame by mode (libcodec2's codec2_bits_per_frame; mode 700 is 700C)
 CODEC2_BITS_PER_FRAME: dict[int, int] = {3200: 64, 2400: 48, 1600: 64, 1400: 56, 1300: 52, 1200: 48, 700: 28}
@@ -117,7 +120,7 @@ def _stablecodec_layout(options: Options) -> StaticLayout:
     levels = tuple(int(v) for v in options.get("posthoc_levels", (8, 8, 8, 8, 4, 4)))
     if not levels or any(v < 2 for v in levels):
         raise ValueError(f"posthoc_levels: need FSQ level counts >= 2, got {list(levels)}")
-    return StaticLayout((math.prod(levels),), levels, _TORCH_VQ)
+    return StaticLayout((math.prod(levels),), levels, _STABLECODEC)
 
 
 def _dac_layout(options: Options) -> StaticLayout:

@@ -21,6 +21,7 @@ another architecture counted on the meta device), so its ``info`` equals the ful
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +42,7 @@ from nacbench.codecs.torchutil import (
     load_checkpoint,
     load_parts_strictly,
     pad_codes,
+    pad_latents,
     pad_waveforms,
     random_init_id,
     reject_unknown_options,
@@ -248,8 +250,38 @@ class DacAdapter(BatchedTorchAdapter):
     def _decode_batch(self, codes: list[np.ndarray]) -> list[np.ndarray]:
         batch, frames = pad_codes(codes)
         latent, _, _ = self.model.quantizer.from_codes(batch.to(self.device))
+        return self._audio(latent, frames)
+
+    def _audio(self, latent: torch.Tensor, frames: np.ndarray) -> list[np.ndarray]:
+        """The decoder on ``[B, latent_dim, F]``, each output fitted to its ``320 * frames`` samples."""
         audio = to_numpy_f32(self.model.decode(latent))[:, 0, :]
         return [fit_length(a, int(f) * HOP) for a, f in zip(audio, frames, strict=True)]
+
+    def encode_latent(self, wavs: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """The encoder's output z, ``[latent_dim, frames]`` (1024-d for the 24 kHz model, frames as
+        :meth:`encode`): what the RVQ quantizes. Each stage projects its residual down to 8-d codebook
+        space and the codeword back up (``in_proj`` / ``out_proj``), so z and the RVQ's sum of
+        out-projected codewords live in the same space, the one the decoder consumes."""
+        return self.map_waveforms(wavs, "encode_latent", self._encode_latent_batch)
+
+    @torch.inference_mode()
+    def _encode_latent_batch(self, wavs: list[np.ndarray]) -> list[np.ndarray]:
+        batch, lengths = pad_waveforms(wavs, multiple=HOP)
+        z = to_numpy_f32(self.model.encoder(batch.to(self.device)))
+        return [
+            np.ascontiguousarray(x[:, : frames_for_length(int(n), HOP)])
+            for x, n in zip(z, lengths, strict=True)
+        ]
+
+    def decode_latent(self, latents: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """The decoder on ``[latent_dim, frames]`` vectors (the RVQ's sums or another quantizer's
+        reconstruction of z), ``320 * frames`` samples as :meth:`decode` gives."""
+        return self.map_latents(latents, int(self.model.latent_dim), self._decode_latent_batch)
+
+    @torch.inference_mode()
+    def _decode_latent_batch(self, latents: list[np.ndarray]) -> list[np.ndarray]:
+        batch, frames = pad_latents(latents)
+        return self._audio(batch.to(self.device), frames)
 
     @torch.inference_mode()
     def codeword_vectors(self) -> list[np.ndarray]:

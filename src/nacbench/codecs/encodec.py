@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -48,6 +49,7 @@ from nacbench.codecs.torchutil import (
     load_checkpoint,
     load_parts_strictly,
     pad_codes,
+    pad_latents,
     pad_waveforms,
     random_init_id,
     reject_unknown_options,
@@ -264,8 +266,37 @@ class EncodecAdapter(BatchedTorchAdapter):
     def _decode_batch(self, codes: list[np.ndarray]) -> list[np.ndarray]:
         batch, frames = pad_codes(codes)
         emb = self.model.quantizer.decode(batch.transpose(0, 1).to(self.device))
+        return self._audio(emb, frames)
+
+    def _audio(self, emb: torch.Tensor, frames: np.ndarray) -> list[np.ndarray]:
+        """The decoder on ``[B, 128, F]``, each output fitted to its ``320 * frames`` samples."""
         audio = to_numpy_f32(self.model.decoder(emb))[:, 0, :]
         return [fit_length(a, int(f) * HOP) for a, f in zip(audio, frames, strict=True)]
+
+    def encode_latent(self, wavs: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """The encoder's output, ``[128, frames]`` (frames as :meth:`encode`): what the RVQ quantizes.
+        The 24 kHz model neither normalises the volume nor segments (checked at build), so this is the
+        whole of its encoding before the quantizer, and its RVQ's projections are identities: the
+        codewords' sum, which the decoder consumes, lives in this same space."""
+        return self.map_waveforms(wavs, "encode_latent", self._encode_latent_batch)
+
+    @torch.inference_mode()
+    def _encode_latent_batch(self, wavs: list[np.ndarray]) -> list[np.ndarray]:
+        batch, lengths = pad_waveforms(wavs)
+        emb = to_numpy_f32(self.model.encoder(batch.to(self.device)))
+        return [
+            np.ascontiguousarray(x[:, : frames_for_length(int(n), HOP)])
+            for x, n in zip(emb, lengths, strict=True)
+        ]
+
+    def decode_latent(self, latents: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """The decoder on ``[128, frames]`` vectors, ``320 * frames`` samples as :meth:`decode` gives."""
+        return self.map_latents(latents, int(self.model.decoder.dimension), self._decode_latent_batch)
+
+    @torch.inference_mode()
+    def _decode_latent_batch(self, latents: list[np.ndarray]) -> list[np.ndarray]:
+        batch, frames = pad_latents(latents)
+        return self._audio(batch.to(self.device), frames)
 
     @torch.inference_mode()
     def codeword_vectors(self) -> list[np.ndarray]:

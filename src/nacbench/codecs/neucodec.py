@@ -47,7 +47,7 @@ import importlib
 import math
 import sys
 import types
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -71,6 +71,7 @@ from nacbench.codecs.torchutil import (
     load_parts_strictly,
     package_stand_ins,
     pad_codes,
+    pad_latents,
     pad_waveforms,
     random_init_id,
     reject_unknown_options,
@@ -92,6 +93,8 @@ INPUT_RATE = 16_000
 INPUT_HOP = 320  # input samples per frame: 16 kHz / 50 Hz
 FSQ_LEVELS: tuple[int, ...] = (4,) * 8
 CODEBOOK_SIZE = math.prod(FSQ_LEVELS)
+#: dimension of the FSQ output projection: what the decoder (``fc_post_a``) consumes
+LATENT_DIM = 2048
 #: decoder output rate -> samples per frame (ISTFT hop of CodecDecoderVocos)
 DECODER_HOPS: dict[int, int] = {24_000: 480, 16_000: 320}
 #: index of w2v-BERT's hidden states that NeuCodec feeds its semantic adapter (package: hidden_states[16])
@@ -410,11 +413,44 @@ def _load_decoder_16k(holder: _DecoderHolder, decoder_weights: str, option: str)
 def decode_codes(decoder: NeuCodec | _DecoderHolder, fsq_codes: torch.Tensor) -> torch.Tensor:
     """``NeuCodec.decode_code`` of neucodec 0.0.6, line for line, on what it uses of its model
     (``generator``, ``fc_post_a``): ``[B, 1, F]`` codes -> ``[B, 1, T]`` audio. Both builds decode
-    through here; the package's method lives in ``neucodec.model``, whose import pulls in transformers."""
-    fsq_post_emb = decoder.generator.quantizer.get_output_from_indices(fsq_codes.transpose(1, 2))
+    through here; the package's method lives in ``neucodec.model``, whose import pulls in transformers.
+    Its first line is the quantizer's output for the codes; :func:`decode_quantized` is the rest."""
+    return decode_quantized(
+        decoder, decoder.generator.quantizer.get_output_from_indices(fsq_codes.transpose(1, 2))
+    )
+
+
+def decode_quantized(decoder: NeuCodec | _DecoderHolder, fsq_post_emb: torch.Tensor) -> torch.Tensor:
+    """``decode_code`` after the quantizer: ``[B, F, 2048]`` FSQ output projections (the quantizer's, or
+    any vectors in that space) -> ``[B, 1, T]`` audio, through ``fc_post_a`` and the Vocos decoder."""
     fsq_post_emb = fsq_post_emb.transpose(1, 2)
     fsq_post_emb = decoder.fc_post_a(fsq_post_emb.transpose(1, 2)).transpose(1, 2)
     return decoder.generator(fsq_post_emb.transpose(1, 2), vq=False)[0]
+
+
+def fsq_bounded(quantizer: Any, x: torch.Tensor) -> torch.Tensor:
+    """What the package's one-stage ``ResidualFSQ`` rounds, for its input ``x`` ``[..., 2048]``: the input
+    projection, bounded twice (``ResidualFSQ.forward`` bounds, then its ``FSQ`` layer bounds again before
+    rounding), ``[..., 8]`` in level units (within (-2, 1) for 4 levels; rounding gives the level - 2).
+
+    vector-quantize-pytorch 1.17.8: ``quantized = round(bound(bound(project_in(x)) / scale)) / half_width
+    * scale``, output ``project_out(quantized)``; one stage, so ``scale`` is 1 (checked here). ``quantizer``:
+    the package's ``ResidualFSQ`` (untyped, hence ``Any``).
+    """
+    (layer,) = quantizer.layers  # NeuCodec: num_quantizers=1
+    if not bool((quantizer.scales == 1).all()):
+        raise RuntimeError("NeuCodec's FSQ: expected one stage at scale 1")
+    return layer.bound(layer.project_in(layer.bound(quantizer.project_in(x))))
+
+
+def fsq_unrounded_output(quantizer: Any, x: torch.Tensor) -> torch.Tensor:
+    """The quantizer's output for ``x`` with the rounding left out: ``project_out`` of
+    :func:`fsq_bounded` scaled as the rounded levels are (``/ half_width``), ``[..., 2048]``. Rounding
+    inside it would give the quantizer's own output exactly; without, it is the continuous vector in the
+    space the decoder consumes that the codes quantize."""
+    (layer,) = quantizer.layers
+    half_width = (layer._levels // 2).to(x.dtype)
+    return quantizer.project_out(layer.project_out(fsq_bounded(quantizer, x) / half_width))
 
 
 # --- the adapter ----------------------------------------------------------------------------------------
@@ -456,22 +492,66 @@ class NeuCodecAdapter(BatchedTorchAdapter):
         model = self._full_model("encode")
         batch, lengths = pad_waveforms(wavs)
         codes = model.encode_code(batch).to("cpu", torch.int64)[:, 0, :]  # [B, F]
-        out = []
-        for row, n in zip(codes.numpy(), lengths, strict=True):
-            frames = neucodec_frame_count(int(n))
-            if row.shape[0] < frames:
-                raise RuntimeError(
-                    f"codec {self.info.name!r}: encoder returned {row.shape[0]} frames for {n} samples, "
-                    f"expected at least {frames}"
-                )
-            out.append(np.ascontiguousarray(row[None, :frames], dtype=np.int64))
-        return out
+        return [
+            np.ascontiguousarray(row[None, : self._frames(row.shape[0], int(n))], dtype=np.int64)
+            for row, n in zip(codes.numpy(), lengths, strict=True)
+        ]
+
+    def _frames(self, returned: int, n_samples: int) -> int:
+        """The frames kept of the ``returned`` frames the encoder gave for ``n_samples`` (module doc)."""
+        frames = neucodec_frame_count(n_samples)
+        if returned < frames:
+            raise RuntimeError(
+                f"codec {self.info.name!r}: encoder returned {returned} frames for {n_samples} samples, "
+                f"expected at least {frames}"
+            )
+        return frames
+
+    def encode_latent(self, wavs: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """The FSQ output projection of the bounded, unrounded quantizer input, ``[2048, frames]``
+        (frames as :meth:`encode`; :func:`fsq_unrounded_output`): the codes' quantizer output
+        (:meth:`quantizer_output`) is this with the 8 bounded components rounded to their levels. It runs
+        the package's own ``encode_code`` and takes the quantizer's input as it passes."""
+        return self.map_waveforms(wavs, "encode_latent", self._encode_latent_batch)
+
+    @torch.inference_mode()
+    def _encode_latent_batch(self, wavs: list[np.ndarray]) -> list[np.ndarray]:
+        model = self._full_model("encode_latent")
+        batch, lengths = pad_waveforms(wavs)
+        quantizer = model.generator.quantizer
+        inputs: list[torch.Tensor] = []
+        hook = quantizer.register_forward_pre_hook(lambda _module, args: inputs.append(args[0]))
+        try:
+            model.encode_code(batch)
+        finally:
+            hook.remove()
+        (x,) = inputs  # [B, F, 2048]: the fusion layer's output, as the quantizer received it
+        latents = to_numpy_f32(fsq_unrounded_output(quantizer, x)).transpose(0, 2, 1)  # [B, 2048, F]
+        return [
+            np.ascontiguousarray(latent[:, : self._frames(latent.shape[1], int(n))])
+            for latent, n in zip(latents, lengths, strict=True)
+        ]
 
     # decode ---------------------------------------------------------------------------------------------
     @torch.inference_mode()
     def _decode_batch(self, codes: list[np.ndarray]) -> list[np.ndarray]:
         batch, frames = pad_codes(codes)
         audio = to_numpy_f32(decode_codes(self.decoder, batch.to(self.device)))[:, 0, :]
+        return [
+            np.ascontiguousarray(a[: int(f) * self.output_hop]) for a, f in zip(audio, frames, strict=True)
+        ]
+
+    def decode_latent(self, latents: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Audio from ``[2048, frames]`` vectors in the FSQ output projection's space (the quantizer's
+        output for codes, :meth:`encode_latent`'s unrounded one, or another quantizer's), through the
+        decoder :meth:`decode` uses (:func:`decode_quantized`), ``frames * hop`` samples."""
+        return self.map_latents(latents, LATENT_DIM, self._decode_latent_batch)
+
+    @torch.inference_mode()
+    def _decode_latent_batch(self, latents: list[np.ndarray]) -> list[np.ndarray]:
+        batch, frames = pad_latents(latents)  # [B, 2048, F]
+        emb = batch.transpose(1, 2).contiguous().to(self.device)  # [B, F, 2048], as the quantizer gives
+        audio = to_numpy_f32(decode_quantized(self.decoder, emb))[:, 0, :]
         return [
             np.ascontiguousarray(a[: int(f) * self.output_hop]) for a, f in zip(audio, frames, strict=True)
         ]

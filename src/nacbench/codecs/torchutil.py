@@ -203,6 +203,16 @@ def pad_codes(codes: Sequence[np.ndarray], fill: int = 0) -> tuple[torch.Tensor,
     return torch.from_numpy(batch), frames
 
 
+def pad_latents(latents: Sequence[np.ndarray]) -> tuple[torch.Tensor, np.ndarray]:
+    """Stack ``[dim, F_i]`` float32 latents into a ``[B, dim, F_max]`` tensor zero-padded at the end;
+    also return each one's frame count."""
+    frames = np.array([x.shape[1] for x in latents], dtype=np.int64)
+    batch = np.zeros((len(latents), latents[0].shape[0], int(frames.max())), dtype=np.float32)
+    for i, x in enumerate(latents):
+        batch[i, :, : x.shape[1]] = x
+    return torch.from_numpy(batch), frames
+
+
 def batch_groups(lengths: Sequence[int], batch_size: int, mode: BatchingMode) -> list[list[int]]:
     """Split item indices into batches of at most ``batch_size``.
 
@@ -260,16 +270,41 @@ class BatchedTorchAdapter(CodecAdapter):
         self.batching = batching
 
     def encode(self, wavs: Sequence[np.ndarray]) -> list[np.ndarray]:
-        self.require_encoder("encode")
+        return self.map_waveforms(wavs, "encode", self._encode_batch)
+
+    def map_waveforms(
+        self, wavs: Sequence[np.ndarray], what: str, run: Callable[[list[np.ndarray]], list[Any]]
+    ) -> list[Any]:
+        """``encode``'s loop, for it and for a subclass's ``encode_latent`` (``what``: the method, named
+        when a decode-only build refuses): the encoder required, inputs checked, ``run`` on each group."""
+        self.require_encoder(what)
         arrays = [as_mono_float32(w, f"codec {self.info.name!r} input {i}") for i, w in enumerate(wavs)]
         for i, wav in enumerate(arrays):
             if len(wav) < self.min_input_samples:
                 raise ValueError(
                     f"codec {self.info.name!r}: input {i} has {len(wav)} samples, needs >= {self.min_input_samples}"
                 )
-        return map_batched(
-            arrays, [len(w) for w in arrays], self.batch_size, self.batching, self._encode_batch
-        )
+        return map_batched(arrays, [len(w) for w in arrays], self.batch_size, self.batching, run)
+
+    def map_latents(
+        self,
+        latents: Sequence[np.ndarray],
+        dim: int,
+        run: Callable[[list[np.ndarray]], list[np.ndarray]],
+    ) -> list[np.ndarray]:
+        """``decode``'s loop for a subclass's ``decode_latent``: each latent checked to be a finite
+        float32 ``[dim, frames]`` array, ``run`` on each group (batched as ``decode`` batches codes)."""
+        arrays = []
+        for i, latent in enumerate(latents):
+            array = np.asarray(latent, dtype=np.float32)
+            if array.ndim != 2 or array.shape[0] != dim:
+                raise ValueError(
+                    f"codec {self.info.name!r}: latent {i} has shape {array.shape}, expected ({dim}, frames)"
+                )
+            if not np.isfinite(array).all():
+                raise ValueError(f"codec {self.info.name!r}: latent {i} contains NaN or inf")
+            arrays.append(array)
+        return map_batched(arrays, [a.shape[1] for a in arrays], self.batch_size, self.batching, run)
 
     def decode(self, codes: Sequence[np.ndarray]) -> list[np.ndarray]:
         arrays = [np.asarray(c, dtype=np.int64) for c in codes]
