@@ -148,7 +148,8 @@ def swap_errors(config: Mapping[str, Any]) -> list[str]:
             continue
         native = swap.native_bits(config, base)
         rate = swap.rate_option(options["adapter"])
-        for where, budgets in (("study_swap.bits", [native, *study["bits"]]), ("study_swap.rate_sweep.bits", sweep)):
+        swept = sweep if rate is not None else []  # the rate sweep is for codecs with a variable rate
+        for where, budgets in (("study_swap.bits", [native, *study["bits"]]), ("study_swap.rate_sweep.bits", swept)):
             for bits in budgets:
                 if bits != native and rate is not None and bits % rate[1]:
                     errors.append(

@@ -205,15 +205,20 @@ def kmeans(
     if len(points) < k:
         raise ValueError(f"k-means: {len(points)} points cannot make {k} centroids")
     points = np.asarray(points, dtype=np.float64)
+    norms = (points**2).sum(1)  # |x - c|^2 = |x|^2 - 2 x.c + |c|^2: one matrix-vector product per centre
+
+    def squared_distance(centre: np.ndarray) -> np.ndarray:
+        return np.maximum(norms - 2 * points @ centre + centre @ centre, 0.0)
+
     index = int(rng.integers(len(points)))
     centres = np.empty((k, points.shape[1]))
     centres[0] = points[index]
-    distance = np.sum((points - centres[0]) ** 2, axis=1)
+    distance = squared_distance(centres[0])
     for j in range(1, k):
         total = distance.sum()
         index = int(rng.choice(len(points), p=distance / total)) if total > 0 else int(rng.integers(len(points)))
         centres[j] = points[index]
-        distance = np.minimum(distance, np.sum((points - centres[j]) ** 2, axis=1))
+        distance = np.minimum(distance, squared_distance(centres[j]))
     assignment = np.full(len(points), -1)
     if losses is not None:
         losses.append(kmeans_loss(points, centres))

@@ -100,11 +100,13 @@ def native_bits(config: Config, base: str) -> int:
 
 def budgets(config: Config, base: str) -> tuple[list[int], list[int]]:
     """(main budgets, rate-sweep budgets) in bits per frame for ``base``: the main ones are its native
-    rate plus ``study_swap.bits``; the sweep's are ``study_swap.rate_sweep.bits`` (empty without a sweep)."""
+    rate plus ``study_swap.bits``; the sweep's are ``study_swap.rate_sweep.bits`` for a codec with a
+    variable rate (a rate option), none for a fixed-rate one or without a sweep."""
     study = _study(config)
     native = native_bits(config, base)
     main = list(dict.fromkeys([native, *(int(b) for b in study.get("bits", []))]))
-    sweep = [int(b) for b in (study.get("rate_sweep") or {}).get("bits", [])]
+    variable = rate_option(config["codecs"][base]["adapter"]) is not None
+    sweep = [int(b) for b in (study.get("rate_sweep") or {}).get("bits", [])] if variable else []
     return main, sweep
 
 
