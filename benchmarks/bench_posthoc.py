@@ -48,7 +48,9 @@ def timed(work: Callable[[int], object], repeats: int) -> dict[str, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--frames", type=int, default=100_000)
     parser.add_argument("--dim", type=int, default=64)
     parser.add_argument("--bits", type=int, default=10, help="k-means entries = 2**bits")
@@ -68,13 +70,17 @@ def main() -> None:
         "machine": platform.processor() or platform.machine(),
     }
     with threadpool_limits(limits=1):
-        results["kmeans"] = timed(lambda s: kmeans(points, 2**args.bits, fit_rng(s, "bench-kmeans")), args.repeats)
+        results["kmeans"] = timed(
+            lambda s: kmeans(points, 2**args.bits, fit_rng(s, "bench-kmeans")), args.repeats
+        )
         results["fsq_fit"] = timed(lambda s: PosthocFSQ.fit(pieces, args.fsq_bits), args.repeats)
         results["rvq_fit"] = timed(lambda s: PosthocRVQ.fit(pieces, args.stages, 4, s, "bench"), args.repeats)
     for name in ("kmeans", "fsq_fit", "rvq_fit"):
         r = results[name]
         assert isinstance(r, dict)
-        print(f"{name:8s} median {r['median_s']:7.2f} s  (min {r['min_s']:.2f}, max {r['max_s']:.2f}, {args.repeats} runs)")
+        print(
+            f"{name:8s} median {r['median_s']:7.2f} s  (min {r['min_s']:.2f}, max {r['max_s']:.2f}, {args.repeats} runs)"
+        )
     if args.out:
         args.out.write_text(json.dumps(results, indent=2))
 

@@ -25,7 +25,11 @@ REDUCED_OVERLAY = {
     },
     "study_labelling": {"codecs": ["lyra"], "labellings": ["natural", "gray", "random", "distortion-aware"]},
     # the quantizer swap on real Lyra, reduced: one seed, the budgets 120 and 16, a two-point rate sweep
-    "study_swap": {"seeds": [0], "rate_sweep": {"bits": [16, 120], "p_flip": [0.1], "seeds": [0]}},
+    "study_swap": {
+        "codecs": ["lyra"],
+        "seeds": [0],
+        "rate_sweep": {"bits": [16, 120], "p_flip": [0.1], "seeds": [0]},
+    },
     "study_b": {
         "rows": [],
         "reference_codec": None,

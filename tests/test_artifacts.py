@@ -30,6 +30,8 @@ def test_every_path_function_fills_its_pattern_and_parses_back() -> None:
         "codewords": artifacts.codewords(R, "dac"),
         "labelling": artifacts.labelling(R, "dac", "distortion-aware"),
         "expected_distortion": artifacts.expected_distortion(R, "dac"),
+        "fit_latents": artifacts.fit_latents(R, "lyra"),
+        "quantizer": artifacts.quantizer(R, "lyra~fsq120"),
         "decoded_audio": artifacts.decoded_audio(R, "dac", "librispeech", "clean", "003"),
         "listen_dir": artifacts.listen_dir(R, "dac", "librispeech", "ge-p0.01-b8-seed0", "003"),
         "metrics_shard": artifacts.metrics_shard(R, "dac", "librispeech", "clean", "003"),

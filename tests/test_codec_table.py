@@ -67,7 +67,9 @@ def test_every_adapter_has_a_case_or_a_reason() -> None:
     ],
     ids=["rvq", "fsq-fixed", "fsq-water-filling"],
 )
-def test_posthoc_static_layout_matches_the_built_codec(fit: dict[str, Any], shared_dir: Path, tmp_path: Path) -> None:
+def test_posthoc_static_layout_matches_the_built_codec(
+    fit: dict[str, Any], shared_dir: Path, tmp_path: Path
+) -> None:
     """A swapped codec around Lyra, its quantizer fitted on Gaussian 64-d latents: the static layout is
     the built one (water-filling: a bound every fitted codebook meets, all powers of two)."""
     from nacbench.posthoc import fit_quantizer
@@ -78,11 +80,20 @@ def test_posthoc_static_layout_matches_the_built_codec(fit: dict[str, Any], shar
     fitted.meta.update(fit)
     fitted.to_npz(tmp_path / "q.npz")
     base = {"adapter": "lyra", "model_dir": str(shared_dir / "models" / "lyra-v2"), "num_quantizers": 4}
-    options = {"adapter": "posthoc", "base": "lyra", "base_options": base, "quantizer": fit["kind"],
-               "bits": fit["bits_per_frame"], "quantizer_file": str(tmp_path / "q.npz"), "fit": fit}
+    options = {
+        "adapter": "posthoc",
+        "base": "lyra",
+        "base_options": base,
+        "quantizer": fit["kind"],
+        "bits": fit["bits_per_frame"],
+        "quantizer_file": str(tmp_path / "q.npz"),
+        "fit": fit,
+    }
     adapter = build_codec("lyra~x", options)
     layout = static_layout("posthoc", options)
-    assert layout.capabilities == adapter.capabilities and layout.fsq_levels == adapter.info.fsq_levels is None
+    assert (
+        layout.capabilities == adapter.capabilities and layout.fsq_levels == adapter.info.fsq_levels is None
+    )
     sizes = adapter.info.codebook_sizes
     if layout.fitted:
         assert all(s & (s - 1) == 0 and s <= layout.codebook_sizes[0] for s in sizes)

@@ -12,9 +12,8 @@ import pytest
 from nacbench import conditions
 from nacbench.conditions import (
     CHANNEL_WILDCARD,
-    CODEC_NAME,
-    CONFIGURED_CODEC_NAME,
     CONDITION_COLUMNS,
+    CONFIGURED_CODEC_NAME,
     LABELLING_WILDCARD,
     ChannelSpec,
     condition_columns,

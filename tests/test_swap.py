@@ -27,6 +27,7 @@ def offline_config(**study: Any) -> dict[str, Any]:
     config = yaml.safe_load((REPO / "config.yaml").read_text())
     update_config(config, yaml.safe_load((REPO / "configs" / "offline.yaml").read_text()))
     update_config(config, {"study_swap": study})
+    config["study_swap"]["overrides"] = study.get("overrides", {})  # the overlay's are for its own codecs
     return config
 
 
@@ -37,7 +38,9 @@ def errors_of(config: dict[str, Any]) -> str:
 
 
 def test_names_parse_back_and_the_native_rate_is_the_base_itself() -> None:
-    config = offline_config(codecs=["lyra"], bits=[16], rate_sweep={"bits": [32, 120], "p_flip": [0.1], "seeds": [0]})
+    config = offline_config(
+        codecs=["lyra"], bits=[16], rate_sweep={"bits": [32, 120], "p_flip": [0.1], "seeds": [0]}
+    )
     names = [s.name for s in swap.swap_codecs(config)]
     assert names == [
         "lyra",
@@ -54,12 +57,20 @@ def test_names_parse_back_and_the_native_rate_is_the_base_itself() -> None:
     assert swap.parse_name("lyra") is None and swap.parse_name("lyra~fsq") is None
     derived = swap.with_derived_codecs(config)["codecs"]
     assert derived["lyra~native16"] == {**config["codecs"]["lyra"], "num_quantizers": 4}
-    assert derived["lyra~rvq16"]["fit"] == {"kind": "rvq", "bits_per_frame": 16, "stages": 4, "bits": 4, "seed": 0}
+    assert derived["lyra~rvq16"]["fit"] == {
+        "kind": "rvq",
+        "bits_per_frame": 16,
+        "stages": 4,
+        "bits": 4,
+        "seed": 0,
+    }
     assert derived["lyra~fsq120"]["quantizer_file"].endswith("swap/lyra~fsq120/quantizer.npz")
 
 
 def test_conditions_main_budgets_run_every_p_flip_and_seed_the_sweep_its_own() -> None:
-    config = offline_config(codecs=["lyra"], bits=[16], seeds=[0, 1], rate_sweep={"bits": [32], "p_flip": [0.1], "seeds": [5]})
+    config = offline_config(
+        codecs=["lyra"], bits=[16], seeds=[0, 1], rate_sweep={"bits": [32], "p_flip": [0.1], "seeds": [5]}
+    )
     by_codec = {s.name: s for s in swap.swap_codecs(config)}
     p_flips = config["study_a"]["channels"]["bsc"]["p_flip"]
     main = swap.channels_of(config, by_codec["lyra~fsq16"])
@@ -88,12 +99,19 @@ def test_same_budget_codecs_draw_their_errors_at_the_same_positions() -> None:
     def flipped(info: CodecInfo, stream: str) -> np.ndarray:
         from nacbench.artifacts import CodeShard
 
-        codes = [rng.integers(0, np.array(info.codebook_sizes)[:, None], (info.n_codebooks, t)) for t in (40, 55)]
+        codes = [
+            rng.integers(0, np.array(info.codebook_sizes)[:, None], (info.n_codebooks, t)) for t in (40, 55)
+        ]
         shard = CodeShard(["a", "b"], codes, False)
-        received = transmit_codes(shard, info, "bsc-p0.05-seed3", info.name, "librispeech", "000", error_stream=stream)
+        received = transmit_codes(
+            shard, info, "bsc-p0.05-seed3", info.name, "librispeech", "000", error_stream=stream
+        )
         widths = info.bits_per_codebook
         return np.concatenate(
-            [codes_to_bits(c, widths) ^ codes_to_bits(r, widths) for c, r in zip(codes, received.codes, strict=True)]
+            [
+                codes_to_bits(c, widths) ^ codes_to_bits(r, widths)
+                for c, r in zip(codes, received.codes, strict=True)
+            ]
         )
 
     config = offline_config(codecs=["lyra"], bits=[16])
@@ -109,12 +127,25 @@ def test_same_budget_codecs_draw_their_errors_at_the_same_positions() -> None:
 @pytest.mark.parametrize(
     ("study", "expected"),
     [
-        ({"codecs": ["codec2-3200"]}, "study_swap.codecs[0]: codec 'codec2-3200' (adapter codec2) does not provide"),
-        ({"codecs": ["nope"]}, "study_swap.codecs[0]: unknown codec 'nope'"),
-        ({"codecs": ["lyra"], "bits": [18]}, "study_swap.bits: 18 bits per frame is no whole number of 'lyra''s num_quantizers"),
-        ({"codecs": ["lyra"], "bits": [16], "rvq": {"bits_per_stage": 5}}, "study_swap.bits: 16 bits per frame cannot be split into RVQ stages of 5 bits"),
         (
-            {"codecs": ["lyra"], "rate_sweep": {"bits": [36], "p_flip": [0.1], "seeds": [0]}, "fsq": {"allocation": "fixed", "bits_per_component": 8}},
+            {"codecs": ["codec2-3200"]},
+            "study_swap.codecs[0]: codec 'codec2-3200' (adapter codec2) does not provide",
+        ),
+        ({"codecs": ["nope"]}, "study_swap.codecs[0]: unknown codec 'nope'"),
+        (
+            {"codecs": ["lyra"], "bits": [18]},
+            "study_swap.bits: 18 bits per frame is no whole number of 'lyra''s num_quantizers",
+        ),
+        (
+            {"codecs": ["lyra"], "bits": [16], "rvq": {"bits_per_stage": 5}},
+            "study_swap.bits: 16 bits per frame cannot be split into RVQ stages of 5 bits",
+        ),
+        (
+            {
+                "codecs": ["lyra"],
+                "rate_sweep": {"bits": [36], "p_flip": [0.1], "seeds": [0]},
+                "fsq": {"allocation": "fixed", "bits_per_component": 8},
+            },
             "study_swap.rate_sweep.bits: 36 bits per frame cannot be split into components of study_swap.fsq.bits_per_component = 8",
         ),
     ],
@@ -155,7 +186,10 @@ def lyra_swap(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     from nacbench.codecs import build_codec
     from nacbench.posthoc import PosthocFSQ, PosthocRVQ
 
-    wavs = [read_audio(p) for p in sorted(glob.glob(str(REPO.parent / "shared/corpus/cmu_arctic/*/wav/*.wav")))[:6]]
+    wavs = [
+        read_audio(p)
+        for p in sorted(glob.glob(str(REPO.parent / "shared/corpus/cmu_arctic/*/wav/*.wav")))[:6]
+    ]
     lyra = build_codec("lyra", {"adapter": "lyra", "model_dir": str(LYRA), "num_quantizers": 4})
     latents = lyra.encode_latent(wavs)
     folder = tmp_path_factory.mktemp("swap")
@@ -171,7 +205,9 @@ def lyra_swap(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("kind", ["fsq", "rvq"])
-def test_the_swapped_round_trip_is_quantize_then_dequantize_then_lyragan(lyra_swap: dict[str, Any], kind: str) -> None:
+def test_the_swapped_round_trip_is_quantize_then_dequantize_then_lyragan(
+    lyra_swap: dict[str, Any], kind: str
+) -> None:
     from nacbench.codecs import build_codec
     from nacbench.posthoc import load_quantizer
 
@@ -189,4 +225,6 @@ def test_the_swapped_round_trip_is_quantize_then_dequantize_then_lyragan(lyra_sw
     decoder = build_codec(f"lyra~{kind}16", options, decode_only=True)  # no encoder, same audio
     assert np.array_equal(decoder.decode([codes])[0], audio)
     with pytest.raises(ValueError, match="was not fitted as this codec asks"):
-        build_codec(f"lyra~{kind}16", {**options, "bits": 20, "fit": {**options["fit"], "bits_per_frame": 20}})
+        build_codec(
+            f"lyra~{kind}16", {**options, "bits": 20, "fit": {**options["fit"], "bits_per_frame": 20}}
+        )

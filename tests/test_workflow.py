@@ -15,11 +15,13 @@ import time
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
 from conftest import REPO, snakemake, write_overlay
 
+from nacbench import artifacts
 from nacbench.artifacts import load_shard
 from nacbench.codecs.base import CodecInfo
 
@@ -273,6 +275,39 @@ def test_offline_run_writes_study_a_artifacts(offline_run: dict[str, Path]) -> N
     for codec in ("lyra", "codec2-3200"):
         assert means[(codec, 0.1)] < means[(codec, 0.0)] - 0.05
     assert (results / "tables" / "asr_wer.csv").exists()
+
+
+@pytest.mark.slow
+def test_offline_run_writes_the_quantizer_swap_from_real_lyra(offline_run: dict[str, Path]) -> None:
+    """The swap's figure, table and rate figure; its codecs scored; native and post-hoc codecs at one
+    budget received their bit errors at the same (frame, bit) positions."""
+    from nacbench.channel import codes_to_bits
+    from nacbench.codecs.base import CodecInfo
+
+    results = offline_run["results"]
+    for name in ("quantizer_swap.pdf", "quantizer_swap.png", "rate_robustness.pdf", "rate_robustness.png"):
+        assert (results / "figures" / name).stat().st_size > 0
+    table = pd.read_csv(results / "tables" / "quantizer_swap.csv")
+    assert {"lyra", "lyra~fsq120", "lyra~rvq120", "lyra~native16", "lyra~fsq16", "lyra~rvq16"} <= set(
+        table.codec
+    )
+    assert not table.random_weights.astype(str).str.lower().isin(["yes", "true"]).any()  # Lyra is real
+
+    def error_bits(codec: str) -> np.ndarray:
+        info = CodecInfo.read(artifacts.codec_info(results, codec))
+        sent = load_shard(artifacts.codes_shard(results, codec, "librispeech", "000"))
+        got = load_shard(artifacts.channel_shard(results, codec, "librispeech", "bsc-p0.1-seed0", "000"))
+        widths = info.bits_per_codebook
+        return np.concatenate(
+            [
+                codes_to_bits(a, widths) ^ codes_to_bits(b, widths)
+                for a, b in zip(sent.codes, got.codes, strict=True)
+            ]
+        )
+
+    for group in (["lyra", "lyra~fsq120", "lyra~rvq120"], ["lyra~native16", "lyra~fsq16", "lyra~rvq16"]):
+        errors = [error_bits(codec) for codec in group]
+        assert errors[0].sum() > 0 and all(np.array_equal(errors[0], e) for e in errors[1:])
 
 
 @pytest.mark.slow

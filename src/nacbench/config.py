@@ -8,6 +8,7 @@ any job starts.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Mapping
 from importlib import resources
 from pathlib import Path
@@ -59,10 +60,9 @@ def cross_field_errors(config: Mapping[str, Any]) -> list[str]:
     swap = swap_errors(config) if not errors else []
     if errors or swap:
         return errors + swap
-    try:
-        config = with_derived_codecs(config)  # study_swap's codecs may be named in any study
-    except ValueError:
-        pass  # a base codec's options are bad: reported under codecs.<name> below
+    # study_swap's codecs may be named in any study; bad base options are reported under codecs.<name>
+    with contextlib.suppress(ValueError):
+        config = with_derived_codecs(config)
     codecs = set(config["codecs"])
 
     def need_codec(field: str, name: str | None) -> None:
@@ -126,20 +126,28 @@ def swap_errors(config: Mapping[str, Any]) -> list[str]:
             "its quantizers on the evaluation set; choose another fit dataset, or set "
             "study_swap.allow_in_sample: true (every swap artifact then says in-sample)"
         )
-    for name in study.get("overrides") or {}:
-        if name not in study["codecs"]:
-            errors.append(f"study_swap.overrides.{name}: not a codec of study_swap.codecs {study['codecs']}")
+    for name in study.get("overrides") or {}:  # applies while the codec is in study_swap.codecs
+        if name not in config["codecs"]:
+            errors.append(
+                f"study_swap.overrides.{name}: unknown codec; defined under codecs: {sorted(config['codecs'])}"
+            )
     fsq = swap.fsq_settings(config)
     sweep = (study.get("rate_sweep") or {}).get("bits", [])
     for i, base in enumerate(study["codecs"]):
         options, field = config["codecs"][base], f"study_swap.codecs[{i}]"
         if options["adapter"] == EXTERNAL_ADAPTER:
-            errors.append(f"{field}: codec {base!r} is external (a rule file): the quantizer swap needs latent access")
+            errors.append(
+                f"{field}: codec {base!r} is external (a rule file): the quantizer swap needs latent access"
+            )
             continue
         layout = _layout(config, base)
         if layout is None:
             continue  # reported under codecs.<name>
-        missing = [c.value for c in (Capability.ENCODE_LATENT, Capability.DECODE_LATENT) if c not in layout.capabilities]
+        missing = [
+            c.value
+            for c in (Capability.ENCODE_LATENT, Capability.DECODE_LATENT)
+            if c not in layout.capabilities
+        ]
         if missing:
             errors.append(
                 f"{field}: codec {base!r} (adapter {options['adapter']}) does not provide {missing}: the "
@@ -149,14 +157,21 @@ def swap_errors(config: Mapping[str, Any]) -> list[str]:
         native = swap.native_bits(config, base)
         rate = swap.rate_option(options["adapter"])
         swept = sweep if rate is not None else []  # the rate sweep is for codecs with a variable rate
-        for where, budgets in (("study_swap.bits", [native, *study["bits"]]), ("study_swap.rate_sweep.bits", swept)):
+        for where, budgets in (
+            ("study_swap.bits", [native, *study["bits"]]),
+            ("study_swap.rate_sweep.bits", swept),
+        ):
             for bits in budgets:
                 if bits != native and rate is not None and bits % rate[1]:
                     errors.append(
                         f"{where}: {bits} bits per frame is no whole number of {base!r}'s {rate[0]} "
                         f"({rate[1]} bits each), so its native quantizer cannot run at it"
                     )
-                if "fsq" in study["quantizers"] and fsq["allocation"] == "fixed" and bits % fsq["bits_per_component"]:
+                if (
+                    "fsq" in study["quantizers"]
+                    and fsq["allocation"] == "fixed"
+                    and bits % fsq["bits_per_component"]
+                ):
                     errors.append(
                         f"{where}: {bits} bits per frame cannot be split into components of "
                         f"study_swap.fsq.bits_per_component = {fsq['bits_per_component']} bits (codec {base!r})"

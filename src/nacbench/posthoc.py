@@ -29,14 +29,17 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
+from scipy import sparse
 
 from nacbench.seeds import fit_rng
 
 Allocation = Literal["water-filling", "fixed"]
 #: clipping limits tried per component, in standard deviations; the fit keeps the one with least MSE
 CLIP_SIGMAS: tuple[float, ...] = tuple(np.round(np.arange(1.0, 5.01, 0.25), 2))
-#: Lloyd iterations per k-means stage (stops earlier when no assignment changes)
+#: Lloyd iterations per k-means stage at most (it stops earlier, see KMEANS_TOLERANCE)
 KMEANS_ITERATIONS = 50
+#: Lloyd's iterations stop once at most this share of the points changes centre in an iteration
+KMEANS_TOLERANCE = 1e-3
 
 
 def stack_frames(latents: Sequence[np.ndarray]) -> np.ndarray:
@@ -197,8 +200,9 @@ def kmeans(
 ) -> np.ndarray:
     """``k`` centroids of ``points`` ``[n, dim]``: k-means++ seeding, then Lloyd's iterations.
 
-    Vectorised: each iteration is one chunked nearest-centre search and one ``bincount`` per dimension
-    for the new means (no loop over points or centres). An empty cluster keeps its centre. The loss
+    Vectorised: each iteration is one chunked nearest-centre search and one sparse membership product
+    for the new means (no loop over points or centres); it stops when at most :data:`KMEANS_TOLERANCE` of the
+    points changed centre, or after :data:`KMEANS_ITERATIONS`. An empty cluster keeps its centre. The loss
     (mean squared distance to the nearest centre) never increases from one iteration to the next;
     ``losses``, when given, receives it after the seeding and after every update.
     """
@@ -216,7 +220,9 @@ def kmeans(
     distance = squared_distance(centres[0])
     for j in range(1, k):
         total = distance.sum()
-        index = int(rng.choice(len(points), p=distance / total)) if total > 0 else int(rng.integers(len(points)))
+        index = (
+            int(rng.choice(len(points), p=distance / total)) if total > 0 else int(rng.integers(len(points)))
+        )
         centres[j] = points[index]
         distance = np.minimum(distance, squared_distance(centres[j]))
     assignment = np.full(len(points), -1)
@@ -224,11 +230,15 @@ def kmeans(
         losses.append(kmeans_loss(points, centres))
     for _ in range(KMEANS_ITERATIONS):
         new = nearest(points, centres)
-        if np.array_equal(new, assignment):
-            break
+        moved = np.count_nonzero(new != assignment)
         assignment = new
+        if moved <= KMEANS_TOLERANCE * len(points):
+            break
         counts = np.bincount(assignment, minlength=k)
-        sums = np.stack([np.bincount(assignment, points[:, d], minlength=k) for d in range(points.shape[1])], 1)
+        members = sparse.csr_matrix(
+            (np.ones(len(points)), (assignment, np.arange(len(points)))), shape=(k, len(points))
+        )
+        sums = np.asarray(members @ points)  # [k, dim]: one sparse product sums every centre's members
         filled = counts > 0
         centres[filled] = sums[filled] / counts[filled, None]
         if losses is not None:
@@ -315,10 +325,15 @@ def fit_quantizer(latents: Sequence[np.ndarray], settings: dict[str, Any], name:
     ``allocation`` and ``bits_per_component``, or rvq with ``stages``, ``bits`` and ``seed``)."""
     if settings["kind"] == "fsq":
         return PosthocFSQ.fit(
-            latents, int(settings["bits_per_frame"]), settings["allocation"], int(settings["bits_per_component"])
+            latents,
+            int(settings["bits_per_frame"]),
+            settings["allocation"],
+            int(settings["bits_per_component"]),
         )
     if settings["kind"] == "rvq":
-        return PosthocRVQ.fit(latents, int(settings["stages"]), int(settings["bits"]), int(settings["seed"]), name)
+        return PosthocRVQ.fit(
+            latents, int(settings["stages"]), int(settings["bits"]), int(settings["seed"]), name
+        )
     raise ValueError(f"quantizer kind {settings['kind']!r} is neither 'fsq' nor 'rvq'")
 
 

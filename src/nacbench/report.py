@@ -81,7 +81,9 @@ def study_a_figure(
     infos, tidy = checked_infos(info_paths, random_weights), checked_scores(scores_path, random_weights)
     tidy = tidy[tidy["codec"].isin(codecs)]
     rates = {info.name: info for info in infos}
-    figure3(tidy, _stem(outs), display_names=display_names(infos), seed=seed, x_axis=x_axis, codec_rates=rates)
+    figure3(
+        tidy, _stem(outs), display_names=display_names(infos), seed=seed, x_axis=x_axis, codec_rates=rates
+    )
 
 
 def study_a_tables(

@@ -335,7 +335,15 @@ def transmit_shard(
     info = CodecInfo.read(info_path)
     with phase("work"):
         received = transmit_codes(
-            load_shard(codes_path), info, channel, codec, dataset, shard, out_of_range, labelling_path, error_stream
+            load_shard(codes_path),
+            info,
+            channel,
+            codec,
+            dataset,
+            shard,
+            out_of_range,
+            labelling_path,
+            error_stream,
         )
     save_channel_shard(out, received, info.n_codebooks)
     return received
@@ -369,7 +377,16 @@ def transmit_and_decode(
     as :func:`transmit_shard`.
     """
     received = transmit_shard(
-        codes_path, info_path, channel, name, dataset, shard, channel_out, out_of_range, labelling_path, error_stream
+        codes_path,
+        info_path,
+        channel,
+        name,
+        dataset,
+        shard,
+        channel_out,
+        out_of_range,
+        labelling_path,
+        error_stream,
     )
     decode_shard(name, options, device, received, audio_dir, listen_dir, listen_ids, codes_path)
 
@@ -569,8 +586,14 @@ def write_fit_latents(
         "frames": int(frames.sum()),
         "in_sample": bool(in_sample),
     }
-    log.info("%s: %d latent frames of %d utterances of %s%s", name, frames.sum(), len(ids), dataset,
-             " (IN-SAMPLE: the evaluation dataset)" if in_sample else "")
+    log.info(
+        "%s: %d latent frames of %d utterances of %s%s",
+        name,
+        frames.sum(),
+        len(ids),
+        dataset,
+        " (IN-SAMPLE: the evaluation dataset)" if in_sample else "",
+    )
     save_npz(
         out,
         {

@@ -150,7 +150,10 @@ def rvq_stage_bits(config: Config, swap: SwapCodec) -> int:
 def fsq_settings(config: Config) -> dict[str, Any]:
     """``study_swap.fsq`` with its defaults: how the post-hoc FSQ splits its budget."""
     fsq = dict(_study(config).get("fsq") or {})
-    return {"allocation": fsq.get("allocation", "water-filling"), "bits_per_component": int(fsq.get("bits_per_component", 2))}
+    return {
+        "allocation": fsq.get("allocation", "water-filling"),
+        "bits_per_component": int(fsq.get("bits_per_component", 2)),
+    }
 
 
 def codec_options(config: Config, swap: SwapCodec, quantizer_file: str) -> dict[str, Any]:
@@ -183,7 +186,13 @@ def fit_settings(config: Config, swap: SwapCodec) -> dict[str, Any]:
     if swap.quantizer == "fsq":
         return {"kind": "fsq", "bits_per_frame": swap.bits, **fsq_settings(config)}
     stage = rvq_stage_bits(config, swap)
-    return {"kind": "rvq", "bits_per_frame": swap.bits, "stages": swap.bits // stage, "bits": stage, "seed": int(config["seed"])}
+    return {
+        "kind": "rvq",
+        "bits_per_frame": swap.bits,
+        "stages": swap.bits // stage,
+        "bits": stage,
+        "seed": int(config["seed"]),
+    }
 
 
 def main_channels(config: Config, base: str) -> list[ChannelSpec]:

@@ -27,7 +27,9 @@ QUANTIZER_LABELS = {"fsq": "post-hoc FSQ", "rvq": "post-hoc RVQ"}
 class PosthocAdapter(CodecAdapter):
     """A base codec with latent access, its quantizer replaced by a fitted one."""
 
-    def __init__(self, info: CodecInfo, base: CodecAdapter, quantizer: PosthocQuantizer, decode_only: bool) -> None:
+    def __init__(
+        self, info: CodecInfo, base: CodecAdapter, quantizer: PosthocQuantizer, decode_only: bool
+    ) -> None:
         self.info = info
         self.base = base
         self.quantizer = quantizer

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from nacbench import plan
+from nacbench import plan, swap
 from nacbench.config import external_codecs
 from nacbench.data.manifest import select_shard
 from nacbench.data.readers import READERS
@@ -84,8 +84,9 @@ def plan_jobs(config: Config, audio: Mapping[str, DatasetAudio] | None = None) -
     """Every job ``snakemake`` (target ``all``) would run for ``config``, except the target rule itself.
 
     Follows the rule files: one encode per codec x dataset x shard, one decode (which transmits) and
-    one score per condition x shard (``plan.conditions``; external codecs: a channel job too), ASR on the Study B dataset, the labelling rules per
-    labelling codec, and the one-off report rules. ``audio`` gives shard durations; without it every
+    one score per condition x shard (``plan.conditions``; external codecs: a channel job too), ASR on
+    the Study B dataset, the labelling rules per labelling codec, the quantizer swap's fits, and the
+    one-off report rules. ``audio`` gives shard durations; without it every
     ``audio_s`` is None (job counts only). Codecs with ``adapter: external`` run their own rule files:
     their jobs are counted under the generic rule names.
     """
@@ -143,6 +144,12 @@ def plan_jobs(config: Config, audio: Mapping[str, DatasetAudio] | None = None) -
         jobs += [PlannedJob("labelling", codec=codec) for _ in labellings]
     if config["study_labelling"]["codecs"]:
         jobs.append(PlannedJob("labelling_report"))
+    swapped = swap.swap_codecs(config)
+    posthoc = [s for s in swapped if s.posthoc]  # the quantizer swap's fits
+    jobs += [PlannedJob("fit_latents", codec=base) for base in dict.fromkeys(s.base for s in posthoc)]
+    jobs += [PlannedJob("fit_quantizer", codec=s.name) for s in posthoc]
+    if swapped:
+        jobs.append(PlannedJob("quantizer_swap"))
     return jobs
 
 
