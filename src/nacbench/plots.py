@@ -462,6 +462,23 @@ def _random_handle() -> Line2D:
     return Line2D([], [], color="black", linestyle=RANDOM_LINESTYLE, label=f"dotted: {RANDOM_LABEL}")
 
 
+def quantizer_handles(quantizers: set[str]) -> list[Artist]:
+    """Legend entries of the quantizers present, in :data:`nacbench.swap.QUANTIZERS` order."""
+    from nacbench.swap import QUANTIZERS
+
+    return [
+        Line2D(
+            [],
+            [],
+            color=QUANTIZER_STYLES[q].colour,
+            marker=QUANTIZER_STYLES[q].marker,
+            label=QUANTIZER_STYLES[q].label,
+        )
+        for q in QUANTIZERS
+        if q in quantizers
+    ]
+
+
 def figure_quantizer_swap(
     tidy: pd.DataFrame,
     rows: Sequence[Mapping[str, Any]],
@@ -528,17 +545,7 @@ def figure_quantizer_swap(
                 mark_empty_panel(ax, metric, metric_failures(failed, metric), p_flip_range(sweep))
             elif drawn <= random:
                 stamp_panel(ax)
-    present = [q for q in QUANTIZERS if q in set(main["quantizer"])]
-    handles: list[Artist] = [
-        Line2D(
-            [],
-            [],
-            color=QUANTIZER_STYLES[q].colour,
-            marker=QUANTIZER_STYLES[q].marker,
-            label=QUANTIZER_STYLES[q].label,
-        )
-        for q in present
-    ]
+    handles = quantizer_handles(set(main["quantizer"]))
     if random & set(main["codec"]):
         handles.append(_random_handle())
     handles.append(_clean_handle())
@@ -683,17 +690,7 @@ def figure_rate_robustness(
         elif drawn <= random:
             stamp_panel(ax)
     axes[0].set_ylabel(f"break-down {PFLIP_LABEL}")
-    present = [q for q in QUANTIZERS if q in set(breakdown["quantizer"])]
-    handles: list[Artist] = [
-        Line2D(
-            [],
-            [],
-            color=QUANTIZER_STYLES[q].colour,
-            marker=QUANTIZER_STYLES[q].marker,
-            label=QUANTIZER_STYLES[q].label,
-        )
-        for q in present
-    ]
+    handles = quantizer_handles(set(breakdown["quantizer"]))
     if arrows["never"]:
         handles.append(
             Line2D(

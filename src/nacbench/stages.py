@@ -636,12 +636,7 @@ def fit_set_codes(
 ) -> tuple[list[str], list[np.ndarray]]:
     """The fit set's utterance ids and clean codes: the first ``n_utterances`` of the dataset's manifest,
     gathered from the encode stage's shards (utterance *i* sits in shard *i* mod *n*)."""
-    ids = list(read_manifest(manifest_path).utt_id[: int(n_utterances)])
-    if len(ids) < int(n_utterances):
-        raise ValueError(
-            f"fit.utterances: {n_utterances} asked for, but the manifest of dataset {dataset!r} "
-            f"({manifest_path}) lists {len(ids)}"
-        )
+    ids = list(fit_set_rows(manifest_path, dataset, n_utterances).utt_id)
     by_id: dict[str, np.ndarray] = {}
     for path in code_paths:
         shard = load_shard(path)
