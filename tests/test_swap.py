@@ -228,3 +228,24 @@ def test_the_swapped_round_trip_is_quantize_then_dequantize_then_lyragan(
         build_codec(
             f"lyra~{kind}16", {**options, "bits": 20, "fit": {**options["fit"], "bits_per_frame": 20}}
         )
+
+
+def test_fewer_fit_frames_than_k_means_entries_names_the_codec_and_field(tmp_path: Path) -> None:
+    import json
+
+    from nacbench.artifacts import save_npz
+    from nacbench.stages import fit_posthoc_quantizer
+
+    latents = tmp_path / "fit_latents.npz"
+    provenance = {"codec": "lyra", "dataset": "cmu_arctic", "utterances": 2, "in_sample": False}
+    frames = np.array([5, 7])
+    save_npz(
+        latents,
+        {"latents": np.ones((12, 64)), "frames": frames, "provenance": np.array(json.dumps(provenance))},
+    )
+    settings = {"kind": "rvq", "bits_per_frame": 16, "stages": 4, "bits": 4, "seed": 0}
+    with pytest.raises(
+        ValueError, match=r"codec 'lyra~rvq16': the fit set gives 12 latent frames.*fit\.utterances"
+    ):
+        fit_posthoc_quantizer(str(latents), settings, "lyra~rvq16", str(tmp_path / "q.npz"))
+    assert not (tmp_path / "q.npz").exists()
