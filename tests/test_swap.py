@@ -154,6 +154,12 @@ def test_bad_swap_configs_stop_at_start_up_naming_the_field(study: dict[str, Any
     assert expected in errors_of(offline_config(**study))
 
 
+def test_a_rate_sweep_without_a_headline_margin_is_refused() -> None:
+    config = offline_config(codecs=["lyra"])
+    config["study_labelling"]["breakdown_margin"] = {"pesq": 0.5}
+    assert "study_swap.rate_sweep: its break-down is of 'stoi'" in errors_of(config)
+
+
 def test_a_fit_set_that_is_the_evaluation_set_is_refused_unless_allowed() -> None:
     config = offline_config(codecs=["lyra"])
     config["fit"]["dataset"] = "librispeech"

@@ -133,6 +133,12 @@ def swap_errors(config: Mapping[str, Any]) -> list[str]:
             )
     fsq = swap.fsq_settings(config)
     sweep = (study.get("rate_sweep") or {}).get("bits", [])
+    margins = config["study_labelling"]["breakdown_margin"]
+    if study["codecs"] and sweep and swap.HEADLINE_METRIC not in margins:
+        errors.append(
+            f"study_swap.rate_sweep: its break-down is of {swap.HEADLINE_METRIC!r}, which needs a margin in "
+            f"study_labelling.breakdown_margin (given for {sorted(margins)})"
+        )
     for i, base in enumerate(study["codecs"]):
         options, field = config["codecs"][base], f"study_swap.codecs[{i}]"
         if options["adapter"] == EXTERNAL_ADAPTER:

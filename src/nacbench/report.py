@@ -17,6 +17,7 @@ import pandas as pd
 from nacbench.artifacts import load_shard, parse, read_csv, read_json, read_parquet, save_npz, write_json
 from nacbench.codecs.base import Capability, CodecAdapter, CodecInfo
 from nacbench.metrics import metric_names
+from nacbench.swap import HEADLINE_METRIC
 
 log = logging.getLogger("nacbench")
 
@@ -185,7 +186,7 @@ def quantizer_swap_report(
     random_weights: Mapping[str, bool],
     in_sample: bool = False,
     metrics: Sequence[str] = ("stoi", "pesq", "si_sdr"),
-    headline: str = "stoi",
+    headline: str = HEADLINE_METRIC,
     display_names: Mapping[str, str] | None = None,
 ) -> None:
     """The quantizer swap study: its figure, its table and the rate-robustness figure.

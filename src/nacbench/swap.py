@@ -37,6 +37,8 @@ QUANTIZERS: tuple[SwapQuantizer, ...] = ("native", "fsq", "rvq")
 POSTHOC_ADAPTER = "posthoc"
 #: a swapped codec's name
 SWAP_NAME_RE = re.compile(rf"^(?P<base>{CODEC_NAME})~(?P<quantizer>native|fsq|rvq)(?P<bits>[1-9]\d*)$")
+#: the metric of the study's paired differences and rate-sweep break-down
+HEADLINE_METRIC = "stoi"
 #: post-hoc RVQ stages are at most this wide (2**10 k-means entries); wider codebooks are split
 MAX_RVQ_STAGE_BITS = 10
 
