@@ -375,7 +375,9 @@ def test_tables_refuse_scores_built_on_other_weights(tmp_path: Path) -> None:
     ).to_parquet(scores)
     outs = [[str(tmp_path / f"{name}.csv")] for name in ("t3", "summary", "breakdown", "failures")]
     with pytest.raises(stages.WeightsMismatch) as err:
-        study_a_tables(str(scores), [], ["dac", "lyra"], *outs, {}, 10, 0, {"dac": False, "lyra": False})
+        study_a_tables(
+            str(scores), [], ["dac", "lyra"], *outs, {}, 10, 0, {"dac": False, "lyra": False}, ["clean"]
+        )
     assert str(scores) in str(err.value) and "'dac'" in str(err.value)
     assert not (tmp_path / "t3.csv").exists()
 
@@ -464,3 +466,18 @@ def test_a_decode_job_gives_what_separate_channel_and_full_model_one_by_one_give
         assert np.array_equal(written, batched)
         # one by one: the batched convolutions round differently in the last bits (float32)
         np.testing.assert_allclose(written, full.decode([c])[0], rtol=0, atol=1e-6)
+
+
+def test_a_studys_tables_pool_only_its_own_conditions() -> None:
+    """The tidy table holds every study's conditions: the quantizer swap's extra seeds for Lyra must not
+    enter Study A's means (seed 0 only there), nor the labelling study's natural-labelling curve."""
+    from nacbench.report import study_rows
+
+    tidy = pd.DataFrame(
+        {
+            "codec": ["lyra", "lyra", "lyra", "lyra", "dac"],
+            "channel": ["clean", "bsc-p0.1-seed0", "bsc-p0.1-seed1", "bsc-p0.1-seed0-gray", "bsc-p0.1-seed0"],
+        }
+    )
+    rows = study_rows(tidy, ["lyra"], ["clean", "bsc-p0.1-seed0"])
+    assert list(rows.index) == [0, 1]

@@ -66,6 +66,14 @@ def checked_scores(scores_path: str, random_weights: Mapping[str, bool]) -> pd.D
     return tidy
 
 
+def study_rows(tidy: pd.DataFrame, codecs: Sequence[str], channels: Sequence[str]) -> pd.DataFrame:
+    """The rows of one study: its codecs under its own channel conditions. The tidy table holds every
+    condition any study ran on the dataset (e.g. the quantizer swap's extra seeds for a codec that Study A
+    also runs); a study's tables and figures pool exactly the conditions it asked for, so its codecs
+    are compared on the same seeds and, in the labelling study, on the same bit errors."""
+    return tidy[tidy["codec"].isin(list(codecs)) & tidy["channel"].isin(list(channels))]
+
+
 def study_a_figure(
     scores_path: str,
     info_paths: Sequence[str],
@@ -73,6 +81,7 @@ def study_a_figure(
     outs: Sequence[str],
     seed: int,
     random_weights: Mapping[str, bool],
+    channels: Sequence[str],
     x_axis: str = "p_flip",
 ) -> None:
     """Figure 3 against ``x_axis`` (:data:`nacbench.plots.X_AXES`: P_flip, frame error rate or flipped
@@ -80,7 +89,7 @@ def study_a_figure(
     from nacbench.plots import figure3
 
     infos, tidy = checked_infos(info_paths, random_weights), checked_scores(scores_path, random_weights)
-    tidy = tidy[tidy["codec"].isin(codecs)]
+    tidy = study_rows(tidy, codecs, channels)
     rates = {info.name: info for info in infos}
     figure3(
         tidy, _stem(outs), display_names=display_names(infos), seed=seed, x_axis=x_axis, codec_rates=rates
@@ -99,15 +108,17 @@ def study_a_tables(
     n_boot: int,
     seed: int,
     random_weights: Mapping[str, bool],
+    channels: Sequence[str],
 ) -> None:
-    """Table 3 from codec metadata, plus the per-condition summary, break-down points and failure counts."""
+    """Table 3 from codec metadata, plus the per-condition summary, break-down points and failure counts
+    over Study A's own ``channels`` (natural labelling: its channel names carry no labelling)."""
     from nacbench.tables import failure_counts, summary_table, table3, with_error_axes, write_table
 
     infos, tidy = checked_infos(info_paths, random_weights), checked_scores(scores_path, random_weights)
     write_table(
         table3(infos), _stem(table_out), "Compared FSQ and RVQ models (paper Table 3), with bit budgets"
     )
-    tidy = tidy[tidy["codec"].isin(codecs) & (tidy["labelling"] == "natural")]
+    tidy = study_rows(tidy, codecs, channels)
     metrics = [m for m in metric_names() if m in tidy.columns]
     write_table(
         with_error_axes(summary_table(tidy, metrics, n_boot=n_boot, seed=seed), infos),
@@ -137,13 +148,13 @@ def labelling_report(
     n_boot: int,
     seed: int,
     random_weights: Mapping[str, bool],
+    channels: Sequence[str],
 ) -> None:
-    """Labelling study: metric vs P_flip per labelling, break-down points, expected distortion table."""
+    """Labelling study (over its own ``channels``): metric vs P_flip per labelling, break-down points, expected distortion table."""
     from nacbench.plots import figure_labelling
     from nacbench.tables import write_table
 
-    tidy = checked_scores(scores_path, random_weights)
-    tidy = tidy[tidy["codec"].isin(codecs)]
+    tidy = study_rows(checked_scores(scores_path, random_weights), codecs, channels)
     figure_labelling(tidy, _stem(figure_out), metric="stoi", n_boot=n_boot, seed=seed)
     write_table(
         breakdown_all(tidy, margins, n_boot, seed),

@@ -107,5 +107,6 @@ rule labelling_report:
         bootstrap=config["study_labelling"]["bootstrap"],
         seed=config["seed"],
         random_weights=plan.random_weights_asked(config, config["study_labelling"]["codecs"]),
+        channels=[spec.name for spec in plan.labelling_channels(config)],
     script:
         "../scripts/labelling_report.py"

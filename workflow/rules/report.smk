@@ -4,6 +4,8 @@ import copy
 from nacbench.report import read_report_page
 
 DS_A = config["study_a"]["dataset"]
+# the conditions each study's tables and figures pool (the tidy table holds every study's)
+STUDY_A_CHANNELS = [spec.name for spec in plan.study_a_channels(config)]
 
 
 # The report's opening page (workflow/report/workflow.rst) can see only the config: the run's headline
@@ -44,6 +46,7 @@ rule figure3:
         codecs=config["study_a"]["codecs"],
         seed=config["seed"],
         random_weights=plan.random_weights_asked(config, config["study_a"]["codecs"]),
+        channels=STUDY_A_CHANNELS,
         x_axis=config["study_a"]["figure3_x_axis"],
     script:
         "../scripts/figure3.py"
@@ -84,6 +87,7 @@ rule table3:
         bootstrap=config["study_labelling"]["bootstrap"],
         seed=config["seed"],
         random_weights=plan.random_weights_asked(config, config["study_a"]["codecs"]),
+        channels=STUDY_A_CHANNELS,
     script:
         "../scripts/table3.py"
 

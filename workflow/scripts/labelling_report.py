@@ -14,4 +14,5 @@ with job_log(snakemake.log):
         p.bootstrap,
         p.seed,
         p.random_weights,
+        p.channels,
     )
