@@ -53,6 +53,8 @@ POLYNOMIALS = {
     "bak": (-0.13166888, 1.60915514, -0.39604546),
     "ovrl": (-0.06766283, 1.11546468, 0.04602535),
 }
+#: the registered metrics, one per P.835 scale
+DNSMOS_METRICS = ("dnsmos_sig", "dnsmos_bak", "dnsmos_ovrl")
 #: how many clips' scores :func:`p835_scores` keeps (the three metrics score the same clip in a row)
 RECENT = 4
 
