@@ -13,7 +13,14 @@ copy adds white noise at 20 dB SNR (fixed seed). Prints a table; ``--out`` write
 The pool pays a fixed start-up (spawned interpreters importing numpy/scipy/librosa, ~1-2 s), so it
 only wins on shard-sized inputs: ``--copies`` scores the same pairs several times to get there.
 
+``--mos`` times the opt-in reference-free metrics instead (and nothing else): per utterance, through
+the registry as the score stage calls them, on the degraded copies cut to ``--mos-seconds`` (shorter
+utterances are left out; 0 keeps every utterance whole): the three DNSMOS scores together (one network
+pass, the three metrics' cost when all are configured) and PLCMOS, each on one core, plus the one-off
+model loading.
+
     python benchmarks/bench_scoring.py --repeats 3 --copies 4 --out bench_scoring.json
+    python benchmarks/bench_scoring.py --mos --mos-seconds 5 --limit 5 --repeats 3
 """
 
 from __future__ import annotations
@@ -87,6 +94,42 @@ def time_library(pairs: list[tuple[str, np.ndarray, np.ndarray]]) -> dict[str, f
     return spent
 
 
+def time_mos(
+    pairs: list[tuple[str, np.ndarray, np.ndarray]], seconds: float, repeats: int
+) -> dict[str, object]:
+    """Seconds per utterance of the reference-free metrics (median over utterances and repeats)."""
+    from nacbench.metrics import METRICS, dnsmos, plcmos
+    from nacbench.metrics.speechmos_models import onnx_session
+
+    start = time.perf_counter()
+    for model in (dnsmos.MODEL, plcmos.MODEL):
+        onnx_session(model)
+    load_s = time.perf_counter() - start
+    length = int(seconds * SCORING_RATE)
+    clips = [deg[:length].astype(np.float64) for _, _, deg in pairs if not length or len(deg) >= length]
+    if not clips:
+        raise SystemExit(f"no utterance of at least {seconds} s")
+    groups = {"dnsmos": dnsmos.DNSMOS_METRICS, "plcmos": ("plcmos",)}
+    spent: dict[str, list[float]] = {group: [] for group in groups}
+    for _ in range(repeats):
+        for clip in clips:
+            dnsmos._recent.clear()  # a repeat must run the network again
+            for group, names in groups.items():
+                start = time.perf_counter()
+                for name in names:
+                    METRICS[name].compute(clip, clip, SCORING_RATE)
+                spent[group].append(time.perf_counter() - start)
+    audio_s = [len(clip) / SCORING_RATE for clip in clips]
+    return {
+        "n_utterances": len(clips),
+        "seconds_per_utterance": {"min": min(audio_s), "max": max(audio_s)},
+        "dnsmos_windows": sorted({len(dnsmos.windows(clip)) for clip in clips}),
+        "model_load_s": load_s,
+        "median_s_per_utterance": {name: statistics.median(t) for name, t in spent.items()},
+        "max_s_per_utterance": {name: max(t) for name, t in spent.items()},
+    }
+
+
 def timed(fn: Callable[[], object]) -> float:
     start = time.perf_counter()
     fn()
@@ -107,6 +150,12 @@ def main() -> None:
         default=1,
         help="score every pair N times (a shard-sized job amortises pool start-up)",
     )
+    parser.add_argument(
+        "--mos", action="store_true", help="time only the reference-free metrics (DNSMOS, PLCMOS)"
+    )
+    parser.add_argument(
+        "--mos-seconds", type=float, default=5.0, help="with --mos: cut utterances to this length (0: whole)"
+    )
     parser.add_argument("--shared", type=Path, default=SHARED)
     parser.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
     args = parser.parse_args()
@@ -116,6 +165,12 @@ def main() -> None:
         for k in range(args.copies)
         for utt, ref, deg in load_pairs(args.shared, args.snr_db, args.limit)
     ]
+    if args.mos:
+        mos = time_mos(pairs, args.mos_seconds, args.repeats)
+        print(json.dumps(mos, indent=2))
+        if args.out:
+            args.out.write_text(json.dumps(mos, indent=2) + "\n")
+        return
     audio_s = sum(len(ref) for _, ref, _ in pairs) / SCORING_RATE
     # the three modes alternate within each repeat, so load from other processes hits them alike
     library_runs: list[dict[str, float]] = []

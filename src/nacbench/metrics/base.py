@@ -20,9 +20,10 @@ ParamCheck = Callable[[Mapping[str, Any], int], list[tuple[str, str]]]
 
 
 class Need(str, Enum):
-    """What a metric needs besides the decoded signal."""
+    """What a metric needs besides the decoded signal; a reference-free metric (DNSMOS, PLCMOS) needs
+    nothing (``needs=frozenset()``), and its function ignores the ``ref`` it is passed."""
 
-    #: the original signal (intrusive metrics: every built-in one)
+    #: the original signal (intrusive metrics: STOI, PESQ, SI-SDR, mel-MSE)
     REFERENCE = "reference"
     #: the utterance's transcript (text-based metrics); datasets without text cannot provide it
     TRANSCRIPT = "transcript"
@@ -60,7 +61,10 @@ class Metric:
         return f"{self.label}{unit} {'↑' if self.higher_is_better else '↓'}"
 
     def compute(self, ref: np.ndarray, deg: np.ndarray, rate: int, **params: Any) -> float:
-        """Score ``deg`` against ``ref`` (same length, mono, at ``rate``); raise MetricError if undefined."""
+        """Score ``deg`` against ``ref`` (same length, mono, at ``rate``); raise MetricError if undefined.
+
+        Both signals are checked even for a reference-free metric, which then ignores ``ref``.
+        """
         ref64, deg64 = check_pair(ref, deg)
         value = float(self.fn(ref64, deg64, int(rate), **params))
         if np.isnan(value):
