@@ -128,6 +128,20 @@ def test_same_budget_codecs_draw_their_errors_at_the_same_positions() -> None:
     ("study", "expected"),
     [
         (
+            {"codecs": ["lyra"], "bits": [200]},
+            "study_swap.bits: 200 bits per frame is no whole number of 'lyra''s num_quantizers (4 bits each, at most 46)",
+        ),
+        (
+            {
+                "codecs": ["lyra"],
+                "bits": [],
+                "fsq": {"allocation": "fixed", "bits_per_component": 1},
+                "rvq": {"bits_per_stage": 1},
+                "rate_sweep": None,
+            },
+            "study_swap.bits: 120 bits per frame do not fit 'lyra''s 64-d latent with post-hoc FSQ (fixed: at most 64 bits)",
+        ),
+        (
             {"codecs": ["codec2-3200"]},
             "study_swap.codecs[0]: codec 'codec2-3200' (adapter codec2) does not provide",
         ),

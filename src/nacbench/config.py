@@ -118,6 +118,7 @@ def swap_errors(config: Mapping[str, Any]) -> list[str]:
     the evaluation set unless allowed. (Fewer fit frames than k-means entries is found when the fit set's
     latents exist: the fit job names the codec and ``fit.utterances``.)"""
     from nacbench import swap
+    from nacbench.posthoc import MAX_COMPONENT_BITS
 
     study, errors = config["study_swap"], []
     if study["codecs"] and swap.in_sample(config) and not study["allow_in_sample"]:
@@ -163,16 +164,28 @@ def swap_errors(config: Mapping[str, Any]) -> list[str]:
         native = swap.native_bits(config, base)
         rate = swap.rate_option(options["adapter"])
         swept = sweep if rate is not None else []  # the rate sweep is for codecs with a variable rate
+        latent_dim = ADAPTERS[options["adapter"]].latent_dim
         for where, budgets in (
             ("study_swap.bits", [native, *study["bits"]]),
             ("study_swap.rate_sweep.bits", swept),
         ):
             for bits in budgets:
-                if bits != native and rate is not None and bits % rate[1]:
+                if bits != native and rate is not None and (bits % rate[1] or bits // rate[1] > rate[2]):
                     errors.append(
                         f"{where}: {bits} bits per frame is no whole number of {base!r}'s {rate[0]} "
-                        f"({rate[1]} bits each), so its native quantizer cannot run at it"
+                        f"({rate[1]} bits each, at most {rate[2]}), so its native quantizer cannot run at it"
                     )
+                if latent_dim and "fsq" in study["quantizers"]:
+                    per = (
+                        MAX_COMPONENT_BITS
+                        if fsq["allocation"] == "water-filling"
+                        else fsq["bits_per_component"]
+                    )
+                    if bits > latent_dim * per:
+                        errors.append(
+                            f"{where}: {bits} bits per frame do not fit {base!r}'s {latent_dim}-d latent with "
+                            f"post-hoc FSQ ({fsq['allocation']}: at most {latent_dim * per} bits)"
+                        )
                 if (
                     "fsq" in study["quantizers"]
                     and fsq["allocation"] == "fixed"

@@ -104,16 +104,18 @@ class PosthocFSQ:
         bits_per_component: int = 2,
     ) -> PosthocFSQ:
         frames = stack_frames(latents)
+        if len(frames) <= frames.shape[1]:
+            raise ValueError(f"latents: {len(frames)} frames cannot fit a {frames.shape[1]}-d PCA")
         mean = frames.mean(axis=0)
         centred = frames - mean
-        _, singular, vt = np.linalg.svd(centred, full_matrices=False)
-        rotation = vt.T
+        # eigh of the [dim, dim] covariance, not an SVD of the [frames, dim] data: memory stays dim^2
+        # (NeuCodec's 2048-d latent over a full fit set would need gigabytes for the SVD's left factor)
+        eigenvalues, eigenvectors = np.linalg.eigh(centred.T @ centred / (len(frames) - 1))
+        order = np.argsort(eigenvalues, kind="stable")[::-1]  # by decreasing variance
+        variances, rotation = np.maximum(eigenvalues[order], 0.0), eigenvectors[:, order]
         # a principal direction's sign is arbitrary: fix it so the largest loading is positive
         signs = np.sign(rotation[np.argmax(np.abs(rotation), axis=0), np.arange(rotation.shape[1])])
         rotation = rotation * np.where(signs == 0, 1.0, signs)
-        variances = singular**2 / max(len(frames) - 1, 1)
-        if rotation.shape[1] < frames.shape[1]:  # fewer frames than dimensions
-            raise ValueError(f"latents: {len(frames)} frames cannot fit a {frames.shape[1]}-d PCA")
         if allocation == "water-filling":
             bits = water_filling(variances, bits_per_frame)
         elif allocation == "fixed":

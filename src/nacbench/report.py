@@ -224,7 +224,13 @@ def quantizer_swap_report(
 
     study = study_frame(rows)
     tidy = checked_scores(scores_path, random_weights)
-    tidy = tidy[tidy["codec"].isin(list(study["codec"]))]
+    # each codec on the study's own conditions: a base codec also has the other studies' (more P_flip
+    # or seeds), which would give its curves and break-down points a grid the post-hoc codecs lack
+    ran = {(row["codec"], channel) for row in rows for channel in row.get("channels", [])}
+    keep = tidy["codec"].isin(list(study["codec"]))
+    if ran:
+        keep &= pd.Series(list(zip(tidy["codec"], tidy["channel"], strict=True)), index=tidy.index).isin(ran)
+    tidy = tidy[keep]
     notes = [SWAP_IN_SAMPLE_NOTE] if in_sample else []
     figure_quantizer_swap(
         tidy, rows, _stem(figure_out), metrics, display_names, n_boot=n_boot, seed=seed, notes=notes

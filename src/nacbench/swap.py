@@ -35,6 +35,8 @@ SEPARATOR = "~"
 QUANTIZERS: tuple[SwapQuantizer, ...] = ("native", "fsq", "rvq")
 #: the adapter that wraps a base codec with a post-hoc quantizer (:mod:`nacbench.codecs.posthoc`)
 POSTHOC_ADAPTER = "posthoc"
+#: the name of a codec with a post-hoc quantizer (the fit_quantizer rule's wildcard)
+POSTHOC_NAME = rf"{CODEC_NAME}~(?:fsq|rvq)[1-9]\d*"
 #: a swapped codec's name
 SWAP_NAME_RE = re.compile(rf"^(?P<base>{CODEC_NAME})~(?P<quantizer>native|fsq|rvq)(?P<bits>[1-9]\d*)$")
 #: the metric of the study's paired differences and rate-sweep break-down
@@ -82,9 +84,9 @@ def _study(config: Config) -> Mapping[str, Any]:
     return config.get("study_swap") or {"codecs": []}
 
 
-def rate_option(adapter: str) -> tuple[str, int] | None:
-    """(option, bits per unit) of an adapter whose rate is a count of codebooks, e.g. Lyra's
-    ``num_quantizers`` (4 bits each); None for a fixed-rate adapter."""
+def rate_option(adapter: str) -> tuple[str, int, int] | None:
+    """(option, bits per unit, most units) of an adapter whose rate is a count of codebooks, e.g. Lyra's
+    ``num_quantizers`` (4 bits each, at most 46); None for a fixed-rate adapter."""
     from nacbench.codecs import ADAPTERS
 
     entry = ADAPTERS.get(adapter)
@@ -165,7 +167,7 @@ def codec_options(config: Config, swap: SwapCodec, quantizer_file: str) -> dict[
     if not swap.posthoc:
         rate = rate_option(base_options["adapter"])
         assert rate is not None, f"{swap.name}: no rate option (swap_codecs never derives this)"
-        option, unit = rate
+        option, unit, _ = rate
         return {**base_options, option: swap.bits // unit}
     opts: dict[str, Any] = {
         "adapter": POSTHOC_ADAPTER,
@@ -261,8 +263,9 @@ def in_sample(config: Config) -> bool:
 
 
 def study_rows(config: Config) -> list[dict[str, Any]]:
-    """One row per codec of the study for the report: codec, base, quantizer, bits, and whether the
-    budget is a main one and a sweep one."""
+    """One row per codec of the study for the report: codec, base, quantizer, bits, whether the budget
+    is a main one and a sweep one, and the channels the study ran it on (a base codec also has the
+    conditions other studies ran: the report compares the quantizers on the study's own)."""
     rows = []
     for s in swap_codecs(config):
         main, sweep = budgets(config, s.base)
@@ -274,6 +277,7 @@ def study_rows(config: Config) -> list[dict[str, Any]]:
                 "bits": s.bits,
                 "main": s.bits in main,
                 "sweep": s.bits in sweep,
+                "channels": [spec.name for spec in channels_of(config, s)],
             }
         )
     return rows

@@ -25,8 +25,6 @@ validate_config(config)
 # the config as given (saved with the results); the rules see the quantizer swap's derived codecs too
 CONFIGURED = copy.deepcopy(config)
 config["codecs"] = swap.with_derived_codecs(config)["codecs"]
-# codec -> the stream its channel errors come from (the swap's codecs at one budget share one)
-ERROR_STREAMS = swap.error_streams(config)
 
 R = config["results"]
 # artifacts of another configuration (random vs real weights) in this results folder stop the run here
@@ -63,10 +61,6 @@ def codec_quantizer(wildcards):
     if config["codecs"][wildcards.codec]["adapter"] == swap.POSTHOC_ADAPTER:
         return artifacts.quantizer(R, wildcards.codec)
     return []
-
-
-def error_stream(wildcards):
-    return ERROR_STREAMS.get(wildcards.codec, wildcards.codec)
 
 
 def asks_random(wildcards):

@@ -32,6 +32,5 @@ rule decode:
         device=config["device"],
         listen_utterances=config["study_a"]["listen_utterances"],
         out_of_range=config["study_a"]["out_of_range"],
-        error_stream=error_stream,
     script:
         "../scripts/decode.py"

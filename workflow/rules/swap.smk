@@ -41,9 +41,12 @@ rule fit_quantizer:
         log_path("fit_quantizer", "{codec}"),
     benchmark:
         bench_path("fit_quantizer", "{codec}")
+    wildcard_constraints:
+        codec=swap.POSTHOC_NAME,
     conda:
         PIPELINE_ENV
     resources:
+        mem_mb=codec_mem_mb,
         runtime=60,
     params:
         settings=lambda w: config["codecs"][w.codec]["fit"],

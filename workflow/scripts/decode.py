@@ -1,5 +1,6 @@
 from nacbench.logs import job_log
 from nacbench.stages import listening_ids, transmit_and_decode
+from nacbench.swap import error_streams
 
 with job_log(snakemake.log):
     w, p = snakemake.wildcards, snakemake.params
@@ -18,5 +19,7 @@ with job_log(snakemake.log):
         listening_ids(snakemake.input.manifest, p.listen_utterances),
         out_of_range=p.out_of_range,
         labelling_path=snakemake.input.labelling or None,
-        error_stream=p.error_stream,
+        # the quantizer swap's codecs at one budget share one stream (not a param: adding it would
+        # have rerun every existing decode job; it follows from the codec's name and config alone)
+        error_stream=error_streams(snakemake.config).get(w.codec),
     )

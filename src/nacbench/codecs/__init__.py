@@ -71,9 +71,12 @@ class AdapterEntry:
     #: GPU the scheduler reserves for one job (:mod:`nacbench.resources`). Estimates from weights and
     #: activations until ``benchmarks/gpu_check.sh`` measures them; ``codecs.<name>.gpu_mem_mb`` overrides
     gpu_mem_mb: int = 4000
-    #: (option, bits per unit) when the codec's rate is a count of codebooks (Lyra's ``num_quantizers``,
-    #: 4 bits each): the quantizer swap runs the native quantizer at other budgets through it
-    rate: tuple[str, int] | None = None
+    #: (option, bits per unit, most units) when the codec's rate is a count of codebooks (Lyra's
+    #: ``num_quantizers``: 4 bits each, at most 46): the quantizer swap runs the native quantizer at
+    #: other budgets through it
+    rate: tuple[str, int, int] | None = None
+    #: dimension of the latent ``encode_latent`` gives (a post-hoc quantizer's budget must fit in it)
+    latent_dim: int | None = None
 
 
 def _count(options: Options, key: str, default: int) -> int:
@@ -154,13 +157,23 @@ def _posthoc_layout(options: Options) -> StaticLayout:
 #: adapter name (``codecs.<name>.adapter``) -> where it lives and what it declares; the one codec table
 ADAPTERS: dict[str, AdapterEntry] = {
     # TFLite and libcodec2 run on the CPU: no GPU memory at all
-    "lyra": AdapterEntry("nacbench.codecs.lyra", _lyra_layout, gpu_mem_mb=0, rate=("num_quantizers", 4)),
+    "lyra": AdapterEntry(
+        "nacbench.codecs.lyra", _lyra_layout, gpu_mem_mb=0, rate=("num_quantizers", 4, 46), latent_dim=64
+    ),
     "codec2": AdapterEntry("nacbench.codecs.codec2", _codec2_layout, gpu_mem_mb=0),
     # NeuCodec's semantic encoder alone is ~580 M parameters (~4.5 GB on CPU)
-    "neucodec": AdapterEntry("nacbench.codecs.neucodec", _neucodec_layout, mem_mb=12000, gpu_mem_mb=8000),
-    "dac": AdapterEntry("nacbench.codecs.dac", _dac_layout, gpu_mem_mb=6000, rate=("n_codebooks", 10)),
+    "neucodec": AdapterEntry(
+        "nacbench.codecs.neucodec", _neucodec_layout, mem_mb=12000, gpu_mem_mb=8000, latent_dim=2048
+    ),
+    "dac": AdapterEntry(
+        "nacbench.codecs.dac", _dac_layout, gpu_mem_mb=6000, rate=("n_codebooks", 10, 32), latent_dim=1024
+    ),
     "encodec": AdapterEntry(
-        "nacbench.codecs.encodec", _encodec_layout, gpu_mem_mb=3000, rate=("n_codebooks", 10)
+        "nacbench.codecs.encodec",
+        _encodec_layout,
+        gpu_mem_mb=3000,
+        rate=("n_codebooks", 10, 32),
+        latent_dim=128,
     ),
     "stablecodec": AdapterEntry(
         "nacbench.codecs.stablecodec", _stablecodec_layout, mem_mb=12000, gpu_mem_mb=8000

@@ -124,7 +124,7 @@ def plan_jobs(config: Config, audio: Mapping[str, DatasetAudio] | None = None) -
         # an adapter codec's decode job transmits its codes itself; an external codec's rules decode
         for rule in ("channel", "decode", "score") if c.codec in external else ("decode", "score"):
             jobs += sharded(rule, c.dataset, c.codec, c.channel)
-    if config["study_a"]["codecs"] or config["study_labelling"]["codecs"]:
+    if config["study_a"]["codecs"] or config["study_labelling"]["codecs"] or swap.swap_codecs(config):
         ds_a = config["study_a"]["dataset"]  # reads every condition's metrics of the whole dataset
         jobs.append(PlannedJob("tidy_scores", dataset=ds_a, audio_s=seconds(ds_a, None)))
     if config["study_a"]["codecs"]:
