@@ -209,6 +209,7 @@ def test_g711_added_by_rule_file_reaches_figure3(tmp_path: Path) -> None:
             "channels": {"bsc": {"p_flip": [0.01, 0.1], "seeds": [0]}},
         },
         "study_labelling": {"codecs": []},
+        "study_swap": {"codecs": []},
         "study_b": {"rows": [], "reference_codec": None, "distilled_codec": None, "extra_codecs": []},
     }
     overlay_path = tmp_path / "overlay.yaml"

@@ -22,6 +22,9 @@ switching-search start    "binary-switching", "init"                            
 CMU-Arctic selection      "arctic-selection", speaker                              :func:`arctic_rng`
 bootstrap resampling      "bootstrap", then each part of the group's key           :func:`bootstrap_rng`
 fits (post-hoc k-means)   "fit", then the consumer's own parts                     :func:`fit_rng`
+PLCMOS v2 raters          a legacy MT19937 ``RandomState(seed)``, as speechmos    :func:`plcmos_raters`
+                          draws them (not a derived stream: it reproduces a
+                          third-party package's draws, so scores match its own)
 ========================  =======================================================  =====================
 
 The channel, labelling and switching streams are the ones the pipeline always used. The Arctic
@@ -47,6 +50,7 @@ __all__ = [
     "derive_rng",
     "fit_rng",
     "labelling_rng",
+    "plcmos_raters",
     "switching_rng",
 ]
 
@@ -117,3 +121,10 @@ def fit_rng(seed: int, *names: NamePart) -> np.random.Generator:
     """A stream for fitting something on data (e.g. a k-means initialisation), named by its
     consumer, e.g. ``fit_rng(seed, "kmeans", codec)``."""
     return derive_rng(seed, "fit", *names)
+
+
+def plcmos_raters(seed: int, raters: int, dim: int) -> np.ndarray:
+    """PLCMOS v2's rater embeddings ``[raters, dim]``, drawn as speechmos draws them from numpy's legacy
+    global state after ``np.random.seed(seed)``: the one stream here that is not derived, because it
+    reproduces another package's draws (scores then equal speechmos's for the same seed)."""
+    return np.random.RandomState(int(seed)).standard_normal((raters, dim))

@@ -18,9 +18,9 @@ The computation follows speechmos's ``plcmos.py``:
 * the network also takes a 64-dimensional "rater" embedding; the score is the mean over 15 standard
   normal raters. speechmos draws them from numpy's global random state, so its score moves by about
   0.02 from call to call (the raters' spread over 15 draws) and disturbs every other user of that state.
-  Here the 15 raters are fixed (drawn once from ``RandomState(RATER_SEED)`` the same way), so a clip
-  always gets the same score and every clip is rated by the same panel; with ``np.random.seed(RATER_SEED)``
-  just before it, speechmos gives the same number.
+  Here the 15 raters are fixed (drawn once, the same way, by :func:`nacbench.seeds.plcmos_raters`), so
+  a clip always gets the same score and every clip is rated by the same panel; seeding numpy's global
+  state with ``RATER_SEED`` just before it, speechmos gives the same number.
 
 The network needs at least 7 STFT frames (its pooling layers fail on fewer): clips of 1280 samples
 (80 ms) or less are refused with :class:`MetricError`.
@@ -35,6 +35,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from nacbench.metrics.base import Need, register_metric
 from nacbench.metrics.speechmos_models import onnx_session, rated_signal
+from nacbench.seeds import plcmos_raters
 
 #: the PLCMOS v2 model inside the speechmos package
 MODEL = "plcmos_models/plcmos_v2.onnx"
@@ -54,7 +55,7 @@ SILENCE_DB = -80.0
 @lru_cache(maxsize=1)
 def rater_embeddings() -> np.ndarray:
     """``[RATERS, 64]`` float32 rater embeddings, the same for every clip (read-only)."""
-    raters = np.random.RandomState(RATER_SEED).standard_normal((RATERS, 64)).astype(np.float32)
+    raters = plcmos_raters(RATER_SEED, RATERS, 64).astype(np.float32)
     raters.setflags(write=False)
     return raters
 
