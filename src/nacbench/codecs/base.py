@@ -258,6 +258,15 @@ class CodecAdapter(ABC):
         (:attr:`Capability.DECODE_LATENT`)."""
         raise self._missing(Capability.DECODE_LATENT)
 
+    def latent_array(self, latent: np.ndarray, dim: int, index: int) -> np.ndarray:
+        """``latent`` as float32, refused unless ``[dim, frames]`` (for ``decode_latent``; ``index`` names it)."""
+        array = np.asarray(latent, dtype=np.float32)
+        if array.ndim != 2 or array.shape[0] != dim:
+            raise ValueError(
+                f"codec {self.info.name!r}: latent {index} has shape {array.shape}, expected ({dim}, frames)"
+            )
+        return array
+
     def check_codes(self, codes: np.ndarray) -> None:
         """Raise if ``codes`` does not fit this codec's layout (shape, dtype, range)."""
         if codes.ndim != 2 or codes.shape[0] != self.info.n_codebooks:

@@ -187,11 +187,7 @@ class LyraAdapter(CodecAdapter):
         generator = self._models.runner("lyragan.tflite", "serving_default")
         out = []
         for i, latent in enumerate(latents):
-            latent = np.asarray(latent, dtype=np.float32)
-            if latent.ndim != 2 or latent.shape[0] != FEATURE_DIM:
-                raise ValueError(
-                    f"codec {self.info.name!r}: latent {i} has shape {latent.shape}, expected ({FEATURE_DIM}, frames)"
-                )
+            latent = self.latent_array(latent, FEATURE_DIM, i)
             audio = [generator(input_audio=v.reshape(1, 1, FEATURE_DIM))["output_0"][0] for v in latent.T]
             wav = np.concatenate(audio) if audio else np.zeros(0, np.float32)
             out.append(np.clip(wav, -1.0, 1.0).astype(np.float32))

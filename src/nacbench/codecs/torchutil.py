@@ -296,11 +296,7 @@ class BatchedTorchAdapter(CodecAdapter):
         float32 ``[dim, frames]`` array, ``run`` on each group (batched as ``decode`` batches codes)."""
         arrays = []
         for i, latent in enumerate(latents):
-            array = np.asarray(latent, dtype=np.float32)
-            if array.ndim != 2 or array.shape[0] != dim:
-                raise ValueError(
-                    f"codec {self.info.name!r}: latent {i} has shape {array.shape}, expected ({dim}, frames)"
-                )
+            array = self.latent_array(latent, dim, i)
             if not np.isfinite(array).all():
                 raise ValueError(f"codec {self.info.name!r}: latent {i} contains NaN or inf")
             arrays.append(array)
