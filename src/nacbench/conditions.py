@@ -10,7 +10,13 @@ Name grammar (each is a path component under ``results/``):
 ``{dataset}``  ``[a-z0-9_]+``
 ``{shard}``    three digits, ``000`` ... (:func:`shard_name`)
 ``{channel}``  ``clean``, ``bsc-p<P>-seed<N>`` or ``ge-p<P>-b<B>-seed<N>``, then ``-<labelling>`` for a
-               non-natural labelling; numbers are written ``format(x, "g")`` (:attr:`ChannelSpec.name`)
+               non-natural labelling; numbers are written ``format(x, "g")`` (:attr:`ChannelSpec.name`);
+               or a packet-loss channel ``erasure-...`` (:attr:`nacbench.erasure.ErasureSpec.name`)
+
+A bit-error channel (:class:`ChannelSpec`) flips bits; an erasure channel (:class:`ErasureSpec`) loses
+whole packets and names its concealment. :func:`parse_channel` reads either, and
+:func:`condition_columns` tabulates both in one set of columns (a parameter that does not apply to a
+condition is NaN there, or None for the concealment).
 """
 
 from __future__ import annotations
@@ -20,7 +26,10 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from nacbench.erasure import ERASURE_MODELS, ERASURE_WILDCARD, ErasureSpec
+
 __all__ = [
+    "BIT_ERROR_MODELS",
     "CHANNEL_MODELS",
     "CHANNEL_NAME_RE",
     "CHANNEL_PARAMETERS",
@@ -36,14 +45,20 @@ __all__ = [
     "SHARD_NAME",
     "ChannelModel",
     "ChannelSpec",
+    "ErasureSpec",
     "condition_columns",
+    "is_erasure",
+    "parse_channel",
     "shard_name",
 ]
 
 ChannelModel = Literal["clean", "bsc", "ge"]
 
-#: channel models, in the order tables and the notebook list them
-CHANNEL_MODELS: tuple[str, ...] = ("clean", "bsc", "ge")
+#: bit-error channel models (:class:`ChannelSpec`)
+BIT_ERROR_MODELS: tuple[str, ...] = ("clean", "bsc", "ge")
+#: every channel model, in the order tables and the notebook list them: the bit-error models, then the
+#: packet-loss models of :mod:`nacbench.erasure` ("iid", "gilbert", "pattern")
+CHANNEL_MODELS: tuple[str, ...] = (*BIT_ERROR_MODELS, *ERASURE_MODELS)
 
 #: Labellings a condition may name; "natural" is the codec's own indices and adds nothing to paths.
 LABELLINGS: tuple[str, ...] = ("natural", "gray", "random", "distortion-aware")
@@ -65,8 +80,11 @@ DATASET_NAME = r"[a-z0-9_]+"
 SHARD_NAME = r"\d{3}"
 
 #: The condition columns of every per-utterance table (scores, ASR) and of the notebook's condition list,
-#: in this order: the path fields, then what the channel name encodes. ``burst_length`` is NaN unless
-#: the model is "ge"; ``seed`` is -1 for the clean channel.
+#: in this order: the path fields, then what the channel name encodes. ``p_flip`` is the bit error rate
+#: (0 for clean, NaN for a packet-loss channel); ``burst_length`` the mean burst, in bits for "ge" and
+#: in packets for "gilbert", NaN otherwise; ``fer`` the nominal frame (packet) erasure rate, NaN unless
+#: a random packet-loss model; ``concealment`` None unless a packet-loss channel; ``seed`` -1 for the
+#: clean channel and a loss pattern (neither draws anything).
 CONDITION_COLUMNS: tuple[str, ...] = (
     "codec",
     "dataset",
@@ -77,11 +95,13 @@ CONDITION_COLUMNS: tuple[str, ...] = (
     "seed",
     "labelling",
     "shard",
+    "fer",
+    "concealment",
 )
 
 #: The columns that say what a channel did once seeds and shards are pooled (with codec, dataset and
 #: labelling they name one point of a curve).
-CHANNEL_PARAMETERS: tuple[str, ...] = ("model", "p_flip", "burst_length")
+CHANNEL_PARAMETERS: tuple[str, ...] = ("model", "p_flip", "burst_length", "fer", "concealment")
 
 _NUM = r"\d+(?:\.\d*)?(?:e[+-]?\d+)?"
 #: the channel name grammar, with named groups for :meth:`ChannelSpec.parse`
@@ -93,8 +113,9 @@ _CHANNEL_BODY = (
 #: a whole channel name (parsing; :meth:`ChannelSpec.parse` also insists on the canonical spelling)
 CHANNEL_NAME_RE = re.compile(rf"^{_CHANNEL_BODY}$")
 #: the same grammar as a Snakemake wildcard constraint (no anchors, no named groups: Snakemake wraps the
-#: constraint in its own named group)
-CHANNEL_WILDCARD = re.sub(r"\(\?P<\w+>", "(?:", _CHANNEL_BODY)
+#: constraint in its own named group), bit-error and packet-loss channels alike
+_BIT_ERROR_WILDCARD = re.sub(r"\(\?P<\w+>", "(?:", _CHANNEL_BODY)
+CHANNEL_WILDCARD = f"(?:{_BIT_ERROR_WILDCARD}|{ERASURE_WILDCARD})"
 #: the labellings that name a labelling artifact (``labelling/{codec}/{labelling}.npz``)
 LABELLING_WILDCARD = "|".join(re.escape(x) for x in LABELLINGS if x != "natural")
 
@@ -126,7 +147,7 @@ class ChannelSpec:
     burst_length: float | None = None
 
     def __post_init__(self) -> None:
-        if self.model not in CHANNEL_MODELS:
+        if self.model not in BIT_ERROR_MODELS:
             raise ValueError(f"channel model must be 'clean', 'bsc' or 'ge', got {self.model!r}")
         p = float(self.p_flip)
         if not 0.0 <= p <= 1.0:
@@ -189,22 +210,44 @@ class ChannelSpec:
         return spec
 
 
+def is_erasure(channel: str) -> bool:
+    """Whether ``channel`` names a packet-loss channel (only its prefix is looked at)."""
+    return channel.startswith("erasure-")
+
+
+def parse_channel(channel: str) -> ChannelSpec | ErasureSpec:
+    """The condition a channel name denotes: a bit-error :class:`ChannelSpec` or a packet-loss
+    :class:`ErasureSpec`; ValueError (naming the grammar) for anything else."""
+    return ErasureSpec.parse(channel) if is_erasure(channel) else ChannelSpec.parse(channel)
+
+
 def condition_columns(codec: str, dataset: str, channel: str, shard: str) -> dict[str, Any]:
     """The :data:`CONDITION_COLUMNS` of one (codec, dataset, channel, shard), in that order.
 
-    Raises ValueError (from :meth:`ChannelSpec.parse`) when ``channel`` is not a channel name.
+    Raises ValueError (from :func:`parse_channel`) when ``channel`` is not a channel name.
     """
-    spec = ChannelSpec.parse(channel)
-    row: dict[str, Any] = {
-        "codec": codec,
-        "dataset": dataset,
-        "channel": channel,
-        "model": spec.model,
-        "p_flip": float(spec.p_flip),
-        "burst_length": math.nan if spec.burst_length is None else float(spec.burst_length),
-        "seed": int(spec.seed) if spec.model != "clean" else -1,
-        "labelling": spec.labelling,
-        "shard": shard,
-    }
+    spec = parse_channel(channel)
+    head = {"codec": codec, "dataset": dataset, "channel": channel, "model": spec.model}
+    if isinstance(spec, ErasureSpec):
+        params: dict[str, Any] = {
+            "p_flip": math.nan,
+            "burst_length": math.nan if spec.burst is None else float(spec.burst),
+            "seed": -1 if spec.seed is None else int(spec.seed),
+            "labelling": "natural",
+            "shard": shard,
+            "fer": math.nan if spec.fer is None else float(spec.fer),
+            "concealment": spec.concealment,
+        }
+    else:
+        params = {
+            "p_flip": float(spec.p_flip),
+            "burst_length": math.nan if spec.burst_length is None else float(spec.burst_length),
+            "seed": int(spec.seed) if spec.model != "clean" else -1,
+            "labelling": spec.labelling,
+            "shard": shard,
+            "fer": math.nan,
+            "concealment": None,
+        }
+    row = head | params
     assert tuple(row) == CONDITION_COLUMNS
     return row

@@ -1,8 +1,8 @@
 """Packet-loss (frame-erasure) channels: packetisation, loss models, loss patterns, concealment, names.
 
 Real networks deliver a packet intact or not at all, so this channel loses whole packets instead of
-flipping bits (:mod:`nacbench.channel`). These are its building blocks; the workflow does not use them
-yet (issue 14).
+flipping bits (:mod:`nacbench.channel`). These are its building blocks; :mod:`nacbench.packet_loss`
+turns them into the packet-loss study's conditions and sends a shard of codes through one.
 
 Packets, not codec frames, are what a network loses. Every codec is packetised on one time grid of
 ``packet_s`` seconds (default 20 ms) and a packet carries the frames whose *start* time falls inside it
@@ -31,8 +31,8 @@ Names (:attr:`ErasureSpec.name`, inverted exactly by :meth:`ErasureSpec.parse`):
 ``<concealment>`` is one of :data:`CONCEALMENTS`; ``<pattern>`` is ``[a-z0-9][a-z0-9_.]*`` (no hyphen,
 so the optional ``-o<N>`` pattern offset, written only when non-zero, cannot be read as part of it).
 :data:`ERASURE_WILDCARD` is the same grammar as a Snakemake wildcard constraint, ready to be joined to
-``nacbench.conditions.CHANNEL_WILDCARD``; this module imports nothing from ``nacbench`` so that
-:mod:`nacbench.conditions` may import it.
+``nacbench.conditions.CHANNEL_WILDCARD`` (which includes it); this module imports nothing from
+``nacbench`` so that :mod:`nacbench.conditions` may import it.
 """
 
 from __future__ import annotations
@@ -56,6 +56,7 @@ __all__ = [
     "ERASURE_WILDCARD",
     "G192_BAD",
     "G192_GOOD",
+    "OWN_CONCEALMENT",
     "PATTERN_NAME",
     "Concealed",
     "ConcealmentMethod",
@@ -83,8 +84,11 @@ ERASURE_MODELS: tuple[str, ...] = ("iid", "gilbert", "pattern")
 #: Concealment methods a condition may name. "mean-latent" (the fit set's mean latent, for codecs with
 #: latent access) is named here so its conditions parse, but it needs the codec's latent and is not
 #: implemented on codes: :func:`conceal_codes` refuses it until the quantizer-swap machinery provides it.
-ConcealmentMethod = Literal["repeat", "silence", "mean-latent"]
-CONCEALMENTS: tuple[str, ...] = ("repeat", "silence", "mean-latent")
+ConcealmentMethod = Literal["repeat", "silence", "plc", "mean-latent"]
+#: the concealment of a codec that conceals lost frames in its own decoder (Opus's packet-loss
+#: concealment): done by the codec, not on codes
+OWN_CONCEALMENT = "plc"
+CONCEALMENTS: tuple[str, ...] = ("repeat", "silence", OWN_CONCEALMENT, "mean-latent")
 #: the concealments :func:`conceal_codes` performs on codes alone (any codec can do these)
 CODE_CONCEALMENTS: tuple[str, ...] = ("repeat", "silence")
 
@@ -116,6 +120,8 @@ ERASURE_COLUMNS: tuple[str, ...] = (
 # Largest denominator tried when reading a float rate or duration as the fraction it was meant to be
 # (1/3-type frame rates such as 16000/480 Hz have small denominators; binary floats have powers of 2).
 _MAX_DENOMINATOR = 1_000_000
+# (bad, good) run pairs drawn per block by gilbert_losses: fixed, so its masks are prefix-stable
+_GILBERT_BLOCK = 256
 # Products of frame indices and fraction numerators above this leave int64 (then Python ints are used).
 _INT64_SAFE = 2**62
 
@@ -262,8 +268,10 @@ def gilbert_losses(n_packets: int, fer: float, mean_burst: float, rng: np.random
 
     A Markov chain's sojourns are geometric, and memorylessness makes the sojourn in progress at a
     stationary start geometric too, so alternating geometric run lengths give the chain exactly, with
-    one draw per run instead of per packet. The draws depend only on the arguments, so a seed fixes the
-    mask.
+    one draw per run instead of per packet. Runs are drawn in blocks of a fixed size, so the draws do not
+    depend on ``n_packets``: a longer mask from the same stream extends a shorter one (prefix-stable,
+    as :func:`iid_losses` is), and codecs whose streams span one or two packets more or less still
+    share every loss they both cover.
     """
     n = _check_count(n_packets, "n_packets")
     p, q = gilbert_transitions(fer, mean_burst)
@@ -271,11 +279,10 @@ def gilbert_losses(n_packets: int, fer: float, mean_burst: float, rng: np.random
         return np.zeros(n, dtype=bool)
     start_bad = bool(rng.random() < p / (p + q))
     first, second = (q, p) if start_bad else (p, q)
-    mean_cycle = 1.0 / p + 1.0 / q
     runs: list[np.ndarray] = []
     total = 0
-    while total < n:  # one pass almost always; another only after an unusually short draw
-        pairs = int(1.2 * (n - total) / mean_cycle) + 16
+    pairs = _GILBERT_BLOCK
+    while total < n:
         chunk = np.column_stack([rng.geometric(first, pairs), rng.geometric(second, pairs)]).ravel()
         runs.append(chunk)
         total += int(chunk.sum())
@@ -477,6 +484,11 @@ def conceal_codes(codes: np.ndarray, lost: np.ndarray, method: str) -> Concealed
         raise TypeError(f"codes must be integers, got {c.dtype}")
     if m.shape != (c.shape[1],):
         raise ValueError(f"lost must be one flag per frame ({c.shape[1]}), got shape {m.shape}")
+    if method == OWN_CONCEALMENT:
+        raise ValueError(
+            f"concealment {OWN_CONCEALMENT!r} is the codec's own (its decoder conceals the lost frames); "
+            f"on codes there is {CODE_CONCEALMENTS}"
+        )
     if method == "mean-latent":
         raise NotImplementedError(
             "concealment 'mean-latent' needs the codec's latent (the fit set's mean latent); it is not "
@@ -565,8 +577,8 @@ _ERASURE_BODY = (
 )
 #: a whole erasure channel name (parsing; :meth:`ErasureSpec.parse` also insists on the canonical spelling)
 ERASURE_NAME_RE = re.compile(rf"^{_ERASURE_BODY}$")
-#: the same grammar as a Snakemake wildcard constraint (no anchors, no named groups), to be joined to
-#: ``nacbench.conditions.CHANNEL_WILDCARD`` with ``|`` when the workflow takes erasure channels
+#: the same grammar as a Snakemake wildcard constraint (no anchors, no named groups), joined to the
+#: bit-error channels' in ``nacbench.conditions.CHANNEL_WILDCARD``
 ERASURE_WILDCARD = re.sub(r"\(\?P<\w+>", "(?:", _ERASURE_BODY)
 
 

@@ -17,6 +17,10 @@ channel bit errors        codec, dataset, shard, model, P_flip, burst length (0 
                           bit errors (common random numbers). The quantizer swap's
                           codecs at one budget share their base codec's stream
                           (``nacbench.swap.error_streams``): paired comparisons.
+packet losses             "erasure", dataset, utterance, model, FER, burst (0 for  :func:`erasure_rng`
+                          i.i.d.), packet ms -- no codec and no concealment: every
+                          codec and concealment sees the same lost packets
+                          (common random numbers; packets are on one time grid)
 random labelling          "labelling", "random", codec, codebook index             :func:`labelling_rng`
 switching-search start    "binary-switching", "init"                               :func:`switching_rng`
 CMU-Arctic selection      "arctic-selection", speaker                              :func:`arctic_rng`
@@ -48,6 +52,7 @@ __all__ = [
     "bootstrap_rng",
     "channel_rng",
     "derive_rng",
+    "erasure_rng",
     "fit_rng",
     "labelling_rng",
     "plcmos_raters",
@@ -82,6 +87,20 @@ def channel_rng(
 ) -> np.random.Generator:
     """The bit-error stream of one channel shard (see the table above for why it has no stream name)."""
     return derive_rng(seed, codec, dataset, shard, model, float(p_flip), float(burst_length or 0.0))
+
+
+def erasure_rng(
+    seed: int, dataset: str, utterance: str, model: str, fer: float, burst: float | None, packet_ms: float
+) -> np.random.Generator:
+    """The packet-loss stream of one utterance under one random loss model (see the table above).
+
+    Per utterance, not per shard, and without the codec: a loss mask drawn for an utterance's packets is
+    the same for every codec (the draws are prefix-stable, :mod:`nacbench.erasure`), whatever its frame
+    rate or the other utterances of its shard.
+    """
+    return derive_rng(
+        seed, "erasure", dataset, utterance, model, float(fer), float(burst or 0.0), float(packet_ms)
+    )
 
 
 def labelling_rng(seed: int, codec: str, codebook: int) -> np.random.Generator:
