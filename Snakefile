@@ -23,6 +23,7 @@ include: "workflow/rules/asr.smk"
 include: "workflow/rules/distill.smk"
 include: "workflow/rules/labelling.smk"
 include: "workflow/rules/swap.smk"
+include: "workflow/rules/packet_loss.smk"
 include: "workflow/rules/report.smk"
 
 
@@ -61,3 +62,8 @@ rule labelling_study:
 rule quantizer_swap_study:
     input:
         swap_targets(),
+
+
+rule packet_loss_study:
+    input:
+        packet_loss_targets(),

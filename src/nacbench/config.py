@@ -17,6 +17,7 @@ from typing import Any
 import jsonschema
 import yaml
 
+from nacbench import packet_loss
 from nacbench.codecs import ADAPTERS, EXTERNAL_ADAPTER, Capability, StaticLayout, static_layout
 from nacbench.swap import POSTHOC_ADAPTER, with_derived_codecs
 
@@ -104,7 +105,10 @@ def cross_field_errors(config: Mapping[str, Any]) -> list[str]:
                 static_layout(options["adapter"], options)
             except ValueError as exc:
                 errors.append(f"codecs.{name}.{exc}")
+    for i, name in enumerate(packet_loss.codecs(config)):
+        need_codec(f"study_packet_loss.codecs[{i}]", name)
     errors += labelling_errors(config)
+    errors += packet_loss_errors(config)
     errors += capability_errors(config)
     errors += metric_errors(config)
     errors += dataset_errors(config)
@@ -256,10 +260,85 @@ def metric_errors(config: Mapping[str, Any]) -> list[str]:
             continue
         for param, problem in METRICS[name].param_errors(params or {}, SCORING_RATE):
             errors.append(f"metrics.{name}.{param}: {problem}")
+    transcribed = {"wer"} if config["study_a"].get("wer_utterances") else set()
     for name in config["study_labelling"]["breakdown_margin"]:
-        if name not in config["metrics"]:
+        if name not in config["metrics"] and name not in transcribed:
             errors.append(
                 f"study_labelling.breakdown_margin.{name}: not a scored metric; scored: {sorted(config['metrics'])}"
+            )
+    return errors
+
+
+def packet_loss_errors(config: Mapping[str, Any]) -> list[str]:
+    """What the packet-loss study and the bit-error studies cannot do, before any job runs: codecs
+    refused under bit errors (entropy-coded packets, :attr:`StaticLayout.bit_errors`), codecs the study
+    cannot conceal for (external ones; ``mean-latent``, not yet built), loss conditions the models
+    cannot realise (a FER too high for its burst length, numbers a path cannot spell), pattern files
+    that do not read (named with the byte offset or line), and the study's own metrics."""
+    from nacbench.audio import SCORING_RATE
+    from nacbench.erasure import PatternError, read_pattern
+    from nacbench.metrics import METRICS
+
+    errors: list[str] = []
+    bit_error_studies = {
+        "study_a.codecs": config["study_a"]["codecs"],
+        "study_labelling.codecs": config["study_labelling"]["codecs"],
+        "study_swap.codecs": config["study_swap"]["codecs"],
+    }
+    for field, names in bit_error_studies.items():
+        for i, codec in enumerate(names):
+            layout = _layout(config, codec)
+            if layout is not None and not layout.bit_errors:
+                errors.append(
+                    f"{field}[{i}]: codec {codec!r} cannot go through bit errors: its packets are entropy "
+                    "coded, so a flipped bit loses the whole packet; study it under packet loss "
+                    "(study_packet_loss) instead"
+                )
+    study = packet_loss.study(config)
+    if not study.get("codecs"):
+        return errors
+    for i, codec in enumerate(study["codecs"]):
+        options = config["codecs"].get(codec)
+        if options is not None and options["adapter"] == EXTERNAL_ADAPTER:
+            errors.append(
+                f"study_packet_loss.codecs[{i}]: codec {codec!r} is external (a rule file): concealment "
+                "happens in the decode stage, which needs a Python adapter"
+            )
+    for codec in [None, *(study.get("overrides") or {})]:
+        where = "study_packet_loss" + (f".overrides.{codec}" if codec else "")
+        if codec is not None and codec not in study["codecs"]:
+            errors.append(f"{where}: {codec!r} is not one of study_packet_loss.codecs")
+            continue
+        concealments = packet_loss.settings_of(config, codec).get("concealments", ["repeat"])
+        if "mean-latent" in concealments:
+            errors.append(
+                f"{where}.concealments: 'mean-latent' is not built yet (it needs the fit set's mean latent "
+                "decoded in place of a lost frame); use 'repeat' or 'silence'"
+            )
+        for concealment in concealments:
+            try:
+                packet_loss.loss_specs(config, concealment, codec)
+            except ValueError as exc:
+                errors.append(f"{where}: {exc}")
+                break
+    for name, path in (study.get("patterns") or {}).items():
+        try:
+            read_pattern(path)
+        except PatternError as exc:
+            errors.append(f"study_packet_loss.patterns.{name}: {exc}")
+    for name, params in (study.get("metrics") or {}).items():
+        if name not in METRICS:
+            errors.append(f"study_packet_loss.metrics.{name}: unknown metric; registered: {sorted(METRICS)}")
+        else:
+            problems = METRICS[name].param_errors(params or {}, SCORING_RATE)
+            errors += [f"study_packet_loss.metrics.{name}.{k}: {v}" for k, v in problems]
+    scored = {*config["metrics"], *(study.get("metrics") or {})} | (
+        {"wer"} if study.get("wer_utterances") else set()
+    )
+    for name in study.get("breakdown_margin") or {}:
+        if name not in scored:
+            errors.append(
+                f"study_packet_loss.breakdown_margin.{name}: not scored in the study; scored: {sorted(scored)}"
             )
     return errors
 

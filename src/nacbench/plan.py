@@ -15,6 +15,10 @@ from nacbench.conditions import ChannelSpec, shard_name
 
 Config = Mapping[str, Any]
 
+#: the entry of a score job's metric settings that asks for WER under errors (:func:`score_metrics`;
+#: read by :func:`nacbench.stages.score_shard`): not a signal metric
+WER_KEY = "wer"
+
 
 @dataclass(frozen=True, order=True)
 class Condition:
@@ -99,9 +103,73 @@ def conditions(config: Config) -> list[Condition]:
         out.update(Condition(codec, ds_a, spec.name) for spec in labelling_channels(config))
     for codec, specs in swap_conditions(config).items():
         out.update(Condition(codec, ds_a, spec.name) for spec in specs)
+    for codec, channels in packet_loss_conditions(config).items():
+        out.update(Condition(codec, ds_a, channel) for channel in channels)
     ds_b = config["study_b"]["dataset"]
     out.update(Condition(codec, ds_b, "clean") for codec in study_b_codecs(config))
     return sorted(out)
+
+
+def conceals_itself(config: Config, codec: str) -> bool:
+    """Whether ``codec`` conceals lost frames in its own decoder (:attr:`Capability.CONCEAL`: Opus)."""
+    from nacbench.codecs import ADAPTERS, Capability, static_layout
+
+    options = config["codecs"][codec]
+    if options["adapter"] not in ADAPTERS:
+        return False
+    return Capability.CONCEAL in static_layout(options["adapter"], options).capabilities
+
+
+def packet_loss_conditions(config: Config) -> dict[str, list[str]]:
+    """Per codec of the packet-loss study, the channels it runs on Study A's dataset."""
+    from nacbench import packet_loss
+
+    return {
+        codec: packet_loss.channels_of(config, codec, conceals_itself(config, codec))
+        for codec in packet_loss.codecs(config)
+    }
+
+
+def wer_scope(config: Config) -> dict[str, int]:
+    """Per study with WER under errors, the utterances transcribed per condition (0 = none):
+    ``study_a`` (its codecs x its channels) and ``study_packet_loss`` (its codecs x its channels)."""
+    from nacbench import packet_loss
+
+    return {
+        "study_a": int(config["study_a"].get("wer_utterances", 0)),
+        "study_packet_loss": int(packet_loss.study(config).get("wer_utterances", 0)),
+    }
+
+
+def score_metrics(config: Config, codec: str, dataset: str, channel: str) -> dict[str, Any]:
+    """The metric settings a score job uses for one condition: ``metrics``, plus the packet-loss study's
+    own metrics on its conditions (clean included: the reference point of its curves), plus a ``wer``
+    entry (:data:`nacbench.stages.WER_KEY`) where a study asks for WER under errors.
+
+    Conditions no study adds anything to get exactly ``metrics``: adding a study to a config does not
+    make Snakemake rescore what is already scored.
+    """
+    from nacbench import packet_loss
+
+    metrics = dict(config["metrics"])
+    ds_a = config["study_a"]["dataset"]
+    if dataset != ds_a:
+        return metrics
+    scope = wer_scope(config)
+    in_loss = channel in packet_loss_conditions(config).get(codec, [])
+    if in_loss:
+        for name, params in (packet_loss.study(config).get("metrics") or {}).items():
+            metrics.setdefault(name, params)
+    utterances = scope["study_packet_loss"] if in_loss else 0
+    if codec in config["study_a"]["codecs"] and channel in {s.name for s in study_a_channels(config)}:
+        utterances = max(utterances, scope["study_a"])
+    if utterances:
+        metrics[WER_KEY] = {
+            "asr": dict(config["study_b"]["asr"]),
+            "device": config["device"],
+            "utterances": utterances,
+        }
+    return metrics
 
 
 def swap_conditions(config: Config) -> dict[str, list[ChannelSpec]]:

@@ -31,7 +31,7 @@ from matplotlib.lines import Line2D
 from matplotlib.typing import ColorType
 
 from nacbench import artifacts
-from nacbench.analysis.summary import mean_ci
+from nacbench.analysis.summary import mean_ci, scored_metrics
 from nacbench.codecs.base import RANDOM_WEIGHTS_LABEL, CodecInfo
 from nacbench.conditions import LABELLINGS
 from nacbench.metrics import METRIC_LABELS, get_metric, metric_names
@@ -49,6 +49,7 @@ __all__ = [
     "figure2",
     "figure3",
     "figure_labelling",
+    "figure_packet_loss",
     "figure_quantizer_swap",
     "figure_rate_robustness",
     "mark_empty_panel",
@@ -57,6 +58,7 @@ __all__ = [
     "random_codecs",
     "random_label",
     "save_figure",
+    "scored_metrics",
     "stamp_panel",
     "stamp_random",
     "style_metric_axis",
@@ -361,10 +363,10 @@ def figure3(
     random, and a metric with no finite value anywhere gets a panel that says so
     (see :func:`mark_empty_panel`).
     """
-    metrics = [m for m in metric_names() if m in tidy.columns] if metrics is None else list(metrics)
     sweep = tidy[(tidy["model"] == "bsc") & (tidy["labelling"] == labelling)]
     if sweep.empty:
         raise ValueError(f"figure 3: no BSC rows with labelling {labelling!r} in the score table")
+    metrics = scored_metrics(sweep) if metrics is None else list(metrics)
     clean = clean_rows(tidy[tidy["codec"].isin(sweep["codec"].unique())])
     codecs = sorted(sweep["codec"].astype(str).unique())
     x_of = error_axis(x_axis, codec_rates)
@@ -790,5 +792,94 @@ def figure2(
     )
     if random_weights:
         stamp_random(fig)
+    save_figure(fig, out_stem)
+    return fig
+
+
+#: one marker per concealment of the packet-loss study (colour is the codec's, the line style marks
+#: random weights as everywhere else)
+CONCEALMENT_MARKERS: Final[Mapping[str, str]] = {
+    "repeat": "o",
+    "silence": "x",
+    "plc": "s",
+    "mean-latent": "^",
+}
+FER_LABEL = "frame (packet) erasure rate"
+
+
+def loss_panels(tidy: pd.DataFrame) -> list[tuple[str, float]]:
+    """The random loss models of ``tidy``'s packet-loss rows as (model, mean burst) panels, i.i.d.
+    first, then Gilbert by burst length (NaN burst for i.i.d.)."""
+    rows = tidy[tidy["model"].isin(["iid", "gilbert"])]
+    panels = {(str(m), float(b)) for m, b in zip(rows["model"], rows["burst_length"], strict=True)}
+    return sorted(panels, key=lambda mb: (mb[0] != "iid", 0.0 if np.isnan(mb[1]) else mb[1]))
+
+
+def figure_packet_loss(
+    tidy: pd.DataFrame,
+    out_stem: Path,
+    metrics: Sequence[str],
+    display_names: Mapping[str, str] | None = None,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> Figure:
+    """The packet-loss study: one row of panels per metric, one column per loss model (i.i.d., then
+    Gilbert at each mean burst), each the metric vs FER (log x) per codec x concealment with 95 %
+    cluster-bootstrap bands, and each codec's clean mean dashed in its colour.
+
+    A codec keeps its colour in every panel; the concealment is the marker (:data:`CONCEALMENT_MARKERS`).
+    Random-weight codecs are dotted and labelled, and a panel showing only them is stamped, as in
+    :func:`figure3`. Loss patterns (no nominal FER) are in the tables, not here.
+    """
+    panels = loss_panels(tidy)
+    if not panels:
+        raise ValueError("packet-loss figure: no i.i.d. or Gilbert rows in the score table")
+    metrics = [m for m in metrics if m in scored_metrics(tidy)]
+    if not metrics:
+        raise KeyError("packet-loss figure: the score table has none of the study's metrics")
+    lossy = tidy[tidy["model"].isin(["iid", "gilbert"])]
+    clean = clean_rows(tidy)
+    codecs = sorted(lossy["codec"].astype(str).unique())
+    colours, random = codec_colours(codecs), random_codecs(tidy)
+    fig = Figure(figsize=(4.6 * len(panels), 3.3 * len(metrics) + 0.9), layout="constrained")
+    axes = fig.subplots(len(metrics), len(panels), squeeze=False)
+    legend: dict[str, Artist] = {}
+    for i, metric in enumerate(metrics):
+        curve = mean_ci(lossy, ["codec", "concealment", "model", "burst_length", "fer"], metric, n_boot, seed)
+        reference = mean_ci(clean, ["codec"], metric, n_boot=0, seed=seed).set_index("codec")["mean"]
+        for j, (model, burst) in enumerate(panels):
+            ax = axes[i, j]
+            in_panel = (curve["model"] == model) & (
+                curve["burst_length"].isna() if np.isnan(burst) else curve["burst_length"] == burst
+            )
+            drawn: set[str] = set()
+            for (codec, concealment), stats in curve[in_panel].groupby(["codec", "concealment"], sort=True):
+                is_random = codec in random
+                label = _label(str(codec), display_names, is_random) + f", {concealment}"
+                marker = CONCEALMENT_MARKERS.get(str(concealment), "o")
+                if draw_curve(ax, stats, colours[codec], label, is_random, x="fer", marker=marker):
+                    drawn.add(str(codec))
+            for codec in drawn:
+                if codec in reference.index and np.isfinite(reference[codec]):
+                    ax.axhline(
+                        reference[codec], color=colours[codec], linestyle="--", linewidth=1.0, alpha=0.8
+                    )
+            style_metric_axis(ax, metric, FER_LABEL)
+            ax.set_title("i.i.d. losses" if model == "iid" else f"Gilbert bursts, mean {burst:g} packets")
+            if not drawn:
+                fers = lossy["fer"].to_numpy(dtype=float)
+                fers = fers[fers > 0]
+                span = (float(fers.min()) / 1.5, float(fers.max()) * 1.5) if fers.size else (1e-3, 1.0)
+                mark_empty_panel(ax, metric, metric_failures(lossy, metric), span)
+            elif drawn <= random:
+                stamp_panel(ax)
+            legend |= dict(zip(*reversed(ax.get_legend_handles_labels()), strict=True))
+    fig.legend(
+        [*legend.values(), _clean_handle()],
+        [*legend, "clean (no losses)"],
+        loc="outside lower center",
+        ncols=4,
+    )
+    fig.suptitle("Scores under packet loss (mean, 95% CI; the marker is the concealment)")
     save_figure(fig, out_stem)
     return fig

@@ -14,9 +14,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from nacbench.analysis.summary import scored_metrics
 from nacbench.artifacts import load_shard, parse, read_csv, read_json, read_parquet, save_npz, write_json
 from nacbench.codecs.base import Capability, CodecAdapter, CodecInfo
-from nacbench.metrics import metric_names
 from nacbench.swap import HEADLINE_METRIC
 
 log = logging.getLogger("nacbench")
@@ -38,7 +38,7 @@ def breakdown_all(tidy: pd.DataFrame, margins: Mapping[str, float], n_boot: int,
     frames = [
         breakdown_pflip(tidy, metric=m, margin=float(margin), n_boot=n_boot, seed=seed)
         for m, margin in margins.items()
-        if m in tidy.columns
+        if m in scored_metrics(tidy)
     ]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
@@ -119,7 +119,7 @@ def study_a_tables(
         table3(infos), _stem(table_out), "Compared FSQ and RVQ models (paper Table 3), with bit budgets"
     )
     tidy = study_rows(tidy, codecs, channels)
-    metrics = [m for m in metric_names() if m in tidy.columns]
+    metrics = scored_metrics(tidy)
     write_table(
         with_error_axes(summary_table(tidy, metrics, n_boot=n_boot, seed=seed), infos),
         _stem(summary_out),
@@ -525,3 +525,85 @@ def read_report_page(path: str | Path) -> dict[str, Any]:
         return dict(read_json(path))
     except (OSError, ValueError):
         return {}
+
+
+#: what the packet-loss table's break-down column means
+PACKET_LOSS_NOTE = (
+    "fer_breakdown: the nominal frame erasure rate at which the pooled mean first falls the margin "
+    "below clean (log-FER interpolation), 95% cluster-bootstrap CI over utterances; realised rates and "
+    "bursts are in packet_loss_summary"
+)
+
+
+def packet_loss_report(
+    scores_path: str,
+    info_paths: Sequence[str],
+    conditions: Mapping[str, Sequence[str]],
+    figure_out: Sequence[str],
+    table_out: Sequence[str],
+    summary_out: Sequence[str],
+    metrics: Sequence[str],
+    margins: Mapping[str, float],
+    n_boot: int,
+    seed: int,
+    random_weights: Mapping[str, bool],
+) -> None:
+    """The packet-loss study (:mod:`nacbench.packet_loss`): its figure, its break-down table and its
+    summary, over each codec's own conditions (``conditions``: codec -> channels).
+
+    ``tables/packet_loss`` holds the break-down FER per codec x concealment x loss model (i.i.d.;
+    Gilbert per mean burst) for every metric of ``metrics`` with a margin; ``tables/packet_loss_summary``
+    the mean and 95 % CI of every metric per condition with the realised loss rate and mean burst
+    beside the nominal ones (:func:`nacbench.packet_loss.realised_losses`).
+    """
+    from nacbench.analysis.breakdown import breakdown_pflip
+    from nacbench.packet_loss import PACKET_EXTRAS, realised_losses
+    from nacbench.plots import figure_packet_loss
+    from nacbench.tables import summary_table, write_table
+
+    infos, tidy = checked_infos(info_paths, random_weights), checked_scores(scores_path, random_weights)
+    ran = {(codec, channel) for codec, channels in conditions.items() for channel in channels}
+    tidy = tidy[pd.Series(list(zip(tidy["codec"], tidy["channel"], strict=True)), index=tidy.index).isin(ran)]
+    names = display_names(infos)
+    figure_packet_loss(tidy, _stem(figure_out), metrics, names, n_boot=n_boot, seed=seed)
+    present = [m for m in metrics if m in scored_metrics(tidy)]
+    frames = [
+        breakdown_pflip(
+            tidy,
+            metric=m,
+            margin=float(margins[m]),
+            n_boot=n_boot,
+            seed=seed,
+            channel_model=model,
+            by=("codec", "dataset", "concealment", "burst_length"),
+            x="fer",
+            condition_by=("concealment", "burst_length"),
+        ).assign(model=model)
+        for m in present
+        if m in margins
+        for model in ("iid", "gilbert")
+        if (tidy["model"] == model).any()
+    ]
+    breakdown = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    breakdown = breakdown.rename(columns={"p_breakdown": "fer_breakdown", "p_tested": "fer_tested"})
+    if not breakdown.empty:
+        first = ["codec", "dataset", "model", "burst_length", "concealment"]
+        breakdown = breakdown[first + [c for c in breakdown.columns if c not in first]]
+    write_table(
+        breakdown, _stem(table_out), "Packet loss: break-down frame erasure rate", notes=[PACKET_LOSS_NOTE]
+    )
+    summary = summary_table(tidy, present, n_boot=n_boot, seed=seed).drop(columns=["p_flip"], errors="ignore")
+    if all(c in tidy.columns for c in PACKET_EXTRAS):
+        keys = [
+            c
+            for c in ("codec", "dataset", "model", "burst_length", "fer", "concealment")
+            if c in summary.columns
+        ]
+        realised = pd.DataFrame(
+            [
+                {**dict(zip(keys, k, strict=True)), **realised_losses(g)}
+                for k, g in tidy.groupby(keys, dropna=False)
+            ]
+        )
+        summary = summary.merge(realised, on=keys, how="left")
+    write_table(summary, _stem(summary_out), "Packet loss: mean and 95% CI per codec and condition")

@@ -11,6 +11,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from nacbench.artifacts import (
     load_codewords,
     load_fit_set,
     load_shard,
+    load_utterance_ids,
     open_npz,
     read_parquet,
     save_channel_shard,
@@ -42,7 +44,7 @@ from nacbench.artifacts import (
 from nacbench.audio import SCORING_RATE, apply_gain_db, read_audio, resample, write_audio, write_decoded
 from nacbench.channel import OutOfRangePolicy, transmit
 from nacbench.codecs.base import Capability, CodecAdapter, CodecInfo
-from nacbench.conditions import ChannelSpec
+from nacbench.conditions import ChannelSpec, is_erasure
 from nacbench.data.manifest import (
     DatasetError,
     NoUsableUtterances,
@@ -52,6 +54,8 @@ from nacbench.data.manifest import (
     write_skips,
 )
 from nacbench.logs import progress
+from nacbench.packet_loss import PACKET_EXTRAS
+from nacbench.plan import WER_KEY
 from nacbench.seeds import channel_rng
 from nacbench.startup import phase
 
@@ -278,9 +282,14 @@ def transmit_codes(
     out_of_range: OutOfRangePolicy = "error",
     labelling_path: str | None = None,
     error_stream: str | None = None,
+    pattern_path: str | None = None,
+    durations: Sequence[float] | None = None,
 ) -> CodeShard:
     """Send one shard of codes through the channel named by ``channel``; the received codes with what
     the channel did (bits sent and flipped, out-of-range indices, the policy) as extras.
+
+    A packet-loss channel (``erasure-...``) goes to :func:`nacbench.packet_loss.erase_codes`: a loss
+    pattern needs its file (``pattern_path``) and the utterances' durations in the manifest.
 
     The error pattern is drawn from :func:`nacbench.seeds.channel_rng` (seed, codec, dataset, shard,
     channel model, P_flip, burst) -- *not* the labelling: every labelling of a condition sees the same
@@ -290,6 +299,8 @@ def transmit_codes(
     """
     from nacbench.labelling import Labelling
 
+    if is_erasure(channel):
+        return _erase_shard(shard_in, info, channel, codec, dataset, pattern_path, durations)
     spec = ChannelSpec.parse(channel)
     labelling = Labelling.from_npz(labelling_path) if labelling_path else None
     stream = error_stream or codec
@@ -318,6 +329,44 @@ def transmit_codes(
     return CodeShard(shard_in.utt_ids, result.codes, shard_in.random_weights, extras)
 
 
+def _erase_shard(
+    shard_in: CodeShard,
+    info: CodecInfo,
+    channel: str,
+    codec: str,
+    dataset: str,
+    pattern_path: str | None,
+    durations: Sequence[float] | None,
+) -> CodeShard:
+    """:func:`transmit_codes` for a packet-loss channel (see :mod:`nacbench.packet_loss`)."""
+    from nacbench.erasure import ErasureSpec, read_pattern
+    from nacbench.packet_loss import erase_codes
+
+    spec = ErasureSpec.parse(channel)
+    pattern = None
+    if spec.model == "pattern":
+        if not pattern_path:
+            raise ValueError(f"channel {channel!r} replays pattern {spec.pattern!r}, but no file was given")
+        pattern = read_pattern(pattern_path)
+    codes, extras = erase_codes(
+        shard_in.codes, shard_in.utt_ids, info.frame_rate, spec, dataset, pattern, durations
+    )
+    frames = np.asarray([c.shape[1] for c in codes], dtype=np.int64)
+    n = len(codes)
+    lost, sent = int(extras["packets_lost"].sum()), int(extras["packets_sent"].sum())
+    log.info("%s %s: %d of %d packets lost (%.4g)", codec, channel, lost, sent, lost / max(sent, 1))
+    extras |= {
+        "bits_sent": frames * info.bits_per_frame,
+        "bits_flipped": np.zeros(n, np.int64),
+        "out_of_range": np.zeros(n, np.int64),
+        "out_of_range_policy": np.array(NO_CHANNEL_POLICY),
+        "channel": np.array(channel),
+    }
+    if INPUT_GAIN_KEY in shard_in.extras:
+        extras[INPUT_GAIN_KEY] = shard_in.extras[INPUT_GAIN_KEY]
+    return CodeShard(shard_in.utt_ids, codes, shard_in.random_weights, extras)
+
+
 def transmit_shard(
     codes_path: str,
     info_path: str,
@@ -329,6 +378,8 @@ def transmit_shard(
     out_of_range: OutOfRangePolicy = "error",
     labelling_path: str | None = None,
     error_stream: str | None = None,
+    pattern_path: str | None = None,
+    durations: Sequence[float] | None = None,
 ) -> CodeShard:
     """:func:`transmit_codes` from and to files: the channel stage on its own (external codecs, whose
     rule files decode; the adapters' decode jobs transmit and decode in one process)."""
@@ -344,6 +395,8 @@ def transmit_shard(
             out_of_range,
             labelling_path,
             error_stream,
+            pattern_path,
+            durations,
         )
     save_channel_shard(out, received, info.n_codebooks)
     return received
@@ -368,6 +421,8 @@ def transmit_and_decode(
     out_of_range: OutOfRangePolicy = "error",
     labelling_path: str | None = None,
     error_stream: str | None = None,
+    pattern_path: str | None = None,
+    durations: Sequence[float] | None = None,
 ) -> None:
     """One channel condition of one shard in one process: transmit the clean codes, keep the received
     codes (``channel_out``, the channel stage's artifact), decode them with a decode-only build.
@@ -387,6 +442,8 @@ def transmit_and_decode(
         out_of_range,
         labelling_path,
         error_stream,
+        pattern_path,
+        durations,
     )
     decode_shard(name, options, device, received, audio_dir, listen_dir, listen_ids, codes_path)
 
@@ -428,23 +485,78 @@ def decode_shard(
     keep = set(listen_ids)
     order = by_length([c.shape[1] for c in shard.codes])
     startup.note(codec=name, device=device_of(codec), utterances=len(order))
+    losses = received_losses(shard, codec)
     for start in progress(range(0, len(order), CHUNK), desc=f"decode {name}"):
         chunk = order[start : start + CHUNK]
         log.info("decoding %s", ", ".join(shard.utt_ids[i] for i in chunk))
         with phase("work"):
-            decoded = codec.decode([shard.codes[i] for i in chunk])
+            if losses is not None and losses.own:
+                decoded = codec.decode_lost([shard.codes[i] for i in chunk], [losses.lost[i] for i in chunk])
+            else:
+                decoded = codec.decode([shard.codes[i] for i in chunk])
         for i, out in zip(chunk, decoded, strict=True):
             utt, gain = shard.utt_ids[i], float(gains[i])
+            if losses is not None and losses.silenced[i].any():
+                out = losses.silence(out, i, codec.info)
             wav = apply_gain_db(out, -gain) if gain else out
             write_decoded(decoded_wav(audio_dir, utt), wav, rate)
             if utt in keep:
                 write_audio(listen_flac(listen_dir, utt), wav, rate)
 
 
+@dataclass(frozen=True)
+class ReceivedLosses:
+    """What a packet-loss channel left for the decoder: per utterance the lost and the silenced frames,
+    and whether the codec conceals the lost ones itself (``plc``)."""
+
+    lost: list[np.ndarray]
+    silenced: list[np.ndarray]
+    own: bool
+
+    def silence(self, wav: np.ndarray, index: int, info: CodecInfo) -> np.ndarray:
+        """``wav`` with utterance ``index``'s silenced frames zeroed, on the output's frame grid shifted
+        by the codec's delay (frame ``t`` of the codes is heard ``delay_samples`` later)."""
+        from nacbench.erasure import silence_audio
+
+        out = np.array(wav, copy=True)
+        delay = info.delay_samples
+        out[delay:] = silence_audio(
+            out[delay:], self.silenced[index], info.frame_rate, info.output_sample_rate
+        )
+        return out
+
+
+def received_losses(shard: CodeShard, codec: CodecAdapter) -> ReceivedLosses | None:
+    """The losses a received shard carries (None for a bit-error or clean channel); a ``plc`` shard is
+    refused for a codec without its own concealment, naming both."""
+    from nacbench.packet_loss import CODEC_CONCEALMENT, split_frames
+
+    if "lost_frames" not in shard.extras:
+        return None
+    own = str(shard.extras["concealment"]) == CODEC_CONCEALMENT
+    if own:
+        codec.require(Capability.CONCEAL, f"concealment {CODEC_CONCEALMENT!r}")
+    return ReceivedLosses(
+        split_frames(shard.extras["lost_frames"], shard.codes),
+        split_frames(shard.extras["silenced_frames"], shard.codes),
+        own,
+    )
+
+
 def by_length(lengths: Sequence[int]) -> list[int]:
     """Indices in order of length (stable): chunks of this order put equal lengths together, so exact
     batching forms the largest batches it can."""
     return [int(i) for i in np.argsort(np.asarray(lengths, dtype=np.int64), kind="stable")]
+
+
+def shard_durations(manifest_path: str, codes_path: str) -> list[float]:
+    """The manifest's duration (s) of each utterance of a code shard, in the shard's order."""
+    durations = read_manifest(manifest_path).set_index("utt_id")["duration_s"]
+    ids = load_utterance_ids(codes_path)
+    missing = [u for u in ids if u not in durations.index]
+    if missing:
+        raise ValueError(f"{codes_path}: utterances {missing[:5]} are not in {manifest_path}")
+    return [float(durations[u]) for u in ids]
 
 
 def listening_ids(manifest_path: str, n: int) -> list[str]:
@@ -470,11 +582,18 @@ def score_shard(
     condition: Mapping[str, Any],
     out: str,
     random_weights: bool = False,
+    manifest_path: str = "",
 ) -> None:
     """Score every utterance of a shard at 16 kHz against its original input; one parquet row each.
 
     ``random_weights`` is what the config asks for this codec: codec.json and the received codes must
     record the same (:func:`check_random_weights`), so no other configuration's artifact is scored.
+
+    A ``wer`` entry in ``metric_params`` (:data:`WER_KEY`: ``{"asr": settings, "device": ...,
+    "utterances": N}``) also transcribes the decoded audio of the dataset's first N utterances (those
+    of this shard; ``manifest_path`` lists them) and adds their :data:`WER_COLUMNS`, NaN elsewhere:
+    intelligibility under channel errors, in the job that already holds the audio, with no process or
+    decode of its own.
     """
     with phase("imports"):  # the metric libraries (PESQ, STOI, scipy)
         from nacbench.metrics.scoring import failed_row, score_many
@@ -483,7 +602,8 @@ def score_shard(
     shard = load_shard(codes_path)
     check_random_weights(info_path, info.random_weights, info.name, random_weights)
     check_random_weights(codes_path, shard.random_weights, info.name, random_weights)
-    params = {k: dict(v) for k, v in metric_params.items()}
+    params = {k: dict(v) for k, v in metric_params.items() if k != WER_KEY}
+    wer = metric_params.get(WER_KEY)
     pairs, missing = [], []
     for utt, path in zip(rows.utt_id, rows.path, strict=True):
         decoded = decoded_wav(audio_dir, utt)
@@ -519,15 +639,83 @@ def score_shard(
             "out_of_range_policy": NO_CHANNEL_POLICY if policy is None else str(policy),
         }
     )
+    for key in PACKET_EXTRAS:  # a packet-loss channel's realised losses, per utterance
+        if key in shard.extras:
+            counts[key] = np.asarray(shard.extras[key], dtype=np.int64)
     table = rows[["utt_id", "duration_s"]].merge(scores, on="utt_id", how="left").merge(counts, on="utt_id")
+    if wer is not None:
+        ids = listening_ids(manifest_path, int(wer["utterances"])) if manifest_path else []
+        transcribed = _transcribe_pairs(pairs, rows, wer, ids, str(condition.get("dataset", "")))
+        table = table.merge(transcribed, on="utt_id", how="left")
     for key, value in reversed(list(condition.items())):
         table.insert(0, key, value)
     table["random_weights"] = info.random_weights
     write_parquet(table, out)
 
 
+#: per-utterance columns a score table gains where the decoded audio was transcribed (``wer`` in
+#: :func:`score_shard`): the corpus WER of a condition is ``sum(word_errors) / sum(ref_words)``
+WER_COLUMNS: tuple[str, ...] = (
+    "hypothesis",
+    "wer",
+    "cer",
+    "word_errors",
+    "ref_words",
+    "char_errors",
+    "ref_chars",
+    "asr_model",
+)
+
+
+def _transcribe_pairs(
+    pairs: Sequence[tuple[str, np.ndarray, np.ndarray]],
+    rows: pd.DataFrame,
+    wer: Mapping[str, Any],
+    utterances: Sequence[str],
+    dataset: str,
+) -> pd.DataFrame:
+    """:data:`WER_COLUMNS` of the decoded audio of ``utterances`` among ``pairs``."""
+    from nacbench.asr.backends import make_transcriber
+    from nacbench.asr.wer import per_utterance
+
+    wanted = set(utterances)
+    chosen = [(utt, deg) for utt, _, deg in pairs if utt in wanted]
+    if not chosen:
+        return pd.DataFrame(columns=["utt_id", *WER_COLUMNS])
+    refs = rows.set_index("utt_id").loc[[u for u, _ in chosen]]
+    require_transcripts(refs.reset_index(), dataset, "WER under channel errors")
+    with phase("weights"):
+        transcriber = make_transcriber({**wer["asr"], "device": wer["device"]})
+    with phase("work"):
+        hyps = transcriber.transcribe([deg for _, deg in chosen])
+    per = per_utterance(list(refs.transcript), hyps, [u for u, _ in chosen])
+    return pd.DataFrame(
+        {
+            "utt_id": per.utt_id,
+            "hypothesis": hyps,
+            "wer": per.wer,
+            "cer": per.cer,
+            "word_errors": per.substitutions + per.deletions + per.insertions,
+            "ref_words": per.n_words,
+            "char_errors": per.char_errors,
+            "ref_chars": per.n_chars,
+            "asr_model": transcriber.model_id,
+        }
+    )
+
+
 def tidy_scores(paths: Sequence[str], parquet_out: str, csv_out: str) -> pd.DataFrame:
+    """Every score shard in one table. A shard written before a condition column existed (``fer``,
+    ``concealment``) gets it from its channel name, so old and new shards pool alike."""
+    from nacbench.conditions import CONDITION_COLUMNS, condition_columns
+
     frames = [read_parquet(p) for p in paths]  # a damaged shard is named, not a bare arrow error
+    for i, frame in enumerate(frames):
+        missing = [c for c in CONDITION_COLUMNS if c not in frame.columns]
+        if missing and len(frame):
+            first = frame.iloc[0]
+            known = condition_columns(first.codec, first.dataset, first.channel, first.shard)
+            frames[i] = frame.assign(**{c: known[c] for c in missing})
     tidy = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     write_parquet(tidy, parquet_out)
     write_csv(tidy, csv_out)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
-from nacbench import artifacts, plan, swap
+from nacbench import artifacts, packet_loss, plan, swap
 from nacbench.conditions import (
     CHANNEL_WILDCARD,
     CODEC_CHAR,
@@ -15,6 +15,8 @@ from nacbench.conditions import (
     LABELLING_WILDCARD,
     SHARD_NAME,
     ChannelSpec,
+    ErasureSpec,
+    is_erasure,
 )
 from nacbench.codecs import codec_gpu_mem_mb, job_mem_mb
 from nacbench.config import external_codecs, external_rule_files, validate_config
@@ -63,6 +65,18 @@ def codec_quantizer(wildcards):
     return []
 
 
+def score_metrics(wildcards):
+    return plan.score_metrics(config, wildcards.codec, wildcards.dataset, wildcards.channel)
+
+
+def loss_pattern(wildcards):
+    """The loss pattern file a packet-loss condition replays; nothing for any other channel."""
+    if not is_erasure(wildcards.channel):
+        return []
+    spec = ErasureSpec.parse(wildcards.channel)
+    return packet_loss.pattern_path(config, spec.pattern) if spec.model == "pattern" else []
+
+
 def asks_random(wildcards):
     return plan.asks_random_weights(config["codecs"][wildcards.codec])
 
@@ -104,6 +118,8 @@ def shard_files(pattern, dataset, **wildcards):
 
 def channel_labelling(wildcards):
     """The labelling artifact a channel condition needs (none for natural labelling)."""
+    if is_erasure(wildcards.channel):
+        return []
     spec = ChannelSpec.parse(wildcards.channel)
     if spec.labelling == "natural":
         return []
@@ -134,6 +150,8 @@ def all_targets():
         targets += study_b_targets()
     if config["study_swap"]["codecs"]:
         targets += swap_targets()
+    if packet_loss.codecs(config):
+        targets += packet_loss_targets()
     return list(dict.fromkeys(targets))
 
 
@@ -255,3 +273,12 @@ def study_a_targets():
     channels = [spec.name for spec in plan.study_a_channels(config)]
     targets = [*rules.figure3.output, *rules.table3.output, *dataset_targets(dataset), *tidy_targets(dataset)]
     return targets + condition_targets(config["study_a"]["codecs"], dataset, channels)
+
+
+def packet_loss_targets():
+    """The packet-loss study's figure and table and every condition of its codecs."""
+    dataset = config["study_a"]["dataset"]
+    targets = [*rules.packet_loss.output, *dataset_targets(dataset), *tidy_targets(dataset)]
+    for codec, channels in plan.packet_loss_conditions(config).items():
+        targets += condition_targets([codec], dataset, channels)
+    return targets

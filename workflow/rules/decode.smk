@@ -10,6 +10,7 @@ rule decode:
         labelling=channel_labelling,
         manifest=lambda w: manifest(w.dataset),
         quantizer=codec_quantizer,
+        pattern=loss_pattern,
     output:
         received=artifacts.channel_shard(R, "{codec}", "{dataset}", "{channel}", "{shard}"),
         audio=temp(directory(artifacts.decoded_audio(R, "{codec}", "{dataset}", "{channel}", "{shard}"))),

@@ -22,7 +22,8 @@ rule score:
         mem_mb=4000,
         runtime=120,
     params:
-        metrics=config["metrics"],
+        # config's metrics, plus a study's own where it asks (packet loss: PLCMOS, DNSMOS; WER)
+        metrics=score_metrics,
         n_shards=lambda w: config["data"][w.dataset]["shards"],
         random_weights=asks_random,
     script:

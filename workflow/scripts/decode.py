@@ -1,5 +1,5 @@
 from nacbench.logs import job_log
-from nacbench.stages import listening_ids, transmit_and_decode
+from nacbench.stages import listening_ids, shard_durations, transmit_and_decode
 from nacbench.swap import error_streams
 
 with job_log(snakemake.log):
@@ -22,4 +22,7 @@ with job_log(snakemake.log):
         # the quantizer swap's codecs at one budget share one stream (not a param: adding it would
         # have rerun every existing decode job; it follows from the codec's name and config alone)
         error_stream=error_streams(snakemake.config).get(w.codec),
+        # a loss pattern is replayed across the shard's utterances by their durations
+        pattern_path=snakemake.input.pattern or None,
+        durations=shard_durations(snakemake.input.manifest, snakemake.input.codes),
     )

@@ -19,4 +19,5 @@ if __name__ == "__main__":
             condition,
             snakemake.output[0],
             random_weights=p.random_weights,
+            manifest_path=i.manifest,
         )

@@ -28,7 +28,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from nacbench.analysis.summary import CI_LEVEL, utterance_key
+from nacbench.analysis.summary import CI_LEVEL, CORPUS_RATES, metric_terms, utterance_key
 from nacbench.metrics import get_metric
 from nacbench.seeds import bootstrap_rng
 
@@ -67,18 +67,20 @@ def crossing_points(curves: np.ndarray, clean: np.ndarray, log_p: np.ndarray, ma
 
 
 def _cell_matrices(
-    rows: pd.DataFrame, utt: np.ndarray, metric: str, p_grid: np.ndarray
+    rows: pd.DataFrame, utt: np.ndarray, metric: str, p_grid: np.ndarray, x: str = "p_flip"
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per-utterance sums and counts of non-NaN scores, ``[n_utterances, 1 + K]`` (column 0 = clean)."""
+    """Per-utterance sums and counts of non-NaN scores, ``[n_utterances, 1 + K]`` (column 0 = clean);
+    for a corpus rate (WER) the edits and the reference words (:func:`metric_terms`)."""
     utt_codes, utt_index = pd.factorize(utt)
-    values = pd.to_numeric(rows[metric], errors="coerce").to_numpy(dtype=np.float64)
+    values, weights = metric_terms(rows, metric)
     is_clean = rows["model"].to_numpy() == "clean"
-    cond = np.where(is_clean, 0, 1 + np.searchsorted(p_grid, rows["p_flip"].to_numpy(dtype=np.float64)))
+    x_values = pd.to_numeric(rows[x], errors="coerce").to_numpy(dtype=np.float64)
+    cond = np.where(is_clean, 0, 1 + np.searchsorted(p_grid, np.where(is_clean, 0.0, x_values)))
     ok = ~np.isnan(values)
     n_utts, n_cols = len(utt_index), 1 + p_grid.size
     flat = utt_codes[ok] * n_cols + cond[ok]
     sums = np.bincount(flat, weights=values[ok], minlength=n_utts * n_cols).reshape(n_utts, n_cols)
-    counts = np.bincount(flat, minlength=n_utts * n_cols).reshape(n_utts, n_cols).astype(np.float64)
+    counts = np.bincount(flat, weights=weights[ok], minlength=n_utts * n_cols).reshape(n_utts, n_cols)
     return sums, counts, utt_index
 
 
@@ -144,6 +146,8 @@ def breakdown_pflip(
     seed: int = 0,
     channel_model: str = "bsc",
     by: Sequence[str] = _GROUP_COLUMNS,
+    x: str = "p_flip",
+    condition_by: Sequence[str] = ("labelling",),
 ) -> pd.DataFrame:
     """Per codec x labelling (x dataset when present): the break-down P_flip with a bootstrap 95 % interval.
 
@@ -153,36 +157,42 @@ def breakdown_pflip(
     for a metric whose registry entry says lower is better (mel-MSE) "falls below" means "rises above",
     so the threshold is ``clean + margin`` instead.
 
+    ``x`` is the swept parameter (``fer`` for the packet-loss channels, whose break-down is an erasure
+    rate); ``condition_by`` are the group columns the clean rows do not have (the labelling; a
+    packet-loss condition's concealment and burst length): every such group is compared with the
+    codec's clean rows. A corpus rate (WER) pools as edits over words (:data:`CORPUS_RATES`).
+
     Returns the group columns plus ``metric``, ``margin``, ``clean_mean``, ``threshold``, ``p_breakdown``,
     ``reason`` (empty when bracketed), ``ci_low``, ``ci_high``, ``ci_note``, ``n_utterances``,
     ``p_tested`` (the sorted grid as text) and ``random_weights``.
     """
-    required = ["codec", "model", "p_flip", "utt_id", metric]
+    required = ["codec", "model", x, "utt_id", *CORPUS_RATES.get(metric, (metric,))]
     missing = [c for c in required if c not in tidy.columns]
     if missing:
         raise KeyError(f"tidy score table lacks column(s) {missing} (columns: {list(tidy.columns)})")
     group_cols = [c for c in by if c in tidy.columns]
     sign = 1.0 if get_metric(metric).higher_is_better else -1.0
-    clean_cols = [c for c in group_cols if c != "labelling"]
+    clean_cols = [c for c in group_cols if c not in condition_by]
     sweep = tidy[tidy["model"] == channel_model]
     clean = tidy[tidy["model"] == "clean"]
     if clean_cols:
         clean_groups = {
-            k if isinstance(k, tuple) else (k,): g for k, g in clean.groupby(clean_cols, sort=False)
+            k if isinstance(k, tuple) else (k,): g
+            for k, g in clean.groupby(clean_cols, sort=False, dropna=False)
         }
     else:
         clean_groups = {(): clean}
     results = []
-    for key, group in sweep.groupby(group_cols, sort=True) if group_cols else [((), sweep)]:
+    for key, group in sweep.groupby(group_cols, sort=True, dropna=False) if group_cols else [((), sweep)]:
         key = key if isinstance(key, tuple) else (key,)
         labels = dict(zip(group_cols, key, strict=True))
         clean_key = tuple(labels[c] for c in clean_cols)
         rows = pd.concat([clean_groups.get(clean_key, clean.iloc[:0]), group], ignore_index=True)
-        p_grid = np.unique(group["p_flip"].to_numpy(dtype=np.float64))
-        if np.any(p_grid <= 0):
-            raise ValueError(f"{labels}: {channel_model} rows must have P_flip > 0, got {p_grid.tolist()}")
+        p_grid = np.unique(group[x].to_numpy(dtype=np.float64))
+        if np.any(~(p_grid > 0)):
+            raise ValueError(f"{labels}: {channel_model} rows must have {x} > 0, got {p_grid.tolist()}")
         utt = utterance_key(rows).to_numpy()
-        sums, counts, utt_index = _cell_matrices(rows, utt, metric, p_grid)
+        sums, counts, utt_index = _cell_matrices(rows, utt, metric, p_grid, x)
         stats = _group_breakdown(
             sums, counts, np.log10(p_grid), margin, sign, n_boot, bootstrap_rng(seed, (metric, *key))
         )

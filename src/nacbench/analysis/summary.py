@@ -25,10 +25,13 @@ from nacbench.seeds import bootstrap_rng
 
 __all__ = [
     "CI_LEVEL",
+    "CORPUS_RATES",
     "POOLED_KEYS",
     "cluster_mean_ci",
     "mean_ci",
+    "metric_terms",
     "pooled_condition_keys",
+    "scored_metrics",
     "utterance_key",
     "utterance_sums",
 ]
@@ -52,6 +55,24 @@ def pooled_condition_keys(tidy: pd.DataFrame) -> list[str]:
     ]
 
 
+def scored_metrics(rows: pd.DataFrame) -> list[str]:
+    """The metrics ``rows`` were scored with, in registry order: a signal metric with a value or a
+    recorded failure there (another study's metric, absent from these rows, is left out), then WER
+    where some utterance was transcribed (a study's ``wer_utterances``)."""
+    from nacbench.metrics import metric_names
+
+    errors = rows["error"].dropna().astype(str) if "error" in rows.columns else pd.Series([], dtype=str)
+    metrics = [
+        m
+        for m in metric_names()
+        if m in rows.columns and (rows[m].notna().any() or errors.str.contains(f"{m}:", regex=False).any())
+    ]
+    num, _ = CORPUS_RATES["wer"]
+    if num in rows.columns and rows[num].notna().any():
+        metrics.append("wer")
+    return metrics
+
+
 def utterance_key(tidy: pd.DataFrame) -> pd.Series:
     """One label per utterance: ``dataset/utt_id`` (utt ids are unique only within a dataset)."""
     if "utt_id" not in tidy.columns:
@@ -62,11 +83,43 @@ def utterance_key(tidy: pd.DataFrame) -> pd.Series:
     return utt
 
 
-def utterance_sums(values: np.ndarray, utt_codes: np.ndarray, n_utts: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per utterance, the sum and the count of the non-NaN ``values`` (NaN scores simply drop out)."""
+#: Metrics pooled as a corpus rate rather than a mean of per-utterance scores: name -> (numerator,
+#: denominator) columns of the score table. A corpus WER is total edits over total reference words
+#: (:mod:`nacbench.asr.wer`), so its "sum" per utterance is the edits and its "count" the words.
+CORPUS_RATES: dict[str, tuple[str, str]] = {
+    "wer": ("word_errors", "ref_words"),
+    "cer": ("char_errors", "ref_chars"),
+}
+
+
+def metric_terms(tidy: pd.DataFrame, metric: str) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, the numerator and denominator ``metric`` pools by: the score and 1 for a per-utterance
+    metric, the edits and the reference length for a :data:`CORPUS_RATES` one; both NaN where the row
+    has no value (not scored, not transcribed), so it drops out."""
+    if metric in CORPUS_RATES:
+        num_col, den_col = CORPUS_RATES[metric]
+        if num_col not in tidy.columns or den_col not in tidy.columns:
+            nothing = np.full(len(tidy), np.nan)
+            return nothing, nothing
+        num = pd.to_numeric(tidy[num_col], errors="coerce").to_numpy(dtype=np.float64)
+        den = pd.to_numeric(tidy[den_col], errors="coerce").to_numpy(dtype=np.float64)
+        missing = np.isnan(num) | np.isnan(den)
+        return np.where(missing, np.nan, num), np.where(missing, np.nan, den)
+    values = pd.to_numeric(tidy[metric], errors="coerce").to_numpy(dtype=np.float64)
+    return values, np.where(np.isnan(values), np.nan, 1.0)
+
+
+def utterance_sums(
+    values: np.ndarray, utt_codes: np.ndarray, n_utts: int, weights: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per utterance, the sum and the count of the non-NaN ``values`` (NaN scores simply drop out);
+    with ``weights`` (a corpus rate's denominators, :func:`metric_terms`) the count is their sum."""
     ok = ~np.isnan(values)
     sums = np.bincount(utt_codes[ok], weights=values[ok], minlength=n_utts)
-    counts = np.bincount(utt_codes[ok], minlength=n_utts).astype(np.float64)
+    if weights is None:
+        counts = np.bincount(utt_codes[ok], minlength=n_utts).astype(np.float64)
+    else:
+        counts = np.bincount(utt_codes[ok], weights=weights[ok], minlength=n_utts)
     return sums, counts
 
 
@@ -78,11 +131,15 @@ def _pooled_ratio(sums: np.ndarray, counts: np.ndarray) -> np.ndarray:
 
 
 def _bootstrap_group(
-    values: np.ndarray, utt_labels: np.ndarray, n_boot: int, rng: np.random.Generator
+    values: np.ndarray,
+    utt_labels: np.ndarray,
+    n_boot: int,
+    rng: np.random.Generator,
+    weights: np.ndarray | None = None,
 ) -> dict:
     codes, uniques = pd.factorize(utt_labels)
     n_utts = len(uniques)
-    sums, counts = utterance_sums(values, codes, n_utts)
+    sums, counts = utterance_sums(values, codes, n_utts, weights)
     mean = float(_pooled_ratio(sums, counts))
     scored_utts = int((counts > 0).sum())
     low = high = np.nan
@@ -130,18 +187,19 @@ def mean_ci(
     Intervals are NaN when fewer than two utterances have a score.
     """
     by = list(by)
-    missing = [c for c in [*by, metric] if c not in tidy.columns]
+    missing = [c for c in [*by, *CORPUS_RATES.get(metric, (metric,))] if c not in tidy.columns]
     if missing:
         raise KeyError(f"tidy score table lacks column(s) {missing} (columns: {list(tidy.columns)})")
     columns = [*by, "metric", "mean", "ci_low", "ci_high", "n_utterances", "n_scores", "n_missing"]
     if tidy.empty:
         return pd.DataFrame(columns=columns)
     utt = utterance_key(tidy).to_numpy()
-    values = pd.to_numeric(tidy[metric], errors="coerce").to_numpy(dtype=np.float64)
+    values, weights = metric_terms(tidy, metric)
     rows = []
     grouped = tidy.groupby(by, sort=True, dropna=False).indices if by else {(): np.arange(len(tidy))}
     for key, positions in grouped.items():
         key_tuple = key if isinstance(key, tuple) else (key,)
-        stats = _bootstrap_group(values[positions], utt[positions], n_boot, bootstrap_rng(seed, key_tuple))
+        rng = bootstrap_rng(seed, key_tuple)
+        stats = _bootstrap_group(values[positions], utt[positions], n_boot, rng, weights[positions])
         rows.append({**dict(zip(by, key_tuple, strict=True)), "metric": metric, **stats})
     return pd.DataFrame(rows, columns=columns)

@@ -48,6 +48,10 @@ class StaticLayout:
     #: is then one codebook of the largest size the fit can give, so every check that holds for it
     #: holds for whatever the fit gives (all post-hoc codebooks are powers of two)
     fitted: bool = False
+    #: False for a codec whose packets are entropy coded, so that a flipped bit loses the packet (Opus):
+    #: config validation refuses it under the bit-error channels (BSC, Gilbert-Elliott), whose errors
+    #: the packet-loss channel already models for it
+    bit_errors: bool = True
 
     @property
     def has_codeword_vectors(self) -> bool:

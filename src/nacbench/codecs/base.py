@@ -136,6 +136,9 @@ class Capability(str, Enum):
     ENCODE_LATENT = "encode_latent"
     #: ``decode_latent(latents)``: audio from vectors in the space the decoder consumes
     DECODE_LATENT = "decode_latent"
+    #: ``decode_lost(codes, lost)``: the codec's own concealment of lost frames (its decoder's packet-loss
+    #: concealment, and in-band FEC when built with it): the ``plc`` concealment of the packet-loss study
+    CONCEAL = "decode_lost"
 
 
 #: the capabilities that need the encoder: a decode-only build does not provide them
@@ -257,6 +260,12 @@ class CodecAdapter(ABC):
         what a quantizer other than the codec's own hands to the decoder
         (:attr:`Capability.DECODE_LATENT`)."""
         raise self._missing(Capability.DECODE_LATENT)
+
+    def decode_lost(self, codes: Sequence[np.ndarray], lost: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Audio from ``codes`` (``[n_codebooks, frames]`` each) whose frames flagged in ``lost`` (bool
+        ``[frames]`` each, True = its packet was lost; their codes are ignored) the codec conceals itself;
+        the same lengths as :meth:`decode` gives (:attr:`Capability.CONCEAL`)."""
+        raise self._missing(Capability.CONCEAL)
 
     def latent_array(self, latent: np.ndarray, dim: int, index: int) -> np.ndarray:
         """``latent`` as float32, refused unless ``[dim, frames]`` (for ``decode_latent``; ``index`` names it)."""

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from nacbench import plan, swap
+from nacbench import packet_loss, plan, swap
 from nacbench.config import external_codecs
 from nacbench.data.manifest import select_shard
 from nacbench.data.readers import READERS
@@ -124,7 +124,8 @@ def plan_jobs(config: Config, audio: Mapping[str, DatasetAudio] | None = None) -
         # an adapter codec's decode job transmits its codes itself; an external codec's rules decode
         for rule in ("channel", "decode", "score") if c.codec in external else ("decode", "score"):
             jobs += sharded(rule, c.dataset, c.codec, c.channel)
-    if config["study_a"]["codecs"] or config["study_labelling"]["codecs"] or swap.swap_codecs(config):
+    studies_a = config["study_a"]["codecs"] or config["study_labelling"]["codecs"] or swap.swap_codecs(config)
+    if studies_a or packet_loss.codecs(config):
         ds_a = config["study_a"]["dataset"]  # reads every condition's metrics of the whole dataset
         jobs.append(PlannedJob("tidy_scores", dataset=ds_a, audio_s=seconds(ds_a, None)))
     if config["study_a"]["codecs"]:
@@ -150,6 +151,8 @@ def plan_jobs(config: Config, audio: Mapping[str, DatasetAudio] | None = None) -
     jobs += [PlannedJob("fit_quantizer", codec=s.name) for s in posthoc]
     if swapped:
         jobs.append(PlannedJob("quantizer_swap"))
+    if packet_loss.codecs(config):
+        jobs.append(PlannedJob("packet_loss"))
     return jobs
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 from nacbench.metrics.base import (
     METRIC_LABELS,
     METRICS,
+    TRANSCRIPT_METRICS,
     Metric,
     MetricError,
     Need,
@@ -45,6 +46,7 @@ from nacbench.metrics import plcmos  # noqa: F401
 __all__ = [
     "METRICS",
     "METRIC_LABELS",
+    "TRANSCRIPT_METRICS",
     "Metric",
     "MetricError",
     "Need",

@@ -146,11 +146,32 @@ def metric_names() -> tuple[str, ...]:
     return tuple(METRICS)
 
 
+def _from_transcripts(ref: np.ndarray, deg: np.ndarray, rate: int, **params: Any) -> float:
+    raise MetricError("computed from transcripts by the ASR, not from audio")
+
+
+#: Rates computed from ASR transcripts rather than audio (``nacbench.asr.wer``): not scoreable under
+#: ``metrics:``, but tables, figures and break-down points read their label and direction here, like
+#: any metric's. A score table holds them per utterance (``wer``, ``cer``) beside the edit counts.
+TRANSCRIPT_METRICS: dict[str, Metric] = {
+    name: Metric(
+        name=name,
+        label=label,
+        unit="",
+        higher_is_better=False,
+        description=f"{label} of Whisper's transcript of the decoded audio (corpus rate: edits / reference {unit})",
+        fn=_from_transcripts,
+        needs=frozenset(),
+    )
+    for name, label, unit in (("wer", "WER", "words"), ("cer", "CER", "characters"))
+}
+
+
 class _AxisLabels(Mapping[str, str]):
     """Live read-only view ``metric name -> axis label`` over the registry (see :attr:`Metric.axis_label`)."""
 
     def __getitem__(self, name: str) -> str:
-        return METRICS[name].axis_label
+        return get_metric(name).axis_label
 
     def __iter__(self) -> Iterator[str]:
         return iter(METRICS)
@@ -164,11 +185,12 @@ METRIC_LABELS: Mapping[str, str] = _AxisLabels()
 
 
 def get_metric(name: str) -> Metric:
-    """The metric called ``name``; KeyError listing the known names otherwise."""
-    try:
-        return METRICS[name]
-    except KeyError:
-        raise KeyError(f"unknown metric {name!r}; known: {sorted(METRICS)}") from None
+    """The metric called ``name`` (a signal metric, or a :data:`TRANSCRIPT_METRICS` one); KeyError
+    listing the known names otherwise."""
+    metric = METRICS.get(name) or TRANSCRIPT_METRICS.get(name)
+    if metric is None:
+        raise KeyError(f"unknown metric {name!r}; known: {sorted([*METRICS, *TRANSCRIPT_METRICS])}")
+    return metric
 
 
 def check_pair(ref: np.ndarray, deg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
