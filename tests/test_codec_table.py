@@ -184,6 +184,7 @@ def test_a_missing_capability_names_codec_and_capability(capability: Capability)
         Capability.QUANTIZER_OUTPUT: (np.zeros((1, 1), dtype=np.int64),),
         Capability.ENCODE_LATENT: ([np.zeros(320, dtype=np.float32)],),
         Capability.DECODE_LATENT: ([np.zeros((8, 2), dtype=np.float32)],),
+        Capability.CONCEAL: ([np.zeros((1, 2), dtype=np.int64)], [np.array([False, True])]),
     }
     with pytest.raises(MissingCapabilityError, match=capability.value):
         method(*arguments.get(capability, ()))
