@@ -48,6 +48,11 @@ class StaticLayout:
     #: is then one codebook of the largest size the fit can give, so every check that holds for it
     #: holds for whatever the fit gives (all post-hoc codebooks are powers of two)
     fitted: bool = False
+    #: False for a codec whose packets are entropy coded (Opus's range coder): one flipped bit garbles the
+    #: rest of its packet, so that a flipped bit is a lost packet, not a small error in one index. Config
+    #: validation refuses such a codec under the bit-error channels (BSC, Gilbert-Elliott) with that
+    #: reason; the packet-loss channels, with the codec's own concealment, are where it is measured
+    bit_errors: bool = True
 
     @property
     def has_codeword_vectors(self) -> bool:
