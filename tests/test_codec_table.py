@@ -30,6 +30,8 @@ CASES: dict[str, dict[str, Any]] = {
     "lyra-8": {"adapter": "lyra", "num_quantizers": 8},
     "codec2-3200": {"adapter": "codec2", "mode": 3200},
     "codec2-1300": {"adapter": "codec2", "mode": 1300},
+    "opus-6000": {"adapter": "opus", "bitrate": 6000},
+    "opus-20000-fec": {"adapter": "opus", "bitrate": 20000, "fec": True, "packet_loss_perc": 10},
     "neucodec": {"adapter": "neucodec", "random_weights": True, "random_semantic_layers": 2},
     "distill": {
         "adapter": "neucodec",
@@ -110,6 +112,8 @@ def test_static_layout_matches_the_built_codec(case: tuple[dict[str, Any], Codec
     assert layout.fsq_levels == info.fsq_levels
     assert layout.capabilities == adapter.capabilities
     assert layout.has_codeword_vectors == adapter.has(Capability.CODEWORD_VECTORS)
+    # only a range-coded codec (Opus) loses whole packets to a flipped bit
+    assert layout.bit_errors == (options["adapter"] != "opus")
 
 
 def test_codec2_modes_are_the_same_in_table_and_adapter() -> None:
@@ -141,7 +145,11 @@ def test_stablecodec_layout_against_its_module(levels: Sequence[int] | None) -> 
 
 @pytest.mark.parametrize(
     ("adapter", "options", "field"),
-    [("codec2", {"mode": 1234}, "mode"), ("dac", {"n_codebooks": 0}, "n_codebooks")],
+    [
+        ("codec2", {"mode": 1234}, "mode"),
+        ("dac", {"n_codebooks": 0}, "n_codebooks"),
+        ("opus", {"bitrate": 9000}, "bitrate"),
+    ],
 )
 def test_static_layout_names_a_bad_option(adapter: str, options: dict, field: str) -> None:
     with pytest.raises(ValueError, match=rf"^{field}: "):
@@ -184,6 +192,7 @@ def test_a_missing_capability_names_codec_and_capability(capability: Capability)
         Capability.QUANTIZER_OUTPUT: (np.zeros((1, 1), dtype=np.int64),),
         Capability.ENCODE_LATENT: ([np.zeros(320, dtype=np.float32)],),
         Capability.DECODE_LATENT: ([np.zeros((8, 2), dtype=np.float32)],),
+        Capability.CONCEAL: ([np.zeros((1, 2), dtype=np.int64)], [np.array([False, True])]),
     }
     with pytest.raises(MissingCapabilityError, match=capability.value):
         method(*arguments.get(capability, ()))

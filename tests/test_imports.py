@@ -7,6 +7,7 @@ a deferred import still ties the two modules together).
 from __future__ import annotations
 
 import ast
+import ctypes.util
 import os
 import subprocess
 import sys
@@ -148,24 +149,33 @@ def test_the_ground_floor_imports_nothing_above_it() -> None:
     assert graph["nacbench.artifacts"] <= {"nacbench.conditions"}
 
 
+ZERO_CODES = "[np.zeros((codec.info.n_codebooks, 5), dtype=np.int64)]"
+
+
 @pytest.mark.parametrize(
-    "options",
+    ("options", "decode"),
     [
-        {"adapter": "lyra", "model_dir": "{shared}/models/lyra-v2"},
-        {"adapter": "codec2", "mode": 1300},
+        ({"adapter": "lyra", "model_dir": "{shared}/models/lyra-v2"}, f"decode({ZERO_CODES})"),
+        ({"adapter": "codec2", "mode": 1300}, f"decode({ZERO_CODES})"),
+        # all-zero bytes are no Opus packet (a TOC for 10 ms): every frame lost, the PLC decodes
+        ({"adapter": "opus", "bitrate": 6000}, f"decode_lost({ZERO_CODES}, [np.ones(5, dtype=bool)])"),
     ],
-    ids=["lyra", "codec2"],
+    ids=["lyra", "codec2", "opus"],
 )
-def test_decode_only_builds_of_non_torch_codecs_import_no_torch(options: dict, shared_dir: Path) -> None:
+def test_decode_only_builds_of_non_torch_codecs_import_no_torch(
+    options: dict, decode: str, shared_dir: Path
+) -> None:
     """A decode job of a TFLite or C codec builds and decodes without torch (nor pandas, which only the
     codec.json writer needs), in a fresh process."""
+    if options["adapter"] == "opus" and ctypes.util.find_library("opus") is None:
+        pytest.skip("libopus is not installed: apt-get install libopus0")
     options = {k: v.format(shared=shared_dir) if isinstance(v, str) else v for k, v in options.items()}
     script = "\n".join(
         [
             "import sys, numpy as np",
             "from nacbench.codecs import build_codec",
             f"codec = build_codec('c', {options!r}, decode_only=True)",
-            "codec.decode([np.zeros((codec.info.n_codebooks, 5), dtype=np.int64)])",
+            f"codec.{decode}",
             "print(sorted(m for m in ('torch', 'pandas', 'transformers') if m in sys.modules))",
         ]
     )

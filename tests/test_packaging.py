@@ -30,6 +30,7 @@ DIST_OF_IMPORT = {
     "ai_edge_litert": "ai-edge-litert",
     "stable_codec": "stable-codec",
     "stable_audio_tools": "stable-audio-tools",
+    "opuslib_next": "opuslib-next",
 }
 #: pandas methods that import an optional dependency of pandas at call time
 DIST_OF_PANDAS_METHOD = {"to_markdown": "tabulate", "to_parquet": "pyarrow", "read_parquet": "pyarrow"}

@@ -19,4 +19,21 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   .venv/bin/python -m pip install --quiet --no-deps -e .
   echo "$want" > "$stamp"
 fi
+# libopus: the system library the Opus adapter's bindings (opuslib-next) load through ctypes; pip cannot
+# install it. Checked on every run, since it lives outside the virtual environment.
+has_libopus() { .venv/bin/python -c "import ctypes.util, sys; sys.exit(ctypes.util.find_library('opus') is None)"; }
+if ! has_libopus; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y --no-install-recommends libopus0 \
+      || { apt-get update && apt-get install -y --no-install-recommends libopus0; }
+    has_libopus || { echo "tools/setup.sh: libopus0 installed, but ctypes still finds no libopus" >&2; exit 1; }
+  else
+    echo "tools/setup.sh: the Opus codec needs the system library libopus, which is not installed." >&2
+    echo "  Debian/Ubuntu: sudo apt-get install libopus0" >&2
+    echo "  Fedora: sudo dnf install opus; macOS: brew install opus; conda: conda install -c conda-forge libopus" >&2
+    echo "then run tools/setup.sh again." >&2
+    exit 1
+  fi
+fi
 .venv/bin/python -c "import torch, torchaudio; assert torch.__version__.split('+')[0] == torchaudio.__version__.split('+')[0], (torch.__version__, torchaudio.__version__)"

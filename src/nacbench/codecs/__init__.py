@@ -48,9 +48,10 @@ class StaticLayout:
     #: is then one codebook of the largest size the fit can give, so every check that holds for it
     #: holds for whatever the fit gives (all post-hoc codebooks are powers of two)
     fitted: bool = False
-    #: False for a codec whose packets are entropy coded, so that a flipped bit loses the packet (Opus):
-    #: config validation refuses it under the bit-error channels (BSC, Gilbert-Elliott), whose errors
-    #: the packet-loss channel already models for it
+    #: False for a codec whose packets are entropy coded (Opus's range coder): one flipped bit garbles the
+    #: rest of its packet, so that a flipped bit is a lost packet, not a small error in one index. Config
+    #: validation refuses such a codec under the bit-error channels (BSC, Gilbert-Elliott) with that
+    #: reason; the packet-loss channels, with the codec's own concealment, are where it is measured
     bit_errors: bool = True
 
     @property
@@ -138,6 +139,91 @@ def _encodec_layout(options: Options) -> StaticLayout:
     return StaticLayout((1024,) * _count(options, "n_codebooks", 12), None, _TORCH_VQ)
 
 
+#: Opus packets: 20 ms, so 50 per second, each bitrate / 400 bytes at constant bitrate
+OPUS_PACKET_RATE = 50
+#: the bitrates Opus is made for (RFC 6716: 6 to 510 kbit/s), capped where libopus caps one channel
+#: (OPUS_SET_BITRATE takes 300000 for anything above). Below 6 kbit/s libopus 1.3.1 still emits packets
+#: of the requested size, but they decode to silence (800 bit/s) or noise (2400)
+OPUS_MIN_BITRATE, OPUS_MAX_BITRATE = 6000, 300_000
+
+
+@dataclass(frozen=True)
+class OpusSettings:
+    """The Opus adapter's options, checked and defaulted (:func:`opus_settings`)."""
+
+    #: bits per second; constant (hard CBR), so every packet has :attr:`bytes_per_packet` bytes
+    bitrate: int
+    #: in-band FEC: each packet also carries a low-rate copy of the previous one (SILK's LBRR)
+    fec: bool
+    #: the loss rate (%) the encoder plans for: it sets how much FEC it spends and how much it leans on
+    #: the previous frame
+    packet_loss_perc: int
+    #: encoder effort, 0-10
+    complexity: int
+
+    @property
+    def bytes_per_packet(self) -> int:
+        return self.bitrate // (8 * OPUS_PACKET_RATE)
+
+
+def _option_int(options: Options, key: str, default: int | None, low: int, high: int, what: str) -> int:
+    value = options.get(key, default)
+    if value is None:
+        raise ValueError(f"{key}: required ({what})")
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ValueError(f"{key}: expected an integer from {low} to {high} ({what}), got {value!r}")
+    return value
+
+
+def opus_settings(options: Options) -> OpusSettings:
+    """The Opus options in ``options`` (a codec entry), checked; ValueError names the option.
+
+    Shared by the static layout and the adapter's factory, so config validation refuses what the
+    factory would. ``bitrate`` must give whole bytes per 20 ms packet (a multiple of 400 bit/s: 9000
+    would be 22.5 bytes). ``packet_loss_perc`` defaults to 10 with FEC, 0 without; FEC at 0 % is refused,
+    since libopus spends nothing on FEC when it expects no loss (``decide_fec`` in opus_encoder.c).
+    Whether it spends any at a given bitrate is known only by running it: the factory checks
+    (:func:`nacbench.codecs.opus.spends_fec`), so ``fec`` below about 19 kbit/s passes here and is
+    refused when the codec is built.
+    """
+    bitrate = options.get("bitrate")
+    if bitrate is None:
+        raise ValueError("bitrate: required (bits per second, a multiple of 400, e.g. 6000, 9600 or 12000)")
+    if isinstance(bitrate, bool) or not isinstance(bitrate, int) or bitrate < 1:
+        raise ValueError(f"bitrate: expected a positive integer (bits per second), got {bitrate!r}")
+    per_byte = 8 * OPUS_PACKET_RATE
+    if bitrate % per_byte:
+        below, above = bitrate - bitrate % per_byte, bitrate - bitrate % per_byte + per_byte
+        raise ValueError(
+            f"bitrate: {bitrate} bit/s is {bitrate / per_byte:g} bytes per 20 ms packet; constant-bitrate "
+            f"packets have whole bytes, so take a multiple of {per_byte} bit/s (e.g. {below} or {above})"
+        )
+    if not OPUS_MIN_BITRATE <= bitrate <= OPUS_MAX_BITRATE:
+        raise ValueError(
+            f"bitrate: {bitrate} bit/s is outside Opus's range for one channel "
+            f"({OPUS_MIN_BITRATE}-{OPUS_MAX_BITRATE} bit/s)"
+        )
+    fec = options.get("fec", False)
+    if not isinstance(fec, bool):
+        raise ValueError(f"fec: expected true or false, got {fec!r}")
+    loss = _option_int(options, "packet_loss_perc", 10 if fec else 0, 0, 100, "expected loss in %")
+    if fec and loss == 0:
+        raise ValueError(
+            "packet_loss_perc: 0 with fec: libopus spends no bits on FEC when it expects no loss; give the "
+            "loss rate to plan for (e.g. 10)"
+        )
+    complexity = _option_int(options, "complexity", 10, 0, 10, "encoder complexity")
+    return OpusSettings(bitrate, fec, loss, complexity)
+
+
+def _opus_layout(options: Options) -> StaticLayout:
+    settings = opus_settings(options)
+    # one 256-entry codebook per byte of the packet; range coded, so a flipped bit loses the packet
+    return StaticLayout(
+        (256,) * settings.bytes_per_packet, None, frozenset({Capability.CONCEAL}), bit_errors=False
+    )
+
+
 #: a swapped codec: the base's latent access, and codeword vectors from the fitted quantizer
 _POSTHOC = frozenset({Capability.CODEWORD_VECTORS, Capability.ENCODE_LATENT, Capability.DECODE_LATENT})
 
@@ -160,11 +246,13 @@ def _posthoc_layout(options: Options) -> StaticLayout:
 
 #: adapter name (``codecs.<name>.adapter``) -> where it lives and what it declares; the one codec table
 ADAPTERS: dict[str, AdapterEntry] = {
-    # TFLite and libcodec2 run on the CPU: no GPU memory at all
+    # TFLite, libcodec2 and libopus run on the CPU: no GPU memory at all
     "lyra": AdapterEntry(
         "nacbench.codecs.lyra", _lyra_layout, gpu_mem_mb=0, rate=("num_quantizers", 4, 46), latent_dim=64
     ),
     "codec2": AdapterEntry("nacbench.codecs.codec2", _codec2_layout, gpu_mem_mb=0),
+    # libopus: a few hundred kB of state per encoder or decoder
+    "opus": AdapterEntry("nacbench.codecs.opus", _opus_layout, mem_mb=1000, gpu_mem_mb=0),
     # NeuCodec's semantic encoder alone is ~580 M parameters (~4.5 GB on CPU)
     "neucodec": AdapterEntry(
         "nacbench.codecs.neucodec", _neucodec_layout, mem_mb=12000, gpu_mem_mb=8000, latent_dim=2048
@@ -273,11 +361,13 @@ __all__ = [
     "CodecInfo",
     "DecodeOnlyError",
     "MissingCapabilityError",
+    "OpusSettings",
     "StaticLayout",
     "WeightsUnavailableError",
     "build_codec",
     "codec_gpu_mem_mb",
     "job_mem_mb",
+    "opus_settings",
     "register",
     "static_layout",
 ]

@@ -7,9 +7,10 @@ of ``bits_per_codebook[k]`` bits, so the codebook sizes declared here define wha
 
 Beyond encode / decode an adapter may offer optional :class:`Capability` s (codeword vectors for the
 distortion-aware labelling, the quantizer's output for the Study B code analysis, the encoder's torch
-modules for encRTF). An adapter has a capability exactly when it overrides that method; callers ask
-:meth:`CodecAdapter.has` or :meth:`CodecAdapter.require` rather than trying the method, so a codec that
-lacks one fails with an error naming the codec and the capability, before any work is done.
+modules for encRTF, the decoder's own concealment of lost packets). An adapter has a capability exactly
+when it overrides that method; callers ask :meth:`CodecAdapter.has` or :meth:`CodecAdapter.require`
+rather than trying the method, so a codec that lacks one fails with an error naming the codec and the
+capability, before any work is done.
 
 A decode job needs no encoder, so an adapter may be built decode-only (``build_codec(...,
 decode_only=True)``): it decodes exactly as the full build does, its ``info`` is the full build's, and
@@ -136,8 +137,9 @@ class Capability(str, Enum):
     ENCODE_LATENT = "encode_latent"
     #: ``decode_latent(latents)``: audio from vectors in the space the decoder consumes
     DECODE_LATENT = "decode_latent"
-    #: ``decode_lost(codes, lost)``: the codec's own concealment of lost frames (its decoder's packet-loss
-    #: concealment, and in-band FEC when built with it): the ``plc`` concealment of the packet-loss study
+    #: ``decode_lost(codes, lost)``: the codec's own concealment of lost frames: its decoder's packet-loss
+    #: concealment (PLC), and in-band FEC when the codec was built with it (Opus). A codec without it has
+    #: its losses concealed on the codes or the audio by the pipeline (:mod:`nacbench.erasure`)
     CONCEAL = "decode_lost"
 
 
@@ -262,9 +264,15 @@ class CodecAdapter(ABC):
         raise self._missing(Capability.DECODE_LATENT)
 
     def decode_lost(self, codes: Sequence[np.ndarray], lost: Sequence[np.ndarray]) -> list[np.ndarray]:
-        """Audio from ``codes`` (``[n_codebooks, frames]`` each) whose frames flagged in ``lost`` (bool
-        ``[frames]`` each, True = its packet was lost; their codes are ignored) the codec conceals itself;
-        the same lengths as :meth:`decode` gives (:attr:`Capability.CONCEAL`)."""
+        """Audio from codes of which some frames' packets were lost, concealed by the codec itself.
+
+        ``codes``: ``[n_codebooks, frames]`` per utterance; ``lost``: a bool ``[frames]`` per utterance,
+        True where that frame's packet was lost, so its codes are to be ignored (whatever they hold).
+        Returns audio at ``info.output_sample_rate``, the same length as ``decode`` would give. A codec's
+        decoder knows more than any generic concealment (its state, its pitch, a redundant copy of the
+        lost frame in the next packet), which is what an erasure condition with the codec's own
+        concealment measures (:attr:`Capability.CONCEAL`).
+        """
         raise self._missing(Capability.CONCEAL)
 
     def latent_array(self, latent: np.ndarray, dim: int, index: int) -> np.ndarray:
