@@ -22,6 +22,7 @@ REDUCED_OVERLAY = {
         "codecs": ["lyra", "codec2-3200"],
         "channels": {"bsc": {"p_flip": [0.01, 0.1], "seeds": [0, 1]}},
         "listen_utterances": 2,
+        "wer_utterances": 1,
     },
     "study_labelling": {"codecs": ["lyra"], "labellings": ["natural", "gray", "random", "distortion-aware"]},
     # the quantizer swap on real Lyra, reduced: one seed, the budgets 120 and 16, a two-point rate sweep
@@ -35,6 +36,14 @@ REDUCED_OVERLAY = {
         "reference_codec": None,
         "distilled_codec": None,
         "extra_codecs": ["lyra"],
+    },
+    # packet loss on real Lyra (repeat, silence) and Opus (its own PLC), i.i.d. and bursty, two rates
+    "study_packet_loss": {
+        "codecs": ["lyra", "opus-12k"],
+        "fer": [0.05, 0.2],
+        "bursts": [3],
+        "concealments": ["repeat", "silence"],
+        "wer_utterances": 1,
     },
 }
 

@@ -296,4 +296,15 @@ def test_pooled_condition_keys_drop_channel_parameters_that_name_nothing():
         }
     )
     assert pooled_condition_keys(tidy) == ["codec", "labelling", "model", "p_flip"]
-    assert pooled_condition_keys(tidy.assign(dataset="ds", burst_length=8.0)) == list(POOLED_KEYS)
+    assert pooled_condition_keys(tidy.assign(dataset="ds", burst_length=8.0)) == [
+        "codec",
+        "dataset",
+        "labelling",
+        "model",
+        "p_flip",
+        "burst_length",
+    ]
+    # a packet-loss condition's rate and concealment separate conditions only where some row has them
+    lossy = tidy.assign(dataset="ds", burst_length=8.0, fer=[0.1], concealment=["repeat"])
+    assert pooled_condition_keys(lossy) == list(POOLED_KEYS)
+    assert pooled_condition_keys(tidy.assign(fer=[np.nan], concealment=[None]))[-1] == "p_flip"

@@ -46,7 +46,10 @@ def test_condition_columns_cover_every_condition_field_in_order() -> None:
         "seed": 2,
         "labelling": "gray",
         "shard": "004",
+        "fer": ge["fer"],
+        "concealment": None,
     }
+    assert math.isnan(ge["fer"])  # a bit-error channel has no erasure rate
     clean = condition_columns("dac", "librispeech", "clean", "000")
     assert clean["seed"] == -1 and math.isnan(clean["burst_length"])
     with pytest.raises(ValueError, match="not a channel name"):

@@ -34,6 +34,7 @@ LAYERS: tuple[frozenset[str], ...] = (
             "labelling",
             "logs",
             "metrics",
+            "packet_loss",
             "plan",
             "posthoc",
             "resources",
@@ -144,9 +145,10 @@ def test_no_import_runs_back_up() -> None:
 
 def test_the_ground_floor_imports_nothing_above_it() -> None:
     graph = import_graph()
-    assert graph["nacbench.conditions"] == set()
+    assert graph["nacbench.conditions"] == {"nacbench.erasure"}  # the packet-loss channel grammar
+    assert graph["nacbench.erasure"] == set()
     assert graph["nacbench.seeds"] == set()
-    assert graph["nacbench.artifacts"] <= {"nacbench.conditions"}
+    assert graph["nacbench.artifacts"] <= {"nacbench.conditions", "nacbench.erasure"}
 
 
 ZERO_CODES = "[np.zeros((codec.info.n_codebooks, 5), dtype=np.int64)]"

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from snakemake.utils import update_config
 
 from nacbench import packet_loss, plan
 from nacbench.analysis.breakdown import breakdown_pflip
@@ -35,15 +36,10 @@ IID = "erasure-iid-fer0.2-p20ms-repeat-seed0"
 
 
 def merged_config(**study: object) -> dict:
-    """config.yaml with the offline overlay and ``study`` as its study_packet_loss section (Opus left
-    out where a test does not need it)."""
+    """config.yaml with the offline overlay, ``study`` over its study_packet_loss section."""
     config = yaml.safe_load((REPO / "config.yaml").read_text())
     overlay = yaml.safe_load((REPO / "configs" / "offline.yaml").read_text())
-    for key, value in overlay.items():
-        if isinstance(value, dict) and isinstance(config.get(key), dict):
-            config[key].update(value)
-        else:
-            config[key] = value
+    update_config(config, overlay)  # nested, as Snakemake merges --configfile layers
     if study:
         config["study_packet_loss"] = {**config["study_packet_loss"], **study}
     return config
@@ -198,14 +194,14 @@ def test_the_plan_follows_the_study_and_its_overrides() -> None:
         ({"bursts": [0.5]}, "study_packet_loss.bursts.0"),
         ({"fer": [0.6], "bursts": [1]}, "the rate can be at most 0.5"),
         ({"concealments": ["mean-latent"]}, "'mean-latent' is not built yet"),
-        ({"overrides": {"dac": {"fer": [0.1]}}}, "overrides.dac: 'dac' is not one of"),
+        ({"overrides": {"lyra": {"fer": [0.9], "bursts": [1]}}}, "overrides.lyra: a loss rate of 0.9"),
         ({"codecs": ["lyra", "nope"]}, r"study_packet_loss.codecs\[1\]: unknown codec 'nope'"),
         ({"breakdown_margin": {"visqol": 0.1}}, "breakdown_margin.visqol: not scored"),
         ({"metrics": {"plcmos": {"bogus": 1}}}, "study_packet_loss.metrics.plcmos.bogus"),
     ],
 )
 def test_bad_packet_loss_settings_are_named(change: dict, message: str) -> None:
-    config = merged_config(codecs=["lyra"], **change)
+    config = merged_config(**{"codecs": ["lyra"], **change})
     with pytest.raises(ConfigError, match=message):
         validate_config(config)
 

@@ -45,9 +45,11 @@ def test_full_config_dry_run_lists_every_stage() -> None:
     counts = job_counts(snakemake("-n").stdout)
     for stage in (*STAGES, "download_dataset", "asr_reference", "asr_decoded", "enc_rtf", "code_analysis"):
         assert counts.get(stage, 0) > 0, f"no {stage} jobs in the full dry run: {counts}"
-    # 5 codecs x 8 conditions x 20 shards on LibriSpeech + 2 codecs clean x 6 shards on Arctic
-    assert counts["score"] == 5 * 8 * 20 + 2 * 6
-    assert counts["encode"] == 5 * 20 + 2 * 6
+    # 5 codecs x 8 conditions x 20 shards on LibriSpeech + 2 codecs clean x 6 shards on Arctic, and the
+    # packet-loss study's 100 conditions of those 5 codecs and 33 of three Opus rates (test_config)
+    assert counts["score"] == (5 * 8 + 100 + 33) * 20 + 2 * 6
+    assert counts["encode"] == (5 + 3) * 20 + 2 * 6
+    assert counts["packet_loss"] == 1
 
 
 def classical_overlay(base: Path) -> Path:
@@ -271,7 +273,7 @@ def test_offline_run_writes_study_a_artifacts(offline_run: dict[str, Path]) -> N
         "lyra~fsq16",
         "lyra~rvq16",
     }  # the quantizer swap
-    assert set(tidy.codec) == {"lyra", "codec2-3200"} | swapped
+    assert set(tidy.codec) == {"lyra", "codec2-3200", "opus-12k"} | swapped  # Opus: packet loss only
     assert set(tidy.labelling) == {"natural", "gray", "random", "distortion-aware"}
     clean = tidy[(tidy.channel == "clean") & (tidy.codec == "lyra")]
     assert clean.stoi.between(0.85, 1.0).all()  # real weights: a real result
@@ -282,6 +284,44 @@ def test_offline_run_writes_study_a_artifacts(offline_run: dict[str, Path]) -> N
     for codec in ("lyra", "codec2-3200"):
         assert means[(codec, 0.1)] < means[(codec, 0.0)] - 0.05
     assert (results / "tables" / "asr_wer.csv").exists()
+
+
+@pytest.mark.slow
+def test_offline_run_writes_the_packet_loss_study_from_real_codecs(offline_run: dict[str, Path]) -> None:
+    """Lyra (repeat, silence) and Opus (its PLC) under i.i.d. and bursty losses: the figure and tables,
+    realised losses recorded, PLCMOS and WER scored, losses hurting, both codecs losing the same packets."""
+    results = offline_run["results"]
+    for name in ("packet_loss.pdf", "packet_loss.png"):
+        assert (results / "figures" / name).stat().st_size > 0
+    for stem in ("packet_loss", "packet_loss_summary"):
+        for ext in ("csv", "md", "tex"):
+            assert (results / "tables" / f"{stem}.{ext}").stat().st_size > 0
+    tidy = pd.read_parquet(results / "tables" / "scores_librispeech.parquet")
+    lossy = tidy[tidy.model.isin(["iid", "gilbert"])]
+    assert set(zip(lossy.codec, lossy.concealment, strict=True)) == {
+        ("lyra", "repeat"),
+        ("lyra", "silence"),
+        ("opus-12k", "plc"),
+    }
+    assert lossy.plcmos.notna().all() and lossy.dnsmos_ovrl.notna().all()
+    assert (lossy.groupby(["codec", "channel"]).wer.count() == 1).all()  # wer_utterances: 1
+    # every codec and concealment of a condition lost the same packets of each utterance
+    per_condition = lossy.assign(key=lossy.channel.str.replace(r"-(repeat|silence|plc)-", "-", regex=True))
+    assert (per_condition.groupby(["key", "utt_id"]).packets_lost.nunique() == 1).all()
+    # realised rates near the nominal ones (5 utterances: a loose band) and losses hurt PLCMOS
+    summary = pd.read_csv(results / "tables" / "packet_loss_summary.csv", comment="#")
+    iid = summary[summary.model == "iid"]
+    assert (abs(iid.realised_fer - iid.fer) < 0.08).all()
+    clean = (
+        tidy[(tidy.channel == "clean") & tidy.codec.isin(["lyra", "opus-12k"])].groupby("codec").plcmos.mean()
+    )
+    heavy = lossy[lossy.fer == 0.2].groupby("codec").plcmos.mean()
+    assert (heavy < clean).all()
+    table = pd.read_csv(results / "tables" / "packet_loss.csv", comment="#")
+    assert {"plcmos", "wer"} <= set(table.metric) and "fer_breakdown" in table.columns
+    opus_channel = lossy[lossy.codec == "opus-12k"].channel.iloc[0]
+    received = load_shard(results / "channel" / "opus-12k" / "librispeech" / opus_channel / "000.npz")
+    assert {"packets_sent", "packets_lost", "lost_frames", "loss_stats"} <= set(received.extras)
 
 
 @pytest.mark.slow

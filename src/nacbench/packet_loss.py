@@ -88,15 +88,21 @@ def loss_specs(config: Config, concealment: str, codec: str | None = None) -> li
     packet_ms = float(s.get("packet_ms", 20))
     seeds = [int(x) for x in s.get("seeds", [0])]
     fers = [float(f) for f in s.get("fer", [])]
-    common = {"packet_ms": packet_ms, "concealment": concealment}
-    specs = [ErasureSpec("iid", fer=f, seed=seed, **common) for f in fers for seed in seeds]
+    specs = [
+        ErasureSpec("iid", fer=f, seed=seed, packet_ms=packet_ms, concealment=concealment)
+        for f in fers
+        for seed in seeds
+    ]
     specs += [
-        ErasureSpec("gilbert", fer=f, burst=float(b), seed=seed, **common)
+        ErasureSpec("gilbert", fer=f, burst=float(b), seed=seed, packet_ms=packet_ms, concealment=concealment)
         for b in s.get("bursts", [])
         for f in fers
         for seed in seeds
     ]
-    specs += [ErasureSpec("pattern", pattern=name, **common) for name in s.get("patterns", {}) or {}]
+    specs += [
+        ErasureSpec("pattern", pattern=name, packet_ms=packet_ms, concealment=concealment)
+        for name in s.get("patterns", {}) or {}
+    ]
     return specs
 
 

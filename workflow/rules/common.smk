@@ -236,6 +236,7 @@ def report_page_inputs(wildcards):
         *config["study_a"]["codecs"],
         *config["study_labelling"]["codecs"],
         *plan.study_b_codecs(config),
+        *packet_loss.codecs(config),
     ]
     inputs = {"info": [artifacts.codec_info(R, codec) for codec in dict.fromkeys(studied)]}
     if config["study_a"]["codecs"]:

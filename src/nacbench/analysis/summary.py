@@ -116,10 +116,8 @@ def utterance_sums(
     with ``weights`` (a corpus rate's denominators, :func:`metric_terms`) the count is their sum."""
     ok = ~np.isnan(values)
     sums = np.bincount(utt_codes[ok], weights=values[ok], minlength=n_utts)
-    if weights is None:
-        counts = np.bincount(utt_codes[ok], minlength=n_utts).astype(np.float64)
-    else:
-        counts = np.bincount(utt_codes[ok], weights=weights[ok], minlength=n_utts)
+    per_row = np.ones(int(ok.sum())) if weights is None else weights[ok]
+    counts = np.bincount(utt_codes[ok], weights=per_row, minlength=n_utts).astype(np.float64)
     return sums, counts
 
 
