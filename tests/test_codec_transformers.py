@@ -394,6 +394,14 @@ def test_bad_entries_name_their_option(options: dict, field: str, text: str) -> 
         static_layout("transformers", {"adapter": "transformers", **options})
 
 
+def test_an_older_transformers_is_refused_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    from nacbench.codecs import hf_layout
+
+    monkeypatch.setattr(hf_layout, "transformers_version", lambda: "4.46.3")
+    with pytest.raises(CodecLayoutError, match=r"^adapter: transformers 4\.46\.3 .* needs >= 5\.24"):
+        static_layout("transformers", MIMI)
+
+
 def test_a_quantizer_count_above_the_models_stops_the_build_too() -> None:
     with pytest.raises(ValueError, match=r"^codecs\.x\.n_quantizers: 33 .* 32 codebooks"):
         build_codec("x", {**MIMI, "n_quantizers": 33})

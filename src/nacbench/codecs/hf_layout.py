@@ -25,6 +25,9 @@ read from the same sources the build will use, as plain data:
   downloaded config gives the same layout (:func:`check_same_layout`). Offline (``HF_HUB_OFFLINE``), a
   hub id that is not in the cache stops validation, naming where to put it.
 
+A Transformers older than :data:`MIN_TRANSFORMERS` (whose Mimi has another structure, and which has no
+X-Codec2) is refused by name, from its installed metadata.
+
 Errors: :class:`NotAnAudioCodecError` for a config whose ``model_type`` is no family here,
 :class:`CodecLayoutError` for a layout that cannot be read; both are ``ValueError`` s whose message starts
 with the option at fault (``model: ...``), so config validation reports them as ``codecs.<name>.model``.
@@ -35,9 +38,11 @@ from __future__ import annotations
 import ast
 import functools
 import importlib
+import importlib.metadata
 import importlib.util
 import json
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,6 +61,11 @@ FAMILY_CAPABILITIES: frozenset[Capability] = frozenset(
         Capability.DECODE_LATENT,
     }
 )
+
+
+#: the Transformers release the adapter is written and tested against: Mimi split into encoder and
+#: decoder halves (``MimiModel.encoder(...).latents``) and X-Codec2 arrived in the 5.x series
+MIN_TRANSFORMERS: tuple[int, int] = (5, 24)
 
 
 class CodecLayoutError(ValueError):
@@ -263,6 +273,26 @@ def family_of_config(data: Mapping[str, Any], source: str, prefix: str = "") -> 
     return FAMILIES[str(model_type)]
 
 
+def transformers_version() -> str:
+    """The installed Transformers' version, from its metadata (nothing imported)."""
+    try:
+        return importlib.metadata.version("transformers")
+    except importlib.metadata.PackageNotFoundError as exc:
+        raise CodecLayoutError("adapter: the transformers package is not installed") from exc
+
+
+def check_transformers_version() -> None:
+    """Refuse a Transformers older than :data:`MIN_TRANSFORMERS` by name (its Mimi has another structure
+    and it has no X-Codec2), before any job runs."""
+    version = transformers_version()
+    if tuple(int(v) for v in re.findall(r"\d+", version)[:2]) < MIN_TRANSFORMERS:
+        need = ".".join(map(str, MIN_TRANSFORMERS))
+        raise CodecLayoutError(
+            f"adapter: transformers {version} is installed; the transformers adapter needs >= {need} "
+            f"(pip install 'transformers>={need}')"
+        )
+
+
 @functools.cache
 def _transformers_models_dir() -> Path:
     spec = importlib.util.find_spec("transformers")  # finds the package without importing it
@@ -308,7 +338,12 @@ def family_defaults(model_type: str) -> dict[str, Any]:
         defaults = {}
     fields = {f: defaults[f] for f in family.layout_fields if f in defaults}
     if len(fields) < len(family.layout_fields):
-        config = getattr(importlib.import_module("transformers"), family.config_class)()
+        try:
+            config = getattr(importlib.import_module("transformers"), family.config_class)()
+        except (ImportError, AttributeError) as exc:
+            raise CodecLayoutError(
+                f"family: transformers {transformers_version()} has no {family.config_class}"
+            ) from exc
         fields = {f: getattr(config, f) for f in family.layout_fields}
     return fields
 
@@ -328,6 +363,7 @@ def _overrides(options: Mapping[str, Any]) -> dict[str, Any]:
 def static_code_layout(options: Mapping[str, Any]) -> CodeLayout:
     """The code layout a ``transformers`` codec entry will have, from its options alone (see the module
     doc for the sources); ValueError naming the option at fault."""
+    check_transformers_version()
     random_weights = options.get("random_weights", False)
     if not isinstance(random_weights, bool):
         raise ValueError(f"random_weights: expected true or false, got {random_weights!r}")
