@@ -56,6 +56,7 @@ lengths only) stays the default:
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -148,9 +149,9 @@ class TransformersCodecAdapter(BatchedTorchAdapter):
         self.hop = hop
 
     @staticmethod
+    @abstractmethod
     def rates(config: Any) -> tuple[int, float, int]:
         """(sample rate, frame rate, input samples per frame) from the config object."""
-        raise NotImplementedError
 
     @staticmethod
     def initialise(model: Any, seed: int, hop: int) -> None:
@@ -161,8 +162,9 @@ class TransformersCodecAdapter(BatchedTorchAdapter):
         random weights (None), the defaults at the config's rates."""
 
     @property
+    @abstractmethod
     def latent_dim(self) -> int:
-        raise NotImplementedError
+        """Dimension of the latent :meth:`encode_latent` gives and :meth:`decode_latent` takes."""
 
     def decode_latent(self, latents: Sequence[np.ndarray]) -> list[np.ndarray]:
         """Audio from ``[latent_dim, frames]`` vectors in the space the decoder consumes (see the family's
@@ -174,18 +176,18 @@ class TransformersCodecAdapter(BatchedTorchAdapter):
         batch, frames = pad_latents(latents)
         return self._audio(self._decoder(batch.to(self.device)), frames)
 
+    @abstractmethod
     def _decoder(self, latents: torch.Tensor) -> torch.Tensor:
         """The decoder on ``[B, latent_dim, F]``: audio ``[B, 1, samples]``."""
-        raise NotImplementedError
 
     @torch.inference_mode()
     def _decode_batch(self, codes: list[np.ndarray]) -> list[np.ndarray]:
         batch, frames = pad_codes(codes)
         return self._audio(self._decode_codes(batch.to(self.device)), frames)
 
+    @abstractmethod
     def _decode_codes(self, codes: torch.Tensor) -> torch.Tensor:
         """The model's own decode of ``[B, K, F]`` codes: audio ``[B, 1, samples]``."""
-        raise NotImplementedError
 
     def _audio(self, audio: torch.Tensor, frames: np.ndarray) -> list[np.ndarray]:
         """Each output fitted to its ``hop * frames`` samples."""
@@ -287,8 +289,9 @@ class MimiAdapter(TransformersCodecAdapter):
     def encode_latent(self, wavs: Sequence[np.ndarray]) -> list[np.ndarray]:
         """The encoder's output, ``[hidden_size, frames]`` (512-d; frames as :meth:`encode`): what both
         RVQs quantize, each through its input projection. The decoder consumes the sum of their output
-        projections, a vector in this same space; Mimi was trained with the quantizer bypassed half of
-        the time (Moshi paper, Sec. 3.3), so its decoder also takes the unquantized latent."""
+        projections, a vector in this same space; Mimi was trained with quantization applied to only half
+        of the training sequences (the Moshi paper's audio tokenizer), so its decoder also takes the
+        unquantized latent."""
         return self.map_waveforms(wavs, "encode_latent", self._encode_latent_batch)
 
     @torch.inference_mode()
@@ -304,13 +307,13 @@ class MimiAdapter(TransformersCodecAdapter):
     def codeword_vectors(self) -> list[np.ndarray]:
         """Per codebook, every entry after its RVQ's output projection: ``[2048, hidden_size]``, the
         vectors whose sum the decoder consumes."""
+        stages = [(rvq, layer) for rvq in mimi_rvqs(self.model) for layer in rvq.layers]
         out = []
-        for rvq in mimi_rvqs(self.model):
-            for layer in rvq.layers:
-                table = layer.codebook.embed.T[None]  # [1, codebook_dim, size]: each entry a time step
-                projected = rvq.output_proj(table) if rvq.output_proj is not None else table
-                out.append(to_numpy_f32(projected)[0].T)
-        return out[: self.info.n_codebooks]
+        for rvq, layer in stages[: self.info.n_codebooks]:
+            table = layer.codebook.embed.T[None]  # [1, codebook_dim, size]: each entry a time step
+            projected = rvq.output_proj(table) if rvq.output_proj is not None else table
+            out.append(to_numpy_f32(projected)[0].T)
+        return out
 
     def encoder_modules(self) -> list[Any]:
         return [self.model.encoder, self.model.quantizer]
