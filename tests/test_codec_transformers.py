@@ -24,7 +24,7 @@ import pytest
 import torch
 
 from nacbench.codecs import build_codec, static_layout
-from nacbench.codecs.base import DIM0_LEAST_SIGNIFICANT, CodecAdapter, WeightsUnavailableError
+from nacbench.codecs.base import DIM0_LEAST_SIGNIFICANT, CodecAdapter, CodecInfo, WeightsUnavailableError
 from nacbench.codecs.hf import MimiAdapter, Xcodec2Adapter, config_layout
 from nacbench.codecs.hf_layout import (
     FAMILIES,
@@ -119,6 +119,7 @@ def test_built_infos_declare_the_documented_layouts() -> None:
     for info in (mimi, xcodec2):
         assert info.random_weights and info.weights_id == "random-init(seed=0, per-part)"
         assert all(v > 0 for v in info.parameters.values())
+        assert CodecInfo.from_json(json.loads(json.dumps(info.to_json()))) == info  # codec.json round trip
 
 
 def test_static_layout_imports_neither_torch_nor_transformers(tmp_path: Path) -> None:
