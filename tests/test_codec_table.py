@@ -2,7 +2,7 @@
 against the CodecInfo and capabilities of the adapter it builds, and the optional-capability interface.
 
 Every codec is built once per option set for this module (random weights, a 2-layer semantic model for
-NeuCodec), so the file stays affordable on a 2-core machine.
+NeuCodec, one-layer transformers for X-Codec2), so the file stays affordable on a 2-core machine.
 """
 
 from __future__ import annotations
@@ -43,6 +43,14 @@ CASES: dict[str, dict[str, Any]] = {
     "dac-4": {"adapter": "dac", "random_weights": True, "n_codebooks": 4},
     "encodec-12": {"adapter": "encodec", "random_weights": True, "n_codebooks": 12},
     "encodec-8": {"adapter": "encodec", "random_weights": True, "n_codebooks": 8},
+    "mimi-8": {"adapter": "transformers", "family": "mimi", "random_weights": True, "n_quantizers": 8},
+    # X-Codec2 with one transformer layer per encoder and decoder: the default layout, a fraction of the build
+    "xcodec2": {
+        "adapter": "transformers",
+        "family": "xcodec2",
+        "random_weights": True,
+        "config_overrides": {"num_hidden_layers": 1, "semantic_model_config": {"num_hidden_layers": 1}},
+    },
 }
 
 
@@ -149,6 +157,7 @@ def test_stablecodec_layout_against_its_module(levels: Sequence[int] | None) -> 
         ("codec2", {"mode": 1234}, "mode"),
         ("dac", {"n_codebooks": 0}, "n_codebooks"),
         ("opus", {"bitrate": 9000}, "bitrate"),
+        ("transformers", {"family": "mimi", "random_weights": True, "n_quantizers": 33}, "n_quantizers"),
     ],
 )
 def test_static_layout_names_a_bad_option(adapter: str, options: dict, field: str) -> None:

@@ -208,6 +208,23 @@ def test_codec_options_the_static_table_cannot_lay_out_are_refused() -> None:
     expect_error(config, "codecs.codec2-3200.mode", "not a Codec2 mode")
 
 
+def test_codebooks_that_are_no_power_of_two_need_an_out_of_range_policy() -> None:
+    """An X-Codec2 with FSQ levels [5, 5, 5] (125 entries in 7 bits) is a valid codec; under
+    out_of_range: error the first flip to 125..127 would stop its channel job, so validation says so."""
+    config = load("offline.yaml")
+    config["codecs"]["odd"] = {
+        "adapter": "transformers",
+        "family": "xcodec2",
+        "random_weights": True,
+        "config_overrides": {"quantization_levels": [5, 5, 5]},
+    }
+    config["study_a"]["codecs"] = [*config["study_a"]["codecs"], "odd"]
+    config["study_a"]["out_of_range"] = "error"
+    expect_error(config, "study_a.out_of_range: 'error'", "codec 'odd'", "[125]", "'clamp' or 'wrap'")
+    config["study_a"]["out_of_range"] = "clamp"
+    validate_config(config)
+
+
 def test_own_recordings_need_only_a_folder() -> None:
     config = load()
     config["data"]["mine"] = {

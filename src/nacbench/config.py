@@ -109,6 +109,7 @@ def cross_field_errors(config: Mapping[str, Any]) -> list[str]:
         need_codec(f"study_packet_loss.codecs[{i}]", name)
     errors += labelling_errors(config)
     errors += packet_loss_errors(config)
+    errors += out_of_range_errors(config)
     errors += capability_errors(config)
     errors += metric_errors(config)
     errors += dataset_errors(config)
@@ -382,6 +383,38 @@ def labelling_errors(config: Mapping[str, Any]) -> list[str]:
                 errors.append(
                     f"study_labelling.labellings: {labelling!r} does not fit codec {codec!r}: {exc}"
                 )
+    return errors
+
+
+def out_of_range_errors(config: Mapping[str, Any]) -> list[str]:
+    """Codebooks that are not a power of two while ``study_a.out_of_range`` is ``error``.
+
+    Such a codebook leaves bit patterns that name no entry (an FSQ X-Codec2 with levels [5, 5, 5]: 7 bits
+    for 125 entries), and a flipped bit reaches them; the channel's ``error`` policy then stops the
+    job at the first one (with P_flip up to 0.5, every job). Such codecs are allowed, with ``clamp`` or
+    ``wrap``: this finds the conflict before any job runs, for every codec a study sends through the
+    channel.
+    """
+    if config["study_a"]["out_of_range"] != "error":
+        return []
+    sb, names = config["study_b"], []
+    names += (
+        config["study_a"]["codecs"] + config["study_labelling"]["codecs"] + config["study_swap"]["codecs"]
+    )
+    names += [row["codec"] for row in sb["rows"]] + [sb["reference_codec"], sb["distilled_codec"]]
+    names += sb["extra_codecs"]
+    errors = []
+    for codec in dict.fromkeys(n for n in names if n):
+        layout = _layout(config, codec)
+        if layout is None or layout.fitted:
+            continue  # reported elsewhere, or fitted (post-hoc codebooks are powers of two)
+        odd = sorted({int(s) for s in layout.codebook_sizes if int(s) & (int(s) - 1)})
+        if odd:
+            errors.append(
+                f"study_a.out_of_range: 'error' stops the channel at the first received index outside a "
+                f"codebook of codec {codec!r}, whose codebooks of {odd} entries are not powers of two (bit "
+                "patterns that name no entry); set it to 'clamp' or 'wrap'"
+            )
     return errors
 
 

@@ -224,6 +224,15 @@ def _opus_layout(options: Options) -> StaticLayout:
     )
 
 
+def _transformers_layout(options: Options) -> StaticLayout:
+    """From the model's config as config validation can read it without torch (nacbench.codecs.hf_layout:
+    the family's config defaults, a folder's or the hub cache's config.json)."""
+    from nacbench.codecs.hf_layout import FAMILY_CAPABILITIES, static_code_layout
+
+    layout = static_code_layout(options)
+    return StaticLayout(layout.codebook_sizes, layout.fsq_levels, FAMILY_CAPABILITIES)
+
+
 #: a swapped codec: the base's latent access, and codeword vectors from the fitted quantizer
 _POSTHOC = frozenset({Capability.CODEWORD_VECTORS, Capability.ENCODE_LATENT, Capability.DECODE_LATENT})
 
@@ -270,6 +279,8 @@ ADAPTERS: dict[str, AdapterEntry] = {
     "stablecodec": AdapterEntry(
         "nacbench.codecs.stablecodec", _stablecodec_layout, mem_mb=12000, gpu_mem_mb=8000
     ),
+    # any codec Transformers ships (Mimi, X-Codec2); sized for the largest, X-Codec2 (629 M parameters)
+    "transformers": AdapterEntry("nacbench.codecs.hf", _transformers_layout, mem_mb=8000, gpu_mem_mb=6000),
     # its memory is its base codec's (see _resource_options)
     "posthoc": AdapterEntry("nacbench.codecs.posthoc", _posthoc_layout),
 }

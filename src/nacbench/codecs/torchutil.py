@@ -27,7 +27,6 @@ import hashlib
 import importlib
 import importlib.util
 import math
-import os
 import sys
 import types
 import zipfile
@@ -40,6 +39,7 @@ import numpy as np
 import torch
 
 from nacbench.codecs.base import CodecAdapter, CodecInfo, WeightsUnavailableError
+from nacbench.codecs.weights import hf_cache_dir, hub_offline
 
 BatchingMode = Literal["exact", "padded"]
 BATCHING_MODES: tuple[str, ...] = get_args(BatchingMode)
@@ -410,28 +410,8 @@ def load_parts_strictly(
 
 # --- weights from the Hugging Face hub -----------------------------------------------------------------
 #
-# huggingface_hub reads HF_HUB_OFFLINE and HF_HOME once, at import time. These helpers read them at call
-# time and pass them explicitly, so an offline run (or a test that points HF_HOME at an empty folder)
-# behaves the same whatever was imported first.
-
-
-def _env_flag(name: str) -> bool:
-    return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
-
-
-def hub_offline() -> bool:
-    """True when the user asked for no network (``HF_HUB_OFFLINE=1``); also honoured for torch hub / DAC."""
-    return _env_flag("HF_HUB_OFFLINE")
-
-
-def hf_cache_dir() -> Path:
-    """The Hugging Face hub cache as the environment says now (HF_HUB_CACHE, else HF_HOME/hub)."""
-    if os.environ.get("HF_HUB_CACHE"):
-        return Path(os.environ["HF_HUB_CACHE"]).expanduser()
-    home = os.environ.get("HF_HOME") or str(
-        Path(os.environ.get("XDG_CACHE_HOME", "~/.cache")) / "huggingface"
-    )
-    return Path(home).expanduser() / "hub"
+# ``hub_offline`` and ``hf_cache_dir`` live in the torch-free :mod:`nacbench.codecs.weights` (config
+# validation reads the hub cache too) and are imported here for the torch adapters.
 
 
 def hf_file(repo_id: str, filename: str, *, option: str, hint: str = "") -> Path:

@@ -110,3 +110,30 @@ def _download_verified(url: str, target: Path, sha256: str, timeout: float) -> s
         return actual
     finally:
         tmp.unlink(missing_ok=True)
+
+
+# --- the Hugging Face hub's settings -------------------------------------------------------------------
+#
+# huggingface_hub reads HF_HUB_OFFLINE and HF_HOME once, at import time. These helpers read them at call
+# time and pass them explicitly, so an offline run (or a test that points HF_HOME at an empty folder)
+# behaves the same whatever was imported first. They import nothing heavy: config validation reads the
+# hub cache through them (nacbench.codecs.hf_layout), and it must not import torch.
+
+
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def hub_offline() -> bool:
+    """True when the user asked for no network (``HF_HUB_OFFLINE=1``); also honoured for torch hub / DAC."""
+    return _env_flag("HF_HUB_OFFLINE")
+
+
+def hf_cache_dir() -> Path:
+    """The Hugging Face hub cache as the environment says now (HF_HUB_CACHE, else HF_HOME/hub)."""
+    if os.environ.get("HF_HUB_CACHE"):
+        return Path(os.environ["HF_HUB_CACHE"]).expanduser()
+    home = os.environ.get("HF_HOME") or str(
+        Path(os.environ.get("XDG_CACHE_HOME", "~/.cache")) / "huggingface"
+    )
+    return Path(home).expanduser() / "hub"
