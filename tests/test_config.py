@@ -118,10 +118,10 @@ def test_shipped_fit_sets_are_out_of_sample(overlays: tuple[str, ...]) -> None:
 def test_plan_of_the_full_config() -> None:
     config = load()
     conds = plan.conditions(config)
-    # Study A: 5 codecs x (clean + 7 P_flip x 1 seed) on LibriSpeech; packet loss: the same 5 codecs x
-    # 2 concealments x 5 FER x (i.i.d. + Gilbert) beside their clean, and 3 Opus rates x (clean + its
+    # Study A: 7 codecs x (clean + 7 P_flip x 1 seed) on LibriSpeech; packet loss: the paper's 5 codecs
+    # x 2 concealments x 5 FER x (i.i.d. + Gilbert) beside their clean, and 3 Opus rates x (clean + its
     # own concealment x 5 FER x 2 models); + 2 codecs clean on Arctic
-    assert len([c for c in conds if c.dataset == "librispeech"]) == 5 * 8 + 5 * 2 * 5 * 2 + 3 * (1 + 5 * 2)
+    assert len([c for c in conds if c.dataset == "librispeech"]) == 7 * 8 + 5 * 2 * 5 * 2 + 3 * (1 + 5 * 2)
     assert {c.codec for c in conds if c.dataset == "cmu_arctic"} == {"neucodec", "distill-neucodec"}
     assert len(plan.shard_names(config, "librispeech")) == 20
     assert "bsc-p0.001-seed0" in {c.channel for c in conds}

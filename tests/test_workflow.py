@@ -45,10 +45,10 @@ def test_full_config_dry_run_lists_every_stage() -> None:
     counts = job_counts(snakemake("-n").stdout)
     for stage in (*STAGES, "download_dataset", "asr_reference", "asr_decoded", "enc_rtf", "code_analysis"):
         assert counts.get(stage, 0) > 0, f"no {stage} jobs in the full dry run: {counts}"
-    # 5 codecs x 8 conditions x 20 shards on LibriSpeech + 2 codecs clean x 6 shards on Arctic, and the
-    # packet-loss study's 100 conditions of those 5 codecs and 33 of three Opus rates (test_config)
-    assert counts["score"] == (5 * 8 + 100 + 33) * 20 + 2 * 6
-    assert counts["encode"] == (5 + 3) * 20 + 2 * 6
+    # 7 codecs x 8 conditions x 20 shards on LibriSpeech + 2 codecs clean x 6 shards on Arctic, and the
+    # packet-loss study's 100 conditions of the paper's 5 codecs and 33 of three Opus rates (test_config)
+    assert counts["score"] == (7 * 8 + 100 + 33) * 20 + 2 * 6
+    assert counts["encode"] == (7 + 3) * 20 + 2 * 6
     assert counts["packet_loss"] == 1
 
 
