@@ -35,6 +35,7 @@ import numpy as np
 from nacbench.conditions import ChannelSpec, ErasureSpec
 from nacbench.erasure import (
     CODE_CONCEALMENTS,
+    DEFAULT_PACKET_MS,
     OWN_CONCEALMENT,
     conceal_codes,
     frame_losses,
@@ -53,8 +54,8 @@ CODEC_CONCEALMENT = OWN_CONCEALMENT
 HEADLINE_METRIC = "plcmos"
 #: per-utterance counts of a received shard that went through an erasure channel
 PACKET_EXTRAS: tuple[str, ...] = ("packets_sent", "packets_lost", "loss_bursts")
-#: per-frame flags of such a shard, flat over its utterances like the codes
-FRAME_EXTRAS: tuple[str, ...] = ("lost_frames", "silenced_frames")
+#: the received shard's per-frame flags (flat over its utterances, like the codes) and its concealment
+LOST_FRAMES, SILENCED_FRAMES, CONCEALMENT = "lost_frames", "silenced_frames", "concealment"
 
 
 def study(config: Config) -> Mapping[str, Any]:
@@ -85,7 +86,7 @@ def loss_specs(config: Config, concealment: str, codec: str | None = None) -> li
     """Every erasure condition of the study (for ``codec``: with its overrides) under one concealment,
     in table order (model, FER, seed)."""
     s = settings_of(config, codec)
-    packet_ms = float(s.get("packet_ms", 20))
+    packet_ms = float(s.get("packet_ms", DEFAULT_PACKET_MS))
     seeds = [int(x) for x in s.get("seeds", [0])]
     fers = [float(f) for f in s.get("fer", [])]
     specs = [
@@ -115,9 +116,8 @@ def channels_of(config: Config, codec: str, codec_conceals: bool) -> list[str]:
 
 
 def pattern_path(config: Config, name: str) -> str:
-    """The file of the configured loss pattern ``name``."""
-    entry = (study(config).get("patterns") or {})[name]
-    return str(entry["path"] if isinstance(entry, Mapping) else entry)
+    """The file of the configured loss pattern ``name`` (``study_packet_loss.patterns``)."""
+    return str((study(config).get("patterns") or {})[name])
 
 
 # ------------------------------------------------------------------------------------------- transmission
@@ -184,9 +184,9 @@ def erase_codes(
         "packets_sent": sent,
         "packets_lost": lost,
         "loss_bursts": bursts,
-        "lost_frames": _flat(lost_frames),
-        "silenced_frames": _flat(silenced),
-        "concealment": np.array(spec.concealment),
+        LOST_FRAMES: _flat(lost_frames),
+        SILENCED_FRAMES: _flat(silenced),
+        CONCEALMENT: np.array(spec.concealment),
         "loss_stats": np.array(json.dumps(loss_stats(whole))),
         "pattern_wrapped": np.array(wrapped),
     }

@@ -529,16 +529,22 @@ class ReceivedLosses:
 def received_losses(shard: CodeShard, codec: CodecAdapter) -> ReceivedLosses | None:
     """The losses a received shard carries (None for a bit-error or clean channel); a ``plc`` shard is
     refused for a codec without its own concealment, naming both."""
-    from nacbench.packet_loss import CODEC_CONCEALMENT, split_frames
+    from nacbench.packet_loss import (
+        CODEC_CONCEALMENT,
+        CONCEALMENT,
+        LOST_FRAMES,
+        SILENCED_FRAMES,
+        split_frames,
+    )
 
-    if "lost_frames" not in shard.extras:
+    if LOST_FRAMES not in shard.extras:
         return None
-    own = str(shard.extras["concealment"]) == CODEC_CONCEALMENT
+    own = str(shard.extras[CONCEALMENT]) == CODEC_CONCEALMENT
     if own:
         codec.require(Capability.CONCEAL, f"concealment {CODEC_CONCEALMENT!r}")
     return ReceivedLosses(
-        split_frames(shard.extras["lost_frames"], shard.codes),
-        split_frames(shard.extras["silenced_frames"], shard.codes),
+        split_frames(shard.extras[LOST_FRAMES], shard.codes),
+        split_frames(shard.extras[SILENCED_FRAMES], shard.codes),
         own,
     )
 
