@@ -1,8 +1,9 @@
 """The paper's five codecs: code layouts, batching, lengths and weight handling, offline.
 
 Everything here runs on random weights (``random_weights=True``) with a small random semantic model:
-it checks interfaces and conventions, never audio quality. StableCodec's package cannot live in this
-environment (it pins torch 2.4), so only its pure index layout is tested here.
+it checks interfaces and conventions, never audio quality. StableCodec's package is installed with
+--no-deps by tools/setup.sh; without its gated model_config.json only its layout and, through a
+stand-in package, its parts are tested here.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -800,13 +802,12 @@ def test_stablecodec_index_layout_follows_dithered_fsq() -> None:
     )
 
 
-def test_stablecodec_layout_matches_the_package_when_installed() -> None:
-    fsq_module = pytest.importorskip(
-        "stable_codec.fsq", reason="stable-codec lives in envs/stable-codec.yaml"
-    )
+def test_stablecodec_layout_matches_the_package() -> None:
+    from stable_codec.fsq import DitheredFSQ
+
     from nacbench.codecs.stablecodec import POSTHOC_LEVELS, stablecodec_indices_to_latents
 
-    fsq = fsq_module.DitheredFSQ(levels=list(POSTHOC_LEVELS), scale=1.0).eval()
+    fsq = DitheredFSQ(levels=list(POSTHOC_LEVELS), scale=1.0).eval()
     indices = torch.arange(65_536)[None, :, None]
     theirs = fsq.indices_to_codes(indices)[0].numpy()
     np.testing.assert_allclose(stablecodec_indices_to_latents(np.arange(65_536)), theirs, atol=1e-6)
@@ -814,17 +815,14 @@ def test_stablecodec_layout_matches_the_package_when_installed() -> None:
     np.testing.assert_array_equal(back[0, :, 0].numpy(), np.arange(65_536))
 
 
-def test_stablecodec_without_its_package_points_to_its_environment() -> None:
-    try:
-        import stable_codec  # noqa: F401
-    except ImportError:
-        pass
-    else:
-        pytest.skip("stable_codec is importable here")
+def test_stablecodec_without_its_package_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "stable_codec", None)  # makes `import stable_codec` fail
     with pytest.raises(
-        RuntimeError, match=r"codecs\.sc: .*envs/stable-codec\.yaml.*requirements-stable-codec\.txt"
+        RuntimeError,
+        match=r"codecs\.sc: cannot import stable_codec .*tools/setup\.sh.*"
+        r"requirements-stable-codec-nodeps\.txt.*envs/stable-codec\.yaml",
     ):
-        build_codec("sc", {"adapter": "stablecodec", "random_weights": True, "model_config": "cfg.json"})
+        build_codec("sc", {"adapter": "stablecodec", "random_weights": True})
 
 
 class _FakeStableCodec:
@@ -1019,14 +1017,19 @@ _FAKE_STABLE_CONFIG = {
 
 @pytest.fixture
 def fake_stable_codec(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """The stand-in packages importable for one test (removed from sys.modules after it); returns the
-    model_config.json path."""
+    """The stand-in packages importable for one test (the real ones out of sys.modules before it, the
+    stand-ins after it: the next import finds the real package again); returns the model_config.json path."""
+    _forget_stable_packages()
     for name, text in _FAKE_STABLE_PACKAGES.items():
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text(text)
     (tmp_path / "model_config.json").write_text(json.dumps(_FAKE_STABLE_CONFIG))
     monkeypatch.syspath_prepend(str(tmp_path))
     yield tmp_path / "model_config.json"
+    _forget_stable_packages()
+
+
+def _forget_stable_packages() -> None:
     for name in [m for m in sys.modules if m.split(".")[0] in {"stable_codec", "stable_audio_tools"}]:
         del sys.modules[name]
 
@@ -1098,3 +1101,45 @@ def test_stablecodec_conda_env_and_requirements_agree(repo_dir: Any) -> None:
     assert "python=3.10" in env["dependencies"]
     assert pip_lists == [requirements]
     assert "stable-codec==0.1.2" in requirements and "torch==2.4.0" in requirements
+
+
+def _exact_pins(path: Path) -> dict[str, str]:
+    """Distribution -> version of a requirements file that pins every line exactly (``name==version``)."""
+    pins = {}
+    for raw in path.read_text().splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if line:
+            name, sep, version = line.partition("==")
+            assert sep and version and not set(version) & set("<>=!~;, "), f"{path.name}: {line!r}"
+            pins[re.sub(r"[-_.]+", "-", name).lower()] = version
+    return pins
+
+
+def test_stablecodec_nodeps_requirements_keep_the_main_environment(repo_dir: Any) -> None:
+    """envs/requirements-stable-codec-nodeps.txt, installed into .venv with --no-deps: exact pins, the
+    conda environment's stable-codec and stable-audio-tools, nothing that would move the main
+    environment's torch, torchaudio or numpy, no pin another requirements file excludes, the torchvision
+    built for the pinned torch; and set up, .venv holds exactly these versions."""
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+
+    envs = repo_dir / "envs"
+    nodeps = _exact_pins(envs / "requirements-stable-codec-nodeps.txt")
+    own_env = [line.strip() for line in (envs / "requirements-stable-codec.txt").read_text().splitlines()]
+    for package in ("stable-codec", "stable-audio-tools"):
+        assert f"{package}=={nodeps[package]}" in own_env
+    assert not {"torch", "torchaudio", "numpy"} & set(nodeps)
+    for other in ("requirements.txt", "requirements-dev.txt"):
+        for raw in (envs / other).read_text().splitlines():
+            line = raw.split("#", 1)[0].strip()
+            if line and (req := Requirement(line)).name.lower() in nodeps:
+                assert req.specifier.contains(nodeps[req.name.lower()]), f"{other}: {line} vs nodeps"
+    torch_pin = next(Requirement(line) for line in (envs / "requirements.txt").read_text().splitlines()
+                     if line.startswith("torch=="))  # fmt: skip
+    (torchvision_torch,) = [
+        r for r in map(Requirement, metadata.requires("torchvision") or []) if r.name == "torch"
+    ]
+    assert str(torchvision_torch.specifier) == str(torch_pin.specifier)
+    installed = {name: metadata.version(name) for name in nodeps}
+    assert installed == nodeps, "run tools/setup.sh: .venv's versions differ from the pins"

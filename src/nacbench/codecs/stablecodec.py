@@ -3,10 +3,12 @@
 Paper Sec. 5: StableCodec's FSQ can be replaced after training; the paper uses levels {8,8,8,8,4,4}
 (2^16 codes, one codebook, like NeuCodec) at 25 frames/s, 16 kHz in and out.
 
-Environment: stable-codec 0.1.2 pins torch 2.4 / torchaudio 2.4 / stable-audio-tools 0.0.17 /
-pytorch-lightning 2.1, which cannot share the main environment (torch 2.11). Its rules run in their
-own conda env (``envs/stable-codec.yaml``; ``snakemake --use-conda``), so this module imports
-``stable_codec`` only when an adapter is built, and says so clearly when it is missing.
+Environment: stable-codec 0.1.2 declares torch 2.4 / torchaudio 2.4 / stable-audio-tools 0.0.17 /
+pytorch-lightning 2.1, but the model runs on the main environment's torch 2.11: ``tools/setup.sh``
+installs the two packages and what they import with ``pip install --no-deps``
+(``envs/requirements-stable-codec-nodeps.txt``). The conda environment ``envs/stable-codec.yaml`` (torch
+2.4, ``snakemake --use-conda``) remains an option. This module imports ``stable_codec`` only when an
+adapter is built, and says clearly how to install it when it is missing.
 
 Index layout, read from the sources (stable-codec 0.1.2 ``stable_codec/fsq.py`` and
 stable-audio-tools ``models/fsq.py``, class ``DitheredFSQ``, identical on these points):
@@ -33,9 +35,8 @@ is built from its own seed (``torchutil.seeded_part``; random weights then do no
 of the parts) and, for a decode-only build (``decode_only=True``), the top-level encoder is built on
 PyTorch's meta device (no memory, no initialisation), counted, and replaced by :class:`_AbsentEncoder`.
 The decode path (post-hoc FSQ, pretransform, decoder) is the full build's, weight for weight; real
-weights are read without the encoder's keys. Nothing here runs in the main environment (the package
-pins torch 2.4); tests/test_codec_paper.py drives it through a stand-in package of the same shape, and
-the stable-codec environment's test compares both builds on the real package.
+weights are read without the encoder's keys. tests/test_codec_paper.py checks this against a stand-in
+package of the same shape (the factories' call pattern).
 """
 
 from __future__ import annotations
@@ -78,9 +79,10 @@ HUB_ID = "stabilityai/stable-codec-speech-16k"
 POSTHOC_LEVELS: tuple[int, ...] = (8, 8, 8, 8, 4, 4)
 POSTHOC_SCALE = 1.0
 ENV_HINT = (
-    "StableCodec needs the stable-codec package (it pins torch 2.4, so it lives in its own environment): "
-    "run its rules with `snakemake --use-conda` (env envs/stable-codec.yaml), or create a separate "
-    "environment with `pip install -r envs/requirements-stable-codec.txt`"
+    "StableCodec needs the stable-codec package: `bash tools/setup.sh` installs it into .venv "
+    "(`pip install --no-deps -r envs/requirements-stable-codec-nodeps.txt`, after envs/requirements.txt); "
+    "or run its rules in their own environment with `snakemake --use-conda` (envs/stable-codec.yaml, "
+    "torch 2.4)"
 )
 
 
