@@ -10,6 +10,12 @@ installs the two packages and what they import with ``pip install --no-deps``
 2.4, ``snakemake --use-conda``) remains an option. This module imports ``stable_codec`` only when an
 adapter is built, and says clearly how to install it when it is missing.
 
+Random weights without the gated hub repository: with ``random_weights`` and no ``model_config`` the
+architecture comes from :mod:`nacbench.codecs.stablecodec_config`, a reconstruction from the published
+description; ``info.extra["config"]`` then reads ``"reconstructed"``, ``weights_id`` and the display name
+say so, and nothing built on it is a result (it is random anyway). A given ``model_config.json`` (or the
+one beside real weights) is always preferred.
+
 Index layout, read from the sources (stable-codec 0.1.2 ``stable_codec/fsq.py`` and
 stable-audio-tools ``models/fsq.py``, class ``DitheredFSQ``, identical on these points):
 
@@ -36,14 +42,19 @@ of the parts) and, for a decode-only build (``decode_only=True``), the top-level
 PyTorch's meta device (no memory, no initialisation), counted, and replaced by :class:`_AbsentEncoder`.
 The decode path (post-hoc FSQ, pretransform, decoder) is the full build's, weight for weight; real
 weights are read without the encoder's keys. tests/test_codec_paper.py checks this against a stand-in
-package of the same shape (the factories' call pattern).
+package of the same shape (the factories' call pattern) and, on the real package, both builds of the
+reconstructed architecture.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import math
+import tempfile
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +63,7 @@ import torch
 
 from nacbench.codecs import register
 from nacbench.codecs.base import DIM0_LEAST_SIGNIFICANT, CodecInfo, WeightsUnavailableError
+from nacbench.codecs.stablecodec_config import RECONSTRUCTED_CONFIG_ID, reconstructed_model_config
 from nacbench.codecs.torchutil import (
     BatchedTorchAdapter,
     BatchingMode,
@@ -84,6 +96,9 @@ ENV_HINT = (
     "or run its rules in their own environment with `snakemake --use-conda` (envs/stable-codec.yaml, "
     "torch 2.4)"
 )
+#: ``info.extra["config"]``: where the architecture came from
+CONFIG_RECONSTRUCTED = "reconstructed"
+CONFIG_GIVEN = "model_config.json"
 
 
 # --- pure FSQ layout (DitheredFSQ) ----------------------------------------------------------------------
@@ -270,6 +285,28 @@ def _read_state(ckpt: Path, option: str, skip: tuple[str, ...]) -> Mapping[str, 
         raise WeightsUnavailableError(f"{option}: {ckpt} holds no 'state_dict'") from exc
 
 
+@dataclass(frozen=True)
+class _Built:
+    """What :func:`_build` hands the factory besides the model."""
+
+    weights_id: str
+    #: :data:`CONFIG_RECONSTRUCTED` or :data:`CONFIG_GIVEN`
+    config: str
+    #: sha256 of the config text the model was built from (the reconstruction's too)
+    config_sha256: str
+    #: a decode-only build's encoder parameters (counted on the meta device), else None
+    absent_encoder: int | None
+
+
+def _construct(codec_cls: Any, config_text: str, device: torch.device) -> Any:
+    """``StableCodec(model_config_path=...)`` on ``config_text``: the package only reads configs from a
+    path, so the text goes through a temporary file (the reconstruction has no file of its own)."""
+    with tempfile.TemporaryDirectory(prefix="nacbench-stablecodec-") as folder:
+        path = Path(folder) / "model_config.json"
+        path.write_text(config_text)
+        return codec_cls(model_config_path=str(path), device=device)
+
+
 def _build(
     name: str,
     weights: str | None,
@@ -278,20 +315,29 @@ def _build(
     seed: int,
     device: torch.device,
     decode_only: bool,
-) -> tuple[Any, str, int | None]:
-    """The StableCodec object, its weights id, and (decode-only) the encoder's parameter count."""
+) -> tuple[Any, _Built]:
+    """The StableCodec object and what the factory records about it (see :class:`_Built`)."""
     codec_cls = import_stable_codec(name)
+    ckpt: Path | None = None
     if random_weights:
-        if model_config is None or not Path(model_config).is_file():
+        weights_id = random_init_id(seed)
+        if model_config is None:
+            # no architecture file given: the reconstruction (module doc), marked as such everywhere
+            config_text, config = json.dumps(reconstructed_model_config(), indent=1), CONFIG_RECONSTRUCTED
+            weights_id += f", config reconstructed ({RECONSTRUCTED_CONFIG_ID})"
+        elif Path(model_config).is_file():
+            config_text, config = Path(model_config).read_text(), CONFIG_GIVEN
+        else:
             raise WeightsUnavailableError(
-                f"codecs.{name}.model_config: random_weights needs the model's model_config.json (from {HUB_ID})"
+                f"codecs.{name}.model_config: no file {model_config!r} (the model_config.json of {HUB_ID}; "
+                "leave model_config out to build the reconstructed architecture)"
             )
-        config_path, weights_id, ckpt = Path(model_config), random_init_id(seed), None
     else:
         config_path, ckpt, weights_id = _local_files(weights or HUB_ID, f"codecs.{name}.weights")
+        config_text, config = config_path.read_text(), CONFIG_GIVEN
     # anything drawn outside the part factories comes from a part of its own ("model")
     with phase("construct"), _parts_apart(seed, decode_only) as found, seeded_part(seed, "model"):
-        codec = codec_cls(model_config_path=str(config_path), device=device)
+        codec = _construct(codec_cls, config_text, device)
     if ckpt is not None:
         skip = ("encoder.",) if decode_only else ()
         with phase("weights"):
@@ -299,7 +345,8 @@ def _build(
             parts = {n: m for n, m in codec.model.named_children() if not (decode_only and n == "encoder")}
             # strict: the package's own ckpt path copies only matching keys
             load_parts_strictly(parts, state, str(ckpt), "StableCodec model", skipped=skip)
-    return codec, weights_id, found.get("encoder_parameters")
+    digest = hashlib.sha256(config_text.encode()).hexdigest()
+    return codec, _Built(weights_id, config, digest, found.get("encoder_parameters"))
 
 
 # --- the adapter ----------------------------------------------------------------------------------------
@@ -395,7 +442,8 @@ def build_stablecodec(
     **unknown: Any,
 ) -> StableCodecAdapter:
     """StableCodec speech 16 kHz. ``weights``: hub id (default, gated) or a local folder with
-    ``model_config.json`` + ``model.safetensors``; ``random_weights`` needs ``model_config``.
+    ``model_config.json`` + ``model.safetensors``. ``random_weights``: the architecture of
+    ``model_config`` (a model_config.json), or without it the reconstructed one (module doc).
     ``decode_only``: no encoder (see the module doc)."""
     reject_unknown_options(
         name,
@@ -419,15 +467,18 @@ def build_stablecodec(
         )
     with phase("device"):
         torch_device = resolve_device(device)
-    codec, weights_id, absent_encoder = _build(
+    codec, built = _build(
         name, weights, bool(random_weights), model_config, int(seed), torch_device, bool(decode_only)
     )
+    absent_encoder = built.absent_encoder
     codec.set_posthoc_bottleneck([(list(levels), POSTHOC_SCALE)])
     model = codec.model
     hop = int(model.downsampling_ratio)
+    reconstructed = built.config == CONFIG_RECONSTRUCTED
     info = CodecInfo(
         name=name,
-        display_name="StableCodec",
+        # every table and figure names the codec by this: a reconstructed architecture says so there too
+        display_name="StableCodec (config reconstructed)" if reconstructed else "StableCodec",
         input_sample_rate=SAMPLE_RATE,
         output_sample_rate=int(codec.sample_rate),
         frame_rate=SAMPLE_RATE / hop,
@@ -435,7 +486,7 @@ def build_stablecodec(
         quantizer="fsq",
         fsq_levels=levels,
         fsq_index_order=DIM0_LEAST_SIGNIFICANT,
-        weights_id=weights_id,
+        weights_id=built.weights_id,
         random_weights=bool(random_weights),
         # a decode-only build counts its encoder on the meta device (absent_encoder): same totals
         parameters={
@@ -449,6 +500,9 @@ def build_stablecodec(
             "input_loudness_lufs": -20.0 if normalize else None,
             "hop": hop,
             "batching": batching,
+            "config": built.config,
+            "config_id": RECONSTRUCTED_CONFIG_ID if reconstructed else None,
+            "config_sha256": built.config_sha256,
         },
     )
     return StableCodecAdapter(
