@@ -33,7 +33,6 @@ from nacbench.codecs.base import (
     CodecInfo,
     DecodeOnlyError,
     WeightsUnavailableError,
-    capabilities_of,
 )
 from nacbench.codecs.torchutil import batch_groups, count_parameters
 from nacbench.fsq import indices_to_levels, levels_to_indices
@@ -393,21 +392,14 @@ def test_offline_without_cached_weights_says_where_to_put_them(
 
 # --- decode-only builds ------------------------------------------------------------------------------------
 
-#: the decode-only comparisons: every SPECS codec, and a 16 kHz NeuCodec decoder (shared quantizer)
+#: the decode-only comparisons: every SPECS codec, a 16 kHz NeuCodec decoder (shared quantizer) and
+#: StableCodec (the narrowed reconstruction: :func:`_case_options` adds its model_config)
 DECODE_ONLY_CASES: dict[str, dict[str, Any]] = {
     **{name: spec.options for name, spec in SPECS.items()},
     "distill-16k": {**SPECS["distill"].options, "decoder_rate": 16_000},
+    "stablecodec": {"adapter": "stablecodec", "random_weights": True},
 }
 _BUILT: dict[tuple[str, bool], CodecAdapter] = {}
-
-
-def _built(case: str, decode_only: bool) -> CodecAdapter:
-    """A case's full or decode-only build, once per session (SPECS' full builds are _get's)."""
-    if case in SPECS and not decode_only:
-        return _get(case).adapter
-    if (case, decode_only) not in _BUILT:
-        _BUILT[case, decode_only] = build_codec(case, DECODE_ONLY_CASES[case], decode_only=decode_only)
-    return _BUILT[case, decode_only]
 
 
 @functools.cache
@@ -423,6 +415,22 @@ def _small_stable_config() -> Path:
     path = Path(tempfile.mkdtemp(prefix="nacbench-test-stablecodec-")) / "model_config.json"
     path.write_text(json.dumps(config))
     return path
+
+
+def _case_options(case: str) -> dict[str, Any]:
+    options = DECODE_ONLY_CASES[case]
+    if options["adapter"] == "stablecodec":
+        return {**options, "model_config": str(_small_stable_config())}
+    return options
+
+
+def _built(case: str, decode_only: bool) -> CodecAdapter:
+    """A case's full or decode-only build, once per session (SPECS' full builds are _get's)."""
+    if case in SPECS and not decode_only:
+        return _get(case).adapter
+    if (case, decode_only) not in _BUILT:
+        _BUILT[case, decode_only] = build_codec(case, _case_options(case), decode_only=decode_only)
+    return _BUILT[case, decode_only]
 
 
 def _random_codes(info: CodecInfo, frames: int, seed: int) -> np.ndarray:
@@ -447,7 +455,11 @@ def test_decode_only_build_decodes_exactly_as_the_full_build(case: str) -> None:
 @pytest.mark.parametrize("case", list(DECODE_ONLY_CASES))
 def test_decode_only_build_has_no_encoder_and_refuses_to_encode(case: str) -> None:
     adapter, full = _built(case, True), _built(case, False)
-    if adapter.info.quantizer == "fsq":  # NeuCodec: the decoder's two modules, nothing else
+    if case == "stablecodec":  # the package's model object, its encoder replaced by a stub
+        from nacbench.codecs.stablecodec import _AbsentEncoder
+
+        assert isinstance(adapter.codec.model.encoder, _AbsentEncoder)  # type: ignore[attr-defined]  # StableCodecAdapter's
+    elif adapter.info.quantizer == "fsq":  # NeuCodec: the decoder's two modules, nothing else
         assert adapter.model is None  # type: ignore[attr-defined]  # CodecAdapter has no `model`; the torch adapters do
         assert {n for n, _ in adapter.decoder.named_children()} == {"generator", "fc_post_a"}  # type: ignore[attr-defined]  # NeuCodecAdapter's
     else:
@@ -646,13 +658,15 @@ def test_encodec_checkpoint_decode_only_matches_the_full_build(
 
 # --- latent access (the quantizer swap) --------------------------------------------------------------------
 
-#: the latent's dimension per case: DAC's encoder output (latent_dim), EnCodec's, NeuCodec's FSQ output
+#: the latent's dimension per case: DAC's encoder output (latent_dim), EnCodec's, NeuCodec's FSQ output,
+#: StableCodec's pre-bottleneck latent
 LATENT_DIMS: dict[str, int] = {
     "neucodec": 2048,
     "distill": 2048,
     "distill-16k": 2048,
     "dac": 1024,
     "encodec": 128,
+    "stablecodec": 6,
 }
 
 
@@ -772,9 +786,9 @@ def test_decode_only_build_refuses_encode_latent_and_decodes_latents_alike(case:
 
 def test_latent_access_in_the_static_table() -> None:
     """The codec table says which adapters have latent access (config validation reads it, building
-    nothing): DAC, EnCodec and both NeuCodecs, full or decode-only; not StableCodec (own environment)."""
-    from nacbench.codecs import static_layout
-    from nacbench.codecs.stablecodec import StableCodecAdapter
+    nothing): DAC, EnCodec, both NeuCodecs and StableCodec, full or decode-only, with the latent's
+    dimension the built adapter gives."""
+    from nacbench.codecs import ADAPTERS, static_layout
 
     latent = {Capability.ENCODE_LATENT, Capability.DECODE_LATENT}
     for case, options in DECODE_ONLY_CASES.items():
@@ -782,8 +796,7 @@ def test_latent_access_in_the_static_table() -> None:
         layout = static_layout(options["adapter"], options)
         assert latent <= layout.capabilities == full.capabilities
         assert decoder.capabilities == full.capabilities - ENCODER_CAPABILITIES
-    stable = static_layout("stablecodec", {})
-    assert not latent & stable.capabilities and stable.capabilities == capabilities_of(StableCodecAdapter)
+        assert ADAPTERS[options["adapter"]].latent_dim == LATENT_DIMS[case]
 
 
 # --- StableCodec -------------------------------------------------------------------------------------------
@@ -908,6 +921,7 @@ def test_stablecodec_random_round_trip_on_the_reconstructed_architecture() -> No
     assert "config reconstructed" in info.weights_id and info.weights_id.startswith("random-init(seed=0")
     assert info.display_name == "StableCodec (config reconstructed)"
     assert info.parameters["total"] == pytest.approx(950e6, rel=0.01)  # the paper's "950M"
+    assert adapter.latent_dim == 6  # type: ignore[attr-defined]  # StableCodecAdapter's
     wavs = [_speechlike(np.random.default_rng(0), n, 16_000) for n in (16_000, 9_000, 16_000)]
     codes = adapter.encode(wavs)
     hop = 640
@@ -944,6 +958,68 @@ def test_stablecodec_reconstructed_config_only_without_a_model_config(tmp_path: 
         build_codec(
             "sc", {"adapter": "stablecodec", "random_weights": True, "model_config": str(tmp_path / "x")}
         )
+
+
+def _stable_run() -> Run:
+    """The narrowed StableCodec and its inputs (two of equal length: a real batch of two forms)."""
+    if "stablecodec" not in _RUNS:
+        wavs = [_speechlike(np.random.default_rng(7), n, 16_000) for n in (16_000, 9_000, 16_000)]
+        spec = Spec(
+            {}, 16_000, (16_000, 9_000, 16_000), lambda n: math.ceil(n / 640), 640, (65_536,), 400.0, "fsq"
+        )
+        _RUNS["stablecodec"] = Run(_built("stablecodec", False), spec, wavs)
+    return _RUNS["stablecodec"]
+
+
+def test_stablecodec_latent_has_one_frame_per_code_frame() -> None:
+    """encode_latent: the 6-d bounded latent, one frame per code frame, batched as encode batches."""
+    run = _stable_run()
+    latents = _latents(run)
+    for wav, latent, codes in zip(run.wavs, latents, run.codes(), strict=True):
+        assert latent.dtype == np.float32 and latent.shape == (6, codes.shape[1])
+        assert codes.shape[1] == run.spec.frames(len(wav))
+        assert np.abs(latent).max() < 1  # after the post-hoc FSQ's tanh
+    # alone as in a batch of two, to float rounding (the batched matrix products round differently:
+    # 3e-8 observed; the codes stay equal)
+    np.testing.assert_allclose(run.adapter.encode_latent(run.wavs[2:])[0], latents[2], rtol=0, atol=1e-6)
+    np.testing.assert_array_equal(run.adapter.encode(run.wavs[2:])[0], run.codes()[2])
+    (audio,) = run.adapter.decode_latent(latents[1:2])
+    assert audio.dtype == np.float32 and len(audio) == run.codes()[1].shape[1] * 640
+
+
+def test_stablecodec_latent_is_what_the_posthoc_fsq_rounds() -> None:
+    """The package's post-hoc FSQ (its DitheredFSQ on tanh'ed input, skip_tanh) applied to encode_latent
+    gives encode's codes exactly, and so does nacbench's pure index layout."""
+    from nacbench.codecs.stablecodec import stablecodec_latents_to_indices
+
+    run = _stable_run()
+    fsq = run.adapter.codec.residual_fsq.quantizers[0]  # type: ignore[attr-defined]  # StableCodecAdapter's
+    for latent, codes in zip(_latents(run), run.codes(), strict=True):
+        with torch.inference_mode():
+            _, indices = fsq(torch.from_numpy(latent.T)[None].double(), skip_tanh=True)
+        np.testing.assert_array_equal(indices[0, :, 0].numpy(), codes[0])
+        np.testing.assert_array_equal(stablecodec_latents_to_indices(latent.T), codes[0])
+
+
+def test_stablecodec_decode_latent_of_the_fsq_reconstruction_is_decode() -> None:
+    """decode_latent is the decoder behind decode: fed the post-hoc FSQ's reconstruction of the codes
+    (the package's float32 grid values) it gives decode's audio bit for bit. nacbench's grid (float64,
+    then float32) can differ from the package's float32 arithmetic in the last bit of a value, so there
+    the tolerances are 2e-7 on the grid and 1e-6 on the audio (observed: 7.5e-8 and 1.2e-7, at an audio
+    peak of 0.2, on this model and on the full-size one)."""
+    from nacbench.codecs.stablecodec import stablecodec_indices_to_latents
+
+    run = _stable_run()
+    latent, codes = _latents(run)[1], run.codes()[1]
+    with torch.inference_mode():
+        grid = run.adapter.codec.residual_fsq.decode([torch.from_numpy(codes.T)[None]])[0].numpy()  # type: ignore[attr-defined]  # StableCodecAdapter's
+    (from_codes,) = run.adapter.decode([codes])
+    assert np.array_equal(run.adapter.decode_latent([grid])[0], from_codes)
+    ours = stablecodec_indices_to_latents(codes[0]).T.astype(np.float32)
+    np.testing.assert_allclose(ours, grid, rtol=0, atol=2e-7)
+    np.testing.assert_allclose(run.adapter.decode_latent([ours])[0], from_codes, rtol=0, atol=1e-6)
+    # the unquantized latent is not the quantized one: the quantizer does something to it
+    assert not np.allclose(latent, grid, atol=1e-3)
 
 
 #: a stand-in for stable-codec 0.1.2 + stable-audio-tools 0.0.17 with their shape where the adapter relies
@@ -1029,9 +1105,10 @@ class StableCodec(torch.nn.Module):
         return audio
 
     def encode(self, audio, posthoc_bottleneck=False):
-        latents = torch.tanh(self.model.encode_audio(audio)).transpose(1, 2)  # [B, S, D]
+        pre_bottleneck = self.model.encode_audio(audio)  # [B, D, S]
+        latents = torch.tanh(pre_bottleneck).transpose(1, 2)  # [B, S, D]
         digits = torch.round((latents + 1) / 2 * (self.levels - 1)).long()
-        return latents, [(digits * self.basis).sum(-1, keepdim=True)]
+        return pre_bottleneck, [(digits * self.basis).sum(-1, keepdim=True)]
 
     def decode(self, tokens, posthoc_bottleneck=False):
         digits = (tokens[0] // self.basis) % self.levels  # [B, S, D]

@@ -16,6 +16,13 @@ description; ``info.extra["config"]`` then reads ``"reconstructed"``, ``weights_
 say so, and nothing built on it is a result (it is random anyway). A given ``model_config.json`` (or the
 one beside real weights) is always preferred.
 
+Latent access (the quantizer swap): :meth:`StableCodecAdapter.encode_latent` gives the encoder's
+pre-bottleneck latent as the post-hoc FSQ consumes it, i.e. after its ``tanh`` (``ResidualFSQBottleneck.
+encode``) and before rounding: 6 bounded components per 25 Hz frame. That is the space the decoder
+consumes (the FSQ grid lies in it), so :meth:`StableCodecAdapter.decode_latent` hands such vectors to the
+decoder unchanged, and the quantizer's reconstruction decodes exactly as the codes do. (The raw latent
+before ``tanh`` could not serve: the grid's outer levels +-1 have no finite preimage.)
+
 Index layout, read from the sources (stable-codec 0.1.2 ``stable_codec/fsq.py`` and
 stable-audio-tools ``models/fsq.py``, class ``DitheredFSQ``, identical on these points):
 
@@ -76,6 +83,7 @@ from nacbench.codecs.torchutil import (
     load_checkpoint,
     load_parts_strictly,
     pad_codes,
+    pad_latents,
     random_init_id,
     reject_unknown_options,
     resolve_device,
@@ -395,12 +403,17 @@ class StableCodecAdapter(BatchedTorchAdapter):
         audio = self._preprocess(as_mono_float32(wav, f"codec {self.info.name!r} input"))
         return applied_gain_db(to_numpy_f32(audio), to_numpy_f32(self._normalise(audio)))
 
-    @torch.inference_mode()
-    def _encode_batch(self, wavs: list[np.ndarray]) -> list[np.ndarray]:
+    def _encode_prepared(self, wavs: list[np.ndarray]) -> tuple[torch.Tensor, list[Any]]:
+        """The package's encode on one group: (pre-bottleneck latents ``[B, D, S]``, post-hoc tokens)."""
         prepared = [self._prepare(w) for w in wavs]
         width = max(a.shape[-1] for a in prepared)
         batch = torch.cat([torch.nn.functional.pad(a, (0, width - a.shape[-1])) for a in prepared])
-        _, tokens = self.codec.encode(batch, posthoc_bottleneck=True)
+        latents, tokens = self.codec.encode(batch, posthoc_bottleneck=True)
+        return latents, tokens
+
+    @torch.inference_mode()
+    def _encode_batch(self, wavs: list[np.ndarray]) -> list[np.ndarray]:
+        _, tokens = self._encode_prepared(wavs)
         codes = tokens[0][..., 0].to("cpu", torch.int64).numpy()  # one stage: [B, S, 1] -> [B, S]
         return [
             np.ascontiguousarray(c[None, : frames_for_length(len(w), self.hop)])
@@ -411,8 +424,46 @@ class StableCodecAdapter(BatchedTorchAdapter):
     def _decode_batch(self, codes: list[np.ndarray]) -> list[np.ndarray]:
         batch, frames = pad_codes(codes)
         tokens = [batch[:, 0, :, None].to(self.device)]  # [B, S, 1] per stage
-        audio = to_numpy_f32(self.codec.decode(tokens, posthoc_bottleneck=True))[:, 0, :]
-        return [fit_length(a, int(f) * self.hop) for a, f in zip(audio, frames, strict=True)]
+        return self._fitted(self.codec.decode(tokens, posthoc_bottleneck=True), frames)
+
+    def _fitted(self, audio: torch.Tensor, frames: np.ndarray) -> list[np.ndarray]:
+        """Decoder output ``[B, 1, T]`` as one waveform per item, fitted to ``hop * frames`` samples."""
+        return [
+            fit_length(a, int(f) * self.hop)
+            for a, f in zip(to_numpy_f32(audio)[:, 0, :], frames, strict=True)
+        ]
+
+    @property
+    def latent_dim(self) -> int:
+        """Channels of the encoder's output: what the post-hoc FSQ quantizes (6 for speech-16k)."""
+        return int(self.codec.model.latent_dim)
+
+    def encode_latent(self, wavs: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Per waveform, the pre-bottleneck latent as the post-hoc FSQ consumes it: ``tanh`` of the
+        encoder output (in float64, as ``ResidualFSQBottleneck.encode`` computes it), ``[latent_dim,
+        frames]`` float32 with frames as :meth:`encode` gives them; the input is prepared exactly as for
+        :meth:`encode` (padding, -20 LUFS), so rounding it to the FSQ grid gives encode's codes."""
+        return self.map_waveforms(wavs, "encode_latent", self._encode_latent_batch)
+
+    @torch.inference_mode()
+    def _encode_latent_batch(self, wavs: list[np.ndarray]) -> list[np.ndarray]:
+        latents, _ = self._encode_prepared(wavs)
+        bounded = to_numpy_f32(torch.tanh(latents.to(torch.float64)))  # [B, D, S]
+        return [
+            np.ascontiguousarray(x[:, : frames_for_length(len(w), self.hop)])
+            for x, w in zip(bounded, wavs, strict=True)
+        ]
+
+    def decode_latent(self, latents: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """The decoder (with the pretransform) on ``[latent_dim, frames]`` vectors in the bounded space
+        the FSQ grid lies in: what :meth:`decode` does after looking the codes up, ``hop * frames``
+        samples per input."""
+        return self.map_latents(latents, self.latent_dim, self._decode_latent_batch)
+
+    @torch.inference_mode()
+    def _decode_latent_batch(self, latents: list[np.ndarray]) -> list[np.ndarray]:
+        batch, frames = pad_latents(latents)
+        return self._fitted(self.codec.model.decode_audio(batch.to(self.device)), frames)
 
     def codeword_vectors(self) -> list[np.ndarray]:
         return [stablecodec_codeword_vectors(self.info.fsq_levels or POSTHOC_LEVELS, POSTHOC_SCALE)]
