@@ -57,9 +57,11 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import json
 import math
 import tempfile
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -308,11 +310,22 @@ class _Built:
 
 def _construct(codec_cls: Any, config_text: str, device: torch.device) -> Any:
     """``StableCodec(model_config_path=...)`` on ``config_text``: the package only reads configs from a
-    path, so the text goes through a temporary file (the reconstruction has no file of its own)."""
+    path, so the text goes through a temporary file (the reconstruction has no file of its own).
+
+    The package prints while it builds: the (temporary) config path, and for every attention layer
+    (56 in speech-16k) that its sliding window is ignored without FlashAttention. Those prints are
+    caught and each distinct notice but the path becomes one RuntimeWarning, so a job log says it once.
+    """
+    printed = io.StringIO()
     with tempfile.TemporaryDirectory(prefix="nacbench-stablecodec-") as folder:
         path = Path(folder) / "model_config.json"
         path.write_text(config_text)
-        return codec_cls(model_config_path=str(path), device=device)
+        with contextlib.redirect_stdout(printed):
+            codec = codec_cls(model_config_path=str(path), device=device)
+    lines = (line.strip() for line in printed.getvalue().splitlines())
+    for line in dict.fromkeys(x for x in lines if x and not x.startswith("Loading config from")):
+        warnings.warn(f"stable_codec: {line}", RuntimeWarning, stacklevel=2)
+    return codec
 
 
 def _build(
