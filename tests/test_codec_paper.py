@@ -8,11 +8,13 @@ narrowed copy of it (same patching, rates and 6-d latent) for everything else.
 
 from __future__ import annotations
 
+import atexit
 import functools
 import json
 import math
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -413,7 +415,9 @@ def _small_stable_config() -> Path:
     config = reconstructed_model_config()
     for part in ("encoder", "decoder"):
         config["model"][part]["config"].update(channels=128, transformer_depths=[1, 1])
-    path = Path(tempfile.mkdtemp(prefix="nacbench-test-stablecodec-")) / "model_config.json"
+    folder = tempfile.mkdtemp(prefix="nacbench-test-stablecodec-")
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    path = Path(folder) / "model_config.json"
     path.write_text(json.dumps(config))
     return path
 
