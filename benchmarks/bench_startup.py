@@ -10,12 +10,14 @@ runs ``--repeats`` fresh interpreters per build kind and measures, by wall clock
 * ``full_build``: ``build_codec(name, options)`` after those imports (the encoder's own imports, such as
   transformers for NeuCodec, fall in here);
 * ``decode_only_build``: ``build_codec(name, options, decode_only=True)`` after the same imports;
-* ``decode_5s``: the decode-only build decoding 5 s of random in-range codes (one utterance).
+* ``decode_5s``: the decode-only build decoding 5 s of random in-range codes (one utterance);
+* ``encode_5s``: the full build encoding 5 s of noise at its input rate (one utterance).
 
 Each cell is the median over the repeats (min and max in the JSON, with each build's phases as the
 job's startup record splits them: imports, construct, weights, device). ``ratio`` is decode-only build
-over full build. A codec whose build fails here (StableCodec: its package lives in another
-environment) is listed as skipped with the reason. Prints a Markdown table; ``--out`` writes JSON.
+over full build. A codec whose build fails here (StableCodec with its gated hub weights; an overlay
+with ``stablecodec: {random_weights: true}`` builds its reconstructed architecture) is listed as
+skipped with the reason. Prints a Markdown table; ``--out`` writes JSON.
 
     python benchmarks/bench_startup.py --repeats 3 --threads 1 --out bench_startup.json
 """
@@ -35,7 +37,7 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 DECODE_SECONDS = 5.0
-MEASURES = ("start_imports", "full_build", "decode_only_build", "decode_5s")
+MEASURES = ("start_imports", "full_build", "decode_only_build", "decode_5s", "encode_5s")
 
 
 def offline_codecs(overlay: Path) -> dict[str, dict[str, Any]]:
@@ -73,14 +75,20 @@ def worker(name: str, options: dict[str, Any], decode_only: bool, spawned_at: fl
         "decode_only_build" if decode_only else "full_build": built,
         "phases": {k: round(v, 4) for k, v in record.seconds.items()},
     }
+    rng = np.random.default_rng(0)  # benchmark inputs, not a pipeline stream
     if decode_only:
         frames = int(round(DECODE_SECONDS * codec.info.frame_rate))
         sizes = np.asarray(codec.info.codebook_sizes)[:, None]
-        rng = np.random.default_rng(0)  # benchmark inputs, not a pipeline stream
         codes = rng.integers(0, sizes, (len(sizes), frames))
         start = time.perf_counter()
         codec.decode([codes])
         out["decode_5s"] = time.perf_counter() - start
+    else:
+        n = int(round(DECODE_SECONDS * codec.info.input_sample_rate))
+        wav = (0.1 * rng.standard_normal(n)).astype(np.float32)
+        start = time.perf_counter()
+        codec.encode([wav])
+        out["encode_5s"] = time.perf_counter() - start
     return out
 
 
@@ -135,13 +143,14 @@ def bench_codec(name: str, options: dict[str, Any], repeats: int, threads: int |
 def markdown(results: dict[str, Any], skipped: dict[str, str]) -> str:
     lines = [
         "| codec | start + imports (s) | full build (s) | decode-only build (s) | decode-only / full "
-        "| decode 5 s (s) |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| decode 5 s (s) | encode 5 s (s) |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for name, r in results.items():
         cells = [f"{r[m]['median']:.2f}" for m in MEASURES[:3]]
-        lines.append(f"| {name} | {' | '.join(cells)} | {r['ratio']:.2f} | {r['decode_5s']['median']:.2f} |")
-    lines += [f"| {name} | skipped: {why} | | | | |" for name, why in skipped.items()]
+        coding = f"{r['decode_5s']['median']:.2f} | {r['encode_5s']['median']:.2f}"
+        lines.append(f"| {name} | {' | '.join(cells)} | {r['ratio']:.2f} | {coding} |")
+    lines += [f"| {name} | skipped: {why} | | | | | |" for name, why in skipped.items()]
     return "\n".join(lines)
 
 

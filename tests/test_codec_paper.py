@@ -1,17 +1,24 @@
 """The paper's five codecs: code layouts, batching, lengths and weight handling, offline.
 
 Everything here runs on random weights (``random_weights=True``) with a small random semantic model:
-it checks interfaces and conventions, never audio quality. StableCodec's package cannot live in this
-environment (it pins torch 2.4), so only its pure index layout is tested here.
+it checks interfaces and conventions, never audio quality. StableCodec runs on the real package
+(installed with --no-deps by tools/setup.sh): its reconstructed architecture once, full size, and a
+narrowed copy of it (same patching, rates and 6-d latent) for everything else.
 """
 
 from __future__ import annotations
 
+import atexit
+import functools
 import json
 import math
 import os
+import re
+import shutil
 import subprocess
 import sys
+import tempfile
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +36,6 @@ from nacbench.codecs.base import (
     CodecInfo,
     DecodeOnlyError,
     WeightsUnavailableError,
-    capabilities_of,
 )
 from nacbench.codecs.torchutil import batch_groups, count_parameters
 from nacbench.fsq import indices_to_levels, levels_to_indices
@@ -389,12 +395,38 @@ def test_offline_without_cached_weights_says_where_to_put_them(
 
 # --- decode-only builds ------------------------------------------------------------------------------------
 
-#: the decode-only comparisons: every SPECS codec, and a 16 kHz NeuCodec decoder (shared quantizer)
+#: the decode-only comparisons: every SPECS codec, a 16 kHz NeuCodec decoder (shared quantizer) and
+#: StableCodec (the narrowed reconstruction: :func:`_case_options` adds its model_config)
 DECODE_ONLY_CASES: dict[str, dict[str, Any]] = {
     **{name: spec.options for name, spec in SPECS.items()},
     "distill-16k": {**SPECS["distill"].options, "decoder_rate": 16_000},
+    "stablecodec": {"adapter": "stablecodec", "random_weights": True},
 }
 _BUILT: dict[tuple[str, bool], CodecAdapter] = {}
+
+
+@functools.cache
+def _small_stable_config() -> Path:
+    """The reconstructed StableCodec architecture narrowed to one 128-wide transformer layer per block
+    (953 M -> 1.2 M parameters): the same patching, 50/25 Hz blocks and 6-d latent, so every layout and
+    latent check applies, in milliseconds. Written once per session (the package reads configs from files)."""
+    from nacbench.codecs.stablecodec_config import reconstructed_model_config
+
+    config = reconstructed_model_config()
+    for part in ("encoder", "decoder"):
+        config["model"][part]["config"].update(channels=128, transformer_depths=[1, 1])
+    folder = tempfile.mkdtemp(prefix="nacbench-test-stablecodec-")
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    path = Path(folder) / "model_config.json"
+    path.write_text(json.dumps(config))
+    return path
+
+
+def _case_options(case: str) -> dict[str, Any]:
+    options = DECODE_ONLY_CASES[case]
+    if options["adapter"] == "stablecodec":
+        return {**options, "model_config": str(_small_stable_config())}
+    return options
 
 
 def _built(case: str, decode_only: bool) -> CodecAdapter:
@@ -402,7 +434,7 @@ def _built(case: str, decode_only: bool) -> CodecAdapter:
     if case in SPECS and not decode_only:
         return _get(case).adapter
     if (case, decode_only) not in _BUILT:
-        _BUILT[case, decode_only] = build_codec(case, DECODE_ONLY_CASES[case], decode_only=decode_only)
+        _BUILT[case, decode_only] = build_codec(case, _case_options(case), decode_only=decode_only)
     return _BUILT[case, decode_only]
 
 
@@ -428,7 +460,11 @@ def test_decode_only_build_decodes_exactly_as_the_full_build(case: str) -> None:
 @pytest.mark.parametrize("case", list(DECODE_ONLY_CASES))
 def test_decode_only_build_has_no_encoder_and_refuses_to_encode(case: str) -> None:
     adapter, full = _built(case, True), _built(case, False)
-    if adapter.info.quantizer == "fsq":  # NeuCodec: the decoder's two modules, nothing else
+    if case == "stablecodec":  # the package's model object, its encoder replaced by a stub
+        from nacbench.codecs.stablecodec import _AbsentEncoder
+
+        assert isinstance(adapter.codec.model.encoder, _AbsentEncoder)  # type: ignore[attr-defined]  # StableCodecAdapter's
+    elif adapter.info.quantizer == "fsq":  # NeuCodec: the decoder's two modules, nothing else
         assert adapter.model is None  # type: ignore[attr-defined]  # CodecAdapter has no `model`; the torch adapters do
         assert {n for n, _ in adapter.decoder.named_children()} == {"generator", "fc_post_a"}  # type: ignore[attr-defined]  # NeuCodecAdapter's
     else:
@@ -627,13 +663,15 @@ def test_encodec_checkpoint_decode_only_matches_the_full_build(
 
 # --- latent access (the quantizer swap) --------------------------------------------------------------------
 
-#: the latent's dimension per case: DAC's encoder output (latent_dim), EnCodec's, NeuCodec's FSQ output
+#: the latent's dimension per case: DAC's encoder output (latent_dim), EnCodec's, NeuCodec's FSQ output,
+#: StableCodec's pre-bottleneck latent
 LATENT_DIMS: dict[str, int] = {
     "neucodec": 2048,
     "distill": 2048,
     "distill-16k": 2048,
     "dac": 1024,
     "encodec": 128,
+    "stablecodec": 6,
 }
 
 
@@ -753,9 +791,9 @@ def test_decode_only_build_refuses_encode_latent_and_decodes_latents_alike(case:
 
 def test_latent_access_in_the_static_table() -> None:
     """The codec table says which adapters have latent access (config validation reads it, building
-    nothing): DAC, EnCodec and both NeuCodecs, full or decode-only; not StableCodec (own environment)."""
-    from nacbench.codecs import static_layout
-    from nacbench.codecs.stablecodec import StableCodecAdapter
+    nothing): DAC, EnCodec, both NeuCodecs and StableCodec, full or decode-only, with the latent's
+    dimension the built adapter gives."""
+    from nacbench.codecs import ADAPTERS, static_layout
 
     latent = {Capability.ENCODE_LATENT, Capability.DECODE_LATENT}
     for case, options in DECODE_ONLY_CASES.items():
@@ -763,8 +801,7 @@ def test_latent_access_in_the_static_table() -> None:
         layout = static_layout(options["adapter"], options)
         assert latent <= layout.capabilities == full.capabilities
         assert decoder.capabilities == full.capabilities - ENCODER_CAPABILITIES
-    stable = static_layout("stablecodec", {})
-    assert not latent & stable.capabilities and stable.capabilities == capabilities_of(StableCodecAdapter)
+        assert ADAPTERS[options["adapter"]].latent_dim == LATENT_DIMS[case]
 
 
 # --- StableCodec -------------------------------------------------------------------------------------------
@@ -800,13 +837,12 @@ def test_stablecodec_index_layout_follows_dithered_fsq() -> None:
     )
 
 
-def test_stablecodec_layout_matches_the_package_when_installed() -> None:
-    fsq_module = pytest.importorskip(
-        "stable_codec.fsq", reason="stable-codec lives in envs/stable-codec.yaml"
-    )
+def test_stablecodec_layout_matches_the_package() -> None:
+    from stable_codec.fsq import DitheredFSQ
+
     from nacbench.codecs.stablecodec import POSTHOC_LEVELS, stablecodec_indices_to_latents
 
-    fsq = fsq_module.DitheredFSQ(levels=list(POSTHOC_LEVELS), scale=1.0).eval()
+    fsq = DitheredFSQ(levels=list(POSTHOC_LEVELS), scale=1.0).eval()
     indices = torch.arange(65_536)[None, :, None]
     theirs = fsq.indices_to_codes(indices)[0].numpy()
     np.testing.assert_allclose(stablecodec_indices_to_latents(np.arange(65_536)), theirs, atol=1e-6)
@@ -814,17 +850,14 @@ def test_stablecodec_layout_matches_the_package_when_installed() -> None:
     np.testing.assert_array_equal(back[0, :, 0].numpy(), np.arange(65_536))
 
 
-def test_stablecodec_without_its_package_points_to_its_environment() -> None:
-    try:
-        import stable_codec  # noqa: F401
-    except ImportError:
-        pass
-    else:
-        pytest.skip("stable_codec is importable here")
+def test_stablecodec_without_its_package_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "stable_codec", None)  # makes `import stable_codec` fail
     with pytest.raises(
-        RuntimeError, match=r"codecs\.sc: .*envs/stable-codec\.yaml.*requirements-stable-codec\.txt"
+        RuntimeError,
+        match=r"codecs\.sc: cannot import stable_codec .*tools/setup\.sh.*"
+        r"requirements-stable-codec-nodeps\.txt.*envs/stable-codec\.yaml",
     ):
-        build_codec("sc", {"adapter": "stablecodec", "random_weights": True, "model_config": "cfg.json"})
+        build_codec("sc", {"adapter": "stablecodec", "random_weights": True})
 
 
 class _FakeStableCodec:
@@ -878,32 +911,125 @@ def test_stablecodec_reports_the_gain_of_its_loudness_normalisation() -> None:
         applied_gain_db(loud, np.tanh(4 * loud))
 
 
-def test_stablecodec_random_round_trip() -> None:
-    """Runs only in the stable-codec environment, given the model's config (the hub repo is gated)."""
-    import os
+def test_stablecodec_random_round_trip_on_the_reconstructed_architecture() -> None:
+    """Offline, without the gated model_config.json: random weights on the reconstructed architecture
+    (full size, 953 M parameters), marked as such; codes, lengths and the decode-only build as for the
+    other codecs. Built once, one model at a time (3.8 GB of float32 weights)."""
+    import gc
 
-    pytest.importorskip(
-        "stable_codec", reason="stable-codec pins torch 2.4; it runs in envs/stable-codec.yaml"
-    )
-    config = os.environ.get("NACBENCH_STABLECODEC_CONFIG")
-    if not config:
-        pytest.skip("set NACBENCH_STABLECODEC_CONFIG to stable-codec-speech-16k's model_config.json")
-    adapter = build_codec("sc", {"adapter": "stablecodec", "random_weights": True, "model_config": config})
-    assert adapter.info.codebook_sizes == (65_536,) and adapter.info.bits_per_codebook == (16,)
+    options = {"adapter": "stablecodec", "random_weights": True}
+    adapter = build_codec("sc", options)
+    info = adapter.info
+    assert info.codebook_sizes == (65_536,) and info.bits_per_codebook == (16,) and info.frame_rate == 25.0
+    assert info.input_sample_rate == info.output_sample_rate == 16_000 and info.random_weights
+    assert info.extra["config"] == "reconstructed" and info.extra["config_id"]
+    assert "config reconstructed" in info.weights_id and info.weights_id.startswith("random-init(seed=0")
+    assert info.display_name == "StableCodec (config reconstructed)"
+    assert info.parameters["total"] == pytest.approx(950e6, rel=0.01)  # the paper's "950M"
+    assert adapter.latent_dim == 6  # type: ignore[attr-defined]  # StableCodecAdapter's
     wavs = [_speechlike(np.random.default_rng(0), n, 16_000) for n in (16_000, 9_000, 16_000)]
     codes = adapter.encode(wavs)
-    hop = adapter.info.input_sample_rate / adapter.info.frame_rate
+    hop = 640
     for wav, c in zip(wavs, codes, strict=True):
         assert c.dtype == np.int64 and c.shape == (1, math.ceil(len(wav) / hop))
-        np.testing.assert_array_equal(adapter.encode([wav])[0], c)
-    for c, audio in zip(codes, adapter.decode(codes), strict=True):
-        assert len(audio) == c.shape[1] * hop
+    np.testing.assert_array_equal(adapter.encode(wavs[2:])[0], codes[2])  # alone = in a batch of two
+    # random weights keep the tanh'ed latent near 0 (|x| < 0.1 here), so each component mostly sits on
+    # one of its two middle levels: few distinct codes, but not a constant stream
+    assert len(np.unique(np.concatenate([c.ravel() for c in codes]))) > 1
+    audio = adapter.decode(codes)
+    for c, a in zip(codes, audio, strict=True):
+        assert a.dtype == np.float32 and len(a) == c.shape[1] * hop and np.isfinite(a).all()
+    del adapter
+    gc.collect()
     # decode-only: the package's own encoder left out, the same audio and info
-    options = {"adapter": "stablecodec", "random_weights": True, "model_config": config}
     decoder = build_codec("sc", options, decode_only=True)
-    assert decoder.info == adapter.info
-    for a, b in zip(adapter.decode(codes), decoder.decode(codes), strict=True):
+    assert decoder.info == info
+    for a, b in zip(audio, decoder.decode(codes), strict=True):
         assert np.array_equal(a, b)
+
+
+def test_stablecodec_reconstructed_config_only_without_a_model_config(tmp_path: Path) -> None:
+    """A given model_config.json wins over the reconstruction, and nothing then says "reconstructed"."""
+    from nacbench.codecs.stablecodec import CONFIG_GIVEN
+
+    options = {"adapter": "stablecodec", "random_weights": True, "model_config": str(_small_stable_config())}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        adapter = build_codec("sc", options)
+    # the package's per-layer print (no FlashAttention here) comes through once, as a warning
+    notices = [str(w.message) for w in caught if "Sliding window" in str(w.message)]
+    assert len(notices) <= 1 and all(n.startswith("stable_codec: ") for n in notices)
+    assert adapter.info.extra["config"] == CONFIG_GIVEN and adapter.info.extra["config_id"] is None
+    assert adapter.info.weights_id == "random-init(seed=0, per-part)"
+    assert adapter.info.display_name == "StableCodec"
+    with pytest.raises(
+        WeightsUnavailableError, match=r"codecs\.sc\.model_config: no file .*leave model_config out"
+    ):
+        build_codec(
+            "sc", {"adapter": "stablecodec", "random_weights": True, "model_config": str(tmp_path / "x")}
+        )
+
+
+def _stable_run() -> Run:
+    """The narrowed StableCodec and its inputs (two of equal length: a real batch of two forms)."""
+    if "stablecodec" not in _RUNS:
+        wavs = [_speechlike(np.random.default_rng(7), n, 16_000) for n in (16_000, 9_000, 16_000)]
+        spec = Spec(
+            {}, 16_000, (16_000, 9_000, 16_000), lambda n: math.ceil(n / 640), 640, (65_536,), 400.0, "fsq"
+        )
+        _RUNS["stablecodec"] = Run(_built("stablecodec", False), spec, wavs)
+    return _RUNS["stablecodec"]
+
+
+def test_stablecodec_latent_has_one_frame_per_code_frame() -> None:
+    """encode_latent: the 6-d bounded latent, one frame per code frame, batched as encode batches."""
+    run = _stable_run()
+    latents = _latents(run)
+    for wav, latent, codes in zip(run.wavs, latents, run.codes(), strict=True):
+        assert latent.dtype == np.float32 and latent.shape == (6, codes.shape[1])
+        assert codes.shape[1] == run.spec.frames(len(wav))
+        assert np.abs(latent).max() < 1  # after the post-hoc FSQ's tanh
+    # alone as in a batch of two, to float rounding (the batched matrix products round differently:
+    # 3e-8 observed; the codes stay equal)
+    np.testing.assert_allclose(run.adapter.encode_latent(run.wavs[2:])[0], latents[2], rtol=0, atol=1e-6)
+    np.testing.assert_array_equal(run.adapter.encode(run.wavs[2:])[0], run.codes()[2])
+    (audio,) = run.adapter.decode_latent(latents[1:2])
+    assert audio.dtype == np.float32 and len(audio) == run.codes()[1].shape[1] * 640
+
+
+def test_stablecodec_latent_is_what_the_posthoc_fsq_rounds() -> None:
+    """The package's post-hoc FSQ (its DitheredFSQ on tanh'ed input, skip_tanh) applied to encode_latent
+    gives encode's codes exactly, and so does nacbench's pure index layout."""
+    from nacbench.codecs.stablecodec import stablecodec_latents_to_indices
+
+    run = _stable_run()
+    fsq = run.adapter.codec.residual_fsq.quantizers[0]  # type: ignore[attr-defined]  # StableCodecAdapter's
+    for latent, codes in zip(_latents(run), run.codes(), strict=True):
+        with torch.inference_mode():
+            _, indices = fsq(torch.from_numpy(latent.T)[None].double(), skip_tanh=True)
+        np.testing.assert_array_equal(indices[0, :, 0].numpy(), codes[0])
+        np.testing.assert_array_equal(stablecodec_latents_to_indices(latent.T), codes[0])
+
+
+def test_stablecodec_decode_latent_of_the_fsq_reconstruction_is_decode() -> None:
+    """decode_latent is the decoder behind decode: fed the post-hoc FSQ's reconstruction of the codes
+    (the package's float32 grid values) it gives decode's audio bit for bit. nacbench's grid (float64,
+    then float32) can differ from the package's float32 arithmetic in the last bit of a value, so there
+    the tolerances are 2e-7 on the grid and 1e-6 on the audio (observed: 7.5e-8 and 1.2e-7, at an audio
+    peak of 0.2, on this model and on the full-size one)."""
+    from nacbench.codecs.stablecodec import stablecodec_indices_to_latents
+
+    run = _stable_run()
+    latent, codes = _latents(run)[1], run.codes()[1]
+    with torch.inference_mode():
+        grid = run.adapter.codec.residual_fsq.decode([torch.from_numpy(codes.T)[None]])[0].numpy()  # type: ignore[attr-defined]  # StableCodecAdapter's
+    (from_codes,) = run.adapter.decode([codes])
+    assert np.array_equal(run.adapter.decode_latent([grid])[0], from_codes)
+    ours = stablecodec_indices_to_latents(codes[0]).T.astype(np.float32)
+    np.testing.assert_allclose(ours, grid, rtol=0, atol=2e-7)
+    np.testing.assert_allclose(run.adapter.decode_latent([ours])[0], from_codes, rtol=0, atol=1e-6)
+    # the unquantized latent is not the quantized one: the quantizer does something to it
+    assert not np.allclose(latent, grid, atol=1e-3)
 
 
 #: a stand-in for stable-codec 0.1.2 + stable-audio-tools 0.0.17 with their shape where the adapter relies
@@ -989,9 +1115,10 @@ class StableCodec(torch.nn.Module):
         return audio
 
     def encode(self, audio, posthoc_bottleneck=False):
-        latents = torch.tanh(self.model.encode_audio(audio)).transpose(1, 2)  # [B, S, D]
+        pre_bottleneck = self.model.encode_audio(audio)  # [B, D, S]
+        latents = torch.tanh(pre_bottleneck).transpose(1, 2)  # [B, S, D]
         digits = torch.round((latents + 1) / 2 * (self.levels - 1)).long()
-        return latents, [(digits * self.basis).sum(-1, keepdim=True)]
+        return pre_bottleneck, [(digits * self.basis).sum(-1, keepdim=True)]
 
     def decode(self, tokens, posthoc_bottleneck=False):
         digits = (tokens[0] // self.basis) % self.levels  # [B, S, D]
@@ -1019,14 +1146,19 @@ _FAKE_STABLE_CONFIG = {
 
 @pytest.fixture
 def fake_stable_codec(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """The stand-in packages importable for one test (removed from sys.modules after it); returns the
-    model_config.json path."""
+    """The stand-in packages importable for one test (the real ones out of sys.modules before it, the
+    stand-ins after it: the next import finds the real package again); returns the model_config.json path."""
+    _forget_stable_packages()
     for name, text in _FAKE_STABLE_PACKAGES.items():
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text(text)
     (tmp_path / "model_config.json").write_text(json.dumps(_FAKE_STABLE_CONFIG))
     monkeypatch.syspath_prepend(str(tmp_path))
     yield tmp_path / "model_config.json"
+    _forget_stable_packages()
+
+
+def _forget_stable_packages() -> None:
     for name in [m for m in sys.modules if m.split(".")[0] in {"stable_codec", "stable_audio_tools"}]:
         del sys.modules[name]
 
@@ -1098,3 +1230,45 @@ def test_stablecodec_conda_env_and_requirements_agree(repo_dir: Any) -> None:
     assert "python=3.10" in env["dependencies"]
     assert pip_lists == [requirements]
     assert "stable-codec==0.1.2" in requirements and "torch==2.4.0" in requirements
+
+
+def _exact_pins(path: Path) -> dict[str, str]:
+    """Distribution -> version of a requirements file that pins every line exactly (``name==version``)."""
+    pins = {}
+    for raw in path.read_text().splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if line:
+            name, sep, version = line.partition("==")
+            assert sep and version and not set(version) & set("<>=!~;, "), f"{path.name}: {line!r}"
+            pins[re.sub(r"[-_.]+", "-", name).lower()] = version
+    return pins
+
+
+def test_stablecodec_nodeps_requirements_keep_the_main_environment(repo_dir: Any) -> None:
+    """envs/requirements-stable-codec-nodeps.txt, installed into .venv with --no-deps: exact pins, the
+    conda environment's stable-codec and stable-audio-tools, nothing that would move the main
+    environment's torch, torchaudio or numpy, no pin another requirements file excludes, the torchvision
+    built for the pinned torch; and set up, .venv holds exactly these versions."""
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+
+    envs = repo_dir / "envs"
+    nodeps = _exact_pins(envs / "requirements-stable-codec-nodeps.txt")
+    own_env = [line.strip() for line in (envs / "requirements-stable-codec.txt").read_text().splitlines()]
+    for package in ("stable-codec", "stable-audio-tools"):
+        assert f"{package}=={nodeps[package]}" in own_env
+    assert not {"torch", "torchaudio", "numpy"} & set(nodeps)
+    for other in ("requirements.txt", "requirements-dev.txt"):
+        for raw in (envs / other).read_text().splitlines():
+            line = raw.split("#", 1)[0].strip()
+            if line and (req := Requirement(line)).name.lower() in nodeps:
+                assert req.specifier.contains(nodeps[req.name.lower()]), f"{other}: {line} vs nodeps"
+    torch_pin = next(Requirement(line) for line in (envs / "requirements.txt").read_text().splitlines()
+                     if line.startswith("torch=="))  # fmt: skip
+    (torchvision_torch,) = [
+        r for r in map(Requirement, metadata.requires("torchvision") or []) if r.name == "torch"
+    ]
+    assert str(torchvision_torch.specifier) == str(torch_pin.specifier)
+    installed = {name: metadata.version(name) for name in nodeps}
+    assert installed == nodeps, "run tools/setup.sh: .venv's versions differ from the pins"

@@ -144,7 +144,7 @@ def test_shipped_codec_entries_build(overlays: tuple[str, ...], shared_dir: Path
 
     for name, options in load(*overlays)["codecs"].items():
         if options["adapter"] == "stablecodec":
-            continue  # lives in its own environment (envs/stable-codec.yaml)
+            continue  # its random build is the 953 M-parameter reconstruction: tests/test_codec_paper.py
         opts = {k: v for k, v in options.items() if k != "conda_env"}
         if opts["adapter"] in ("neucodec", "dac", "encodec"):
             opts["random_weights"] = True

@@ -91,12 +91,19 @@ def _count(options: Options, key: str, default: int) -> int:
     return value
 
 
-#: StableCodec: codeword vectors and its encoder's modules (no latent access yet: it runs in its own env)
-_STABLECODEC = frozenset({Capability.CODEWORD_VECTORS, Capability.ENCODER_MODULES})
-#: DAC, EnCodec: also the encoder output before the RVQ and the decoder on it (latent access)
-_TORCH_VQ = _STABLECODEC | {Capability.ENCODE_LATENT, Capability.DECODE_LATENT}
+#: DAC, EnCodec, StableCodec: codeword vectors, the encoder's modules and latent access (what the
+#: quantizer consumes, and the decoder on such vectors: DAC's and EnCodec's encoder output, StableCodec's
+#: pre-bottleneck latent after the post-hoc FSQ's tanh)
+_TORCH_CODEC = frozenset(
+    {
+        Capability.CODEWORD_VECTORS,
+        Capability.ENCODER_MODULES,
+        Capability.ENCODE_LATENT,
+        Capability.DECODE_LATENT,
+    }
+)
 #: NeuCodec: also the code-level views of Study B and the labelling study
-_NEUCODEC = _TORCH_VQ | {Capability.QUANTIZER_OUTPUT}
+_NEUCODEC = _TORCH_CODEC | {Capability.QUANTIZER_OUTPUT}
 #: Codec2 bits per frame by mode (libcodec2's codec2_bits_per_frame; mode 700 is 700C)
 CODEC2_BITS_PER_FRAME: dict[int, int] = {3200: 64, 2400: 48, 1600: 64, 1400: 56, 1300: 52, 1200: 48, 700: 28}
 
@@ -128,15 +135,15 @@ def _stablecodec_layout(options: Options) -> StaticLayout:
     levels = tuple(int(v) for v in options.get("posthoc_levels", (8, 8, 8, 8, 4, 4)))
     if not levels or any(v < 2 for v in levels):
         raise ValueError(f"posthoc_levels: need FSQ level counts >= 2, got {list(levels)}")
-    return StaticLayout((math.prod(levels),), levels, _STABLECODEC)
+    return StaticLayout((math.prod(levels),), levels, _TORCH_CODEC)
 
 
 def _dac_layout(options: Options) -> StaticLayout:
-    return StaticLayout((1024,) * _count(options, "n_codebooks", 6), None, _TORCH_VQ)
+    return StaticLayout((1024,) * _count(options, "n_codebooks", 6), None, _TORCH_CODEC)
 
 
 def _encodec_layout(options: Options) -> StaticLayout:
-    return StaticLayout((1024,) * _count(options, "n_codebooks", 12), None, _TORCH_VQ)
+    return StaticLayout((1024,) * _count(options, "n_codebooks", 12), None, _TORCH_CODEC)
 
 
 #: Opus packets: 20 ms, so 50 per second, each bitrate / 400 bytes at constant bitrate
@@ -276,8 +283,9 @@ ADAPTERS: dict[str, AdapterEntry] = {
         rate=("n_codebooks", 10, 32),
         latent_dim=128,
     ),
+    # the 6-d latent the post-hoc FSQ quantizes (every published post-hoc preset has 6 dimensions)
     "stablecodec": AdapterEntry(
-        "nacbench.codecs.stablecodec", _stablecodec_layout, mem_mb=12000, gpu_mem_mb=8000
+        "nacbench.codecs.stablecodec", _stablecodec_layout, mem_mb=12000, gpu_mem_mb=8000, latent_dim=6
     ),
     # any codec Transformers ships (Mimi, X-Codec2); sized for the largest, X-Codec2 (629 M parameters)
     "transformers": AdapterEntry("nacbench.codecs.hf", _transformers_layout, mem_mb=8000, gpu_mem_mb=6000),

@@ -3,10 +3,25 @@
 Paper Sec. 5: StableCodec's FSQ can be replaced after training; the paper uses levels {8,8,8,8,4,4}
 (2^16 codes, one codebook, like NeuCodec) at 25 frames/s, 16 kHz in and out.
 
-Environment: stable-codec 0.1.2 pins torch 2.4 / torchaudio 2.4 / stable-audio-tools 0.0.17 /
-pytorch-lightning 2.1, which cannot share the main environment (torch 2.11). Its rules run in their
-own conda env (``envs/stable-codec.yaml``; ``snakemake --use-conda``), so this module imports
-``stable_codec`` only when an adapter is built, and says so clearly when it is missing.
+Environment: stable-codec 0.1.2 declares torch 2.4 / torchaudio 2.4 / stable-audio-tools 0.0.17 /
+pytorch-lightning 2.1, but the model runs on the main environment's torch 2.11: ``tools/setup.sh``
+installs the two packages and what they import with ``pip install --no-deps``
+(``envs/requirements-stable-codec-nodeps.txt``). The conda environment ``envs/stable-codec.yaml`` (torch
+2.4, ``snakemake --use-conda``) remains an option. This module imports ``stable_codec`` only when an
+adapter is built, and says clearly how to install it when it is missing.
+
+Random weights without the gated hub repository: with ``random_weights`` and no ``model_config`` the
+architecture comes from :mod:`nacbench.codecs.stablecodec_config`, a reconstruction from the published
+description; ``info.extra["config"]`` then reads ``"reconstructed"``, ``weights_id`` and the display name
+say so, and nothing built on it is a result (it is random anyway). A given ``model_config.json`` (or the
+one beside real weights) is always preferred.
+
+Latent access (the quantizer swap): :meth:`StableCodecAdapter.encode_latent` gives the encoder's
+pre-bottleneck latent as the post-hoc FSQ consumes it, i.e. after its ``tanh`` (``ResidualFSQBottleneck.
+encode``) and before rounding: 6 bounded components per 25 Hz frame. That is the space the decoder
+consumes (the FSQ grid lies in it), so :meth:`StableCodecAdapter.decode_latent` hands such vectors to the
+decoder unchanged, and the quantizer's reconstruction decodes exactly as the codes do. (The raw latent
+before ``tanh`` could not serve: the grid's outer levels +-1 have no finite preimage.)
 
 Index layout, read from the sources (stable-codec 0.1.2 ``stable_codec/fsq.py`` and
 stable-audio-tools ``models/fsq.py``, class ``DitheredFSQ``, identical on these points):
@@ -33,16 +48,22 @@ is built from its own seed (``torchutil.seeded_part``; random weights then do no
 of the parts) and, for a decode-only build (``decode_only=True``), the top-level encoder is built on
 PyTorch's meta device (no memory, no initialisation), counted, and replaced by :class:`_AbsentEncoder`.
 The decode path (post-hoc FSQ, pretransform, decoder) is the full build's, weight for weight; real
-weights are read without the encoder's keys. Nothing here runs in the main environment (the package
-pins torch 2.4); tests/test_codec_paper.py drives it through a stand-in package of the same shape, and
-the stable-codec environment's test compares both builds on the real package.
+weights are read without the encoder's keys. tests/test_codec_paper.py checks this against a stand-in
+package of the same shape (the factories' call pattern) and, on the real package, both builds of the
+reconstructed architecture.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import io
+import json
 import math
+import tempfile
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +72,7 @@ import torch
 
 from nacbench.codecs import register
 from nacbench.codecs.base import DIM0_LEAST_SIGNIFICANT, CodecInfo, WeightsUnavailableError
+from nacbench.codecs.stablecodec_config import RECONSTRUCTED_CONFIG_ID, reconstructed_model_config
 from nacbench.codecs.torchutil import (
     BatchedTorchAdapter,
     BatchingMode,
@@ -63,6 +85,7 @@ from nacbench.codecs.torchutil import (
     load_checkpoint,
     load_parts_strictly,
     pad_codes,
+    pad_latents,
     random_init_id,
     reject_unknown_options,
     resolve_device,
@@ -78,10 +101,14 @@ HUB_ID = "stabilityai/stable-codec-speech-16k"
 POSTHOC_LEVELS: tuple[int, ...] = (8, 8, 8, 8, 4, 4)
 POSTHOC_SCALE = 1.0
 ENV_HINT = (
-    "StableCodec needs the stable-codec package (it pins torch 2.4, so it lives in its own environment): "
-    "run its rules with `snakemake --use-conda` (env envs/stable-codec.yaml), or create a separate "
-    "environment with `pip install -r envs/requirements-stable-codec.txt`"
+    "StableCodec needs the stable-codec package: `bash tools/setup.sh` installs it into .venv "
+    "(`pip install --no-deps -r envs/requirements-stable-codec-nodeps.txt`, after envs/requirements.txt); "
+    "or run its rules in their own environment with `snakemake --use-conda` (envs/stable-codec.yaml, "
+    "torch 2.4)"
 )
+#: ``info.extra["config"]``: where the architecture came from
+CONFIG_RECONSTRUCTED = "reconstructed"
+CONFIG_GIVEN = "model_config.json"
 
 
 # --- pure FSQ layout (DitheredFSQ) ----------------------------------------------------------------------
@@ -268,6 +295,39 @@ def _read_state(ckpt: Path, option: str, skip: tuple[str, ...]) -> Mapping[str, 
         raise WeightsUnavailableError(f"{option}: {ckpt} holds no 'state_dict'") from exc
 
 
+@dataclass(frozen=True)
+class _Built:
+    """What :func:`_build` hands the factory besides the model."""
+
+    weights_id: str
+    #: :data:`CONFIG_RECONSTRUCTED` or :data:`CONFIG_GIVEN`
+    config: str
+    #: sha256 of the config text the model was built from (the reconstruction's too)
+    config_sha256: str
+    #: a decode-only build's encoder parameters (counted on the meta device), else None
+    absent_encoder: int | None
+
+
+def _construct(codec_cls: Any, config_text: str, device: torch.device) -> Any:
+    """``StableCodec(model_config_path=...)`` on ``config_text``: the package only reads configs from a
+    path, so the text goes through a temporary file (the reconstruction has no file of its own).
+
+    The package prints while it builds: the (temporary) config path, and for every attention layer
+    (56 in speech-16k) that its sliding window is ignored without FlashAttention. Those prints are
+    caught and each distinct notice but the path becomes one RuntimeWarning, so a job log says it once.
+    """
+    printed = io.StringIO()
+    with tempfile.TemporaryDirectory(prefix="nacbench-stablecodec-") as folder:
+        path = Path(folder) / "model_config.json"
+        path.write_text(config_text)
+        with contextlib.redirect_stdout(printed):
+            codec = codec_cls(model_config_path=str(path), device=device)
+    lines = (line.strip() for line in printed.getvalue().splitlines())
+    for line in dict.fromkeys(x for x in lines if x and not x.startswith("Loading config from")):
+        warnings.warn(f"stable_codec: {line}", RuntimeWarning, stacklevel=2)
+    return codec
+
+
 def _build(
     name: str,
     weights: str | None,
@@ -276,20 +336,29 @@ def _build(
     seed: int,
     device: torch.device,
     decode_only: bool,
-) -> tuple[Any, str, int | None]:
-    """The StableCodec object, its weights id, and (decode-only) the encoder's parameter count."""
+) -> tuple[Any, _Built]:
+    """The StableCodec object and what the factory records about it (see :class:`_Built`)."""
     codec_cls = import_stable_codec(name)
+    ckpt: Path | None = None
     if random_weights:
-        if model_config is None or not Path(model_config).is_file():
+        weights_id = random_init_id(seed)
+        if model_config is None:
+            # no architecture file given: the reconstruction (module doc), marked as such everywhere
+            config_text, config = json.dumps(reconstructed_model_config(), indent=1), CONFIG_RECONSTRUCTED
+            weights_id += f", config reconstructed ({RECONSTRUCTED_CONFIG_ID})"
+        elif Path(model_config).is_file():
+            config_text, config = Path(model_config).read_text(), CONFIG_GIVEN
+        else:
             raise WeightsUnavailableError(
-                f"codecs.{name}.model_config: random_weights needs the model's model_config.json (from {HUB_ID})"
+                f"codecs.{name}.model_config: no file {model_config!r} (the model_config.json of {HUB_ID}; "
+                "leave model_config out to build the reconstructed architecture)"
             )
-        config_path, weights_id, ckpt = Path(model_config), random_init_id(seed), None
     else:
         config_path, ckpt, weights_id = _local_files(weights or HUB_ID, f"codecs.{name}.weights")
+        config_text, config = config_path.read_text(), CONFIG_GIVEN
     # anything drawn outside the part factories comes from a part of its own ("model")
     with phase("construct"), _parts_apart(seed, decode_only) as found, seeded_part(seed, "model"):
-        codec = codec_cls(model_config_path=str(config_path), device=device)
+        codec = _construct(codec_cls, config_text, device)
     if ckpt is not None:
         skip = ("encoder.",) if decode_only else ()
         with phase("weights"):
@@ -297,7 +366,8 @@ def _build(
             parts = {n: m for n, m in codec.model.named_children() if not (decode_only and n == "encoder")}
             # strict: the package's own ckpt path copies only matching keys
             load_parts_strictly(parts, state, str(ckpt), "StableCodec model", skipped=skip)
-    return codec, weights_id, found.get("encoder_parameters")
+    digest = hashlib.sha256(config_text.encode()).hexdigest()
+    return codec, _Built(weights_id, config, digest, found.get("encoder_parameters"))
 
 
 # --- the adapter ----------------------------------------------------------------------------------------
@@ -346,12 +416,17 @@ class StableCodecAdapter(BatchedTorchAdapter):
         audio = self._preprocess(as_mono_float32(wav, f"codec {self.info.name!r} input"))
         return applied_gain_db(to_numpy_f32(audio), to_numpy_f32(self._normalise(audio)))
 
-    @torch.inference_mode()
-    def _encode_batch(self, wavs: list[np.ndarray]) -> list[np.ndarray]:
+    def _encode_prepared(self, wavs: list[np.ndarray]) -> tuple[torch.Tensor, list[Any]]:
+        """The package's encode on one group: (pre-bottleneck latents ``[B, D, S]``, post-hoc tokens)."""
         prepared = [self._prepare(w) for w in wavs]
         width = max(a.shape[-1] for a in prepared)
         batch = torch.cat([torch.nn.functional.pad(a, (0, width - a.shape[-1])) for a in prepared])
-        _, tokens = self.codec.encode(batch, posthoc_bottleneck=True)
+        latents, tokens = self.codec.encode(batch, posthoc_bottleneck=True)
+        return latents, tokens
+
+    @torch.inference_mode()
+    def _encode_batch(self, wavs: list[np.ndarray]) -> list[np.ndarray]:
+        _, tokens = self._encode_prepared(wavs)
         codes = tokens[0][..., 0].to("cpu", torch.int64).numpy()  # one stage: [B, S, 1] -> [B, S]
         return [
             np.ascontiguousarray(c[None, : frames_for_length(len(w), self.hop)])
@@ -362,8 +437,46 @@ class StableCodecAdapter(BatchedTorchAdapter):
     def _decode_batch(self, codes: list[np.ndarray]) -> list[np.ndarray]:
         batch, frames = pad_codes(codes)
         tokens = [batch[:, 0, :, None].to(self.device)]  # [B, S, 1] per stage
-        audio = to_numpy_f32(self.codec.decode(tokens, posthoc_bottleneck=True))[:, 0, :]
-        return [fit_length(a, int(f) * self.hop) for a, f in zip(audio, frames, strict=True)]
+        return self._fitted(self.codec.decode(tokens, posthoc_bottleneck=True), frames)
+
+    def _fitted(self, audio: torch.Tensor, frames: np.ndarray) -> list[np.ndarray]:
+        """Decoder output ``[B, 1, T]`` as one waveform per item, fitted to ``hop * frames`` samples."""
+        return [
+            fit_length(a, int(f) * self.hop)
+            for a, f in zip(to_numpy_f32(audio)[:, 0, :], frames, strict=True)
+        ]
+
+    @property
+    def latent_dim(self) -> int:
+        """Channels of the encoder's output: what the post-hoc FSQ quantizes (6 for speech-16k)."""
+        return int(self.codec.model.latent_dim)
+
+    def encode_latent(self, wavs: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Per waveform, the pre-bottleneck latent as the post-hoc FSQ consumes it: ``tanh`` of the
+        encoder output (in float64, as ``ResidualFSQBottleneck.encode`` computes it), ``[latent_dim,
+        frames]`` float32 with frames as :meth:`encode` gives them; the input is prepared exactly as for
+        :meth:`encode` (padding, -20 LUFS), so rounding it to the FSQ grid gives encode's codes."""
+        return self.map_waveforms(wavs, "encode_latent", self._encode_latent_batch)
+
+    @torch.inference_mode()
+    def _encode_latent_batch(self, wavs: list[np.ndarray]) -> list[np.ndarray]:
+        latents, _ = self._encode_prepared(wavs)
+        bounded = to_numpy_f32(torch.tanh(latents.to(torch.float64)))  # [B, D, S]
+        return [
+            np.ascontiguousarray(x[:, : frames_for_length(len(w), self.hop)])
+            for x, w in zip(bounded, wavs, strict=True)
+        ]
+
+    def decode_latent(self, latents: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """The decoder (with the pretransform) on ``[latent_dim, frames]`` vectors in the bounded space
+        the FSQ grid lies in: what :meth:`decode` does after looking the codes up, ``hop * frames``
+        samples per input."""
+        return self.map_latents(latents, self.latent_dim, self._decode_latent_batch)
+
+    @torch.inference_mode()
+    def _decode_latent_batch(self, latents: list[np.ndarray]) -> list[np.ndarray]:
+        batch, frames = pad_latents(latents)
+        return self._fitted(self.codec.model.decode_audio(batch.to(self.device)), frames)
 
     def codeword_vectors(self) -> list[np.ndarray]:
         return [stablecodec_codeword_vectors(self.info.fsq_levels or POSTHOC_LEVELS, POSTHOC_SCALE)]
@@ -393,7 +506,8 @@ def build_stablecodec(
     **unknown: Any,
 ) -> StableCodecAdapter:
     """StableCodec speech 16 kHz. ``weights``: hub id (default, gated) or a local folder with
-    ``model_config.json`` + ``model.safetensors``; ``random_weights`` needs ``model_config``.
+    ``model_config.json`` + ``model.safetensors``. ``random_weights``: the architecture of
+    ``model_config`` (a model_config.json), or without it the reconstructed one (module doc).
     ``decode_only``: no encoder (see the module doc)."""
     reject_unknown_options(
         name,
@@ -417,15 +531,18 @@ def build_stablecodec(
         )
     with phase("device"):
         torch_device = resolve_device(device)
-    codec, weights_id, absent_encoder = _build(
+    codec, built = _build(
         name, weights, bool(random_weights), model_config, int(seed), torch_device, bool(decode_only)
     )
+    absent_encoder = built.absent_encoder
     codec.set_posthoc_bottleneck([(list(levels), POSTHOC_SCALE)])
     model = codec.model
     hop = int(model.downsampling_ratio)
+    reconstructed = built.config == CONFIG_RECONSTRUCTED
     info = CodecInfo(
         name=name,
-        display_name="StableCodec",
+        # every table and figure names the codec by this: a reconstructed architecture says so there too
+        display_name="StableCodec (config reconstructed)" if reconstructed else "StableCodec",
         input_sample_rate=SAMPLE_RATE,
         output_sample_rate=int(codec.sample_rate),
         frame_rate=SAMPLE_RATE / hop,
@@ -433,7 +550,7 @@ def build_stablecodec(
         quantizer="fsq",
         fsq_levels=levels,
         fsq_index_order=DIM0_LEAST_SIGNIFICANT,
-        weights_id=weights_id,
+        weights_id=built.weights_id,
         random_weights=bool(random_weights),
         # a decode-only build counts its encoder on the meta device (absent_encoder): same totals
         parameters={
@@ -447,6 +564,9 @@ def build_stablecodec(
             "input_loudness_lufs": -20.0 if normalize else None,
             "hop": hop,
             "batching": batching,
+            "config": built.config,
+            "config_id": RECONSTRUCTED_CONFIG_ID if reconstructed else None,
+            "config_sha256": built.config_sha256,
         },
     )
     return StableCodecAdapter(
