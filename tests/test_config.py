@@ -70,7 +70,9 @@ def test_p_flip_outside_unit_interval_names_the_field() -> None:
 def test_unknown_codec_in_a_study_names_the_field() -> None:
     config = load()
     config["study_a"]["codecs"].append("soundstream")
-    expect_error(config, "study_a.codecs[5]", "unknown codec 'soundstream'")
+    expect_error(
+        config, f"study_a.codecs[{len(config['study_a']['codecs']) - 1}]", "unknown codec 'soundstream'"
+    )
 
 
 def test_unknown_adapter_is_refused() -> None:

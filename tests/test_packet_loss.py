@@ -306,6 +306,6 @@ def test_opus_under_bit_errors_is_refused() -> None:
     config = copy.deepcopy(config)
     config["study_a"]["codecs"] = [*config["study_a"]["codecs"], "opus-6k"]
     with pytest.raises(
-        ConfigError, match=r"study_a.codecs\[\d\]: codec 'opus-6k' cannot go through bit errors"
+        ConfigError, match=r"study_a.codecs\[\d+\]: codec 'opus-6k' cannot go through bit errors"
     ):
         validate_config(config)

@@ -19,6 +19,7 @@ import yaml
 
 from nacbench import packet_loss
 from nacbench.codecs import ADAPTERS, EXTERNAL_ADAPTER, Capability, StaticLayout, static_layout
+from nacbench.plan import study_a_conditions
 from nacbench.swap import POSTHOC_ADAPTER, with_derived_codecs
 
 #: the configuration schema, shipped inside the package so an installed (non-editable) nacbench has it
@@ -107,6 +108,10 @@ def cross_field_errors(config: Mapping[str, Any]) -> list[str]:
                 errors.append(f"codecs.{name}.{exc}")
     for i, name in enumerate(packet_loss.codecs(config)):
         need_codec(f"study_packet_loss.codecs[{i}]", name)
+    try:
+        study_a_conditions(config)  # every P_flip, its overrides' included, must spell a path name
+    except ValueError as exc:
+        errors.append(f"study_a.channels: {exc}")
     errors += labelling_errors(config)
     errors += packet_loss_errors(config)
     errors += out_of_range_errors(config)

@@ -34,8 +34,11 @@ def shard_names(config: Config, dataset: str) -> list[str]:
     return [shard_name(i) for i in range(n)]
 
 
-def bsc_channels(config: Config, labelling: str = "natural") -> list[ChannelSpec]:
-    bsc = config["study_a"]["channels"]["bsc"]
+def bsc_channels(
+    config: Config, labelling: str = "natural", override: Mapping[str, Any] | None = None
+) -> list[ChannelSpec]:
+    """The BSC conditions of ``study_a.channels.bsc`` (``override`` replaces its p_flip or seeds)."""
+    bsc = {**config["study_a"]["channels"]["bsc"], **(override or {})}
     return [
         ChannelSpec(model="bsc", p_flip=float(p), seed=int(s), labelling=labelling)
         for p in bsc["p_flip"]
@@ -43,9 +46,11 @@ def bsc_channels(config: Config, labelling: str = "natural") -> list[ChannelSpec
     ]
 
 
-def study_a_channels(config: Config) -> list[ChannelSpec]:
-    """The paper's conditions: clean plus every BSC P_flip x seed, plus the bursty channel when set."""
-    specs = [ChannelSpec(model="clean")] + bsc_channels(config)
+def study_a_channels(config: Config, codec: str | None = None) -> list[ChannelSpec]:
+    """The paper's conditions: clean plus every BSC P_flip x seed, plus the bursty channel when set;
+    for ``codec``, with its ``study_a.overrides`` (fewer P_flip or seeds for a slow codec)."""
+    override = (config["study_a"].get("overrides") or {}).get(codec) if codec else None
+    specs = [ChannelSpec(model="clean")] + bsc_channels(config, override=override)
     ge = config["study_a"]["channels"].get("ge")
     if ge:
         specs += [
@@ -54,6 +59,11 @@ def study_a_channels(config: Config) -> list[ChannelSpec]:
             for s in ge["seeds"]
         ]
     return specs
+
+
+def study_a_conditions(config: Config) -> dict[str, list[str]]:
+    """Per Study A codec, the channel names it runs (its overrides applied)."""
+    return {codec: [s.name for s in study_a_channels(config, codec)] for codec in config["study_a"]["codecs"]}
 
 
 def labelling_channels(config: Config) -> list[ChannelSpec]:
@@ -97,8 +107,8 @@ def conditions(config: Config) -> list[Condition]:
     """Every condition any study needs, without duplicates, in a stable order."""
     out: set[Condition] = set()
     ds_a = config["study_a"]["dataset"]
-    for codec in config["study_a"]["codecs"]:
-        out.update(Condition(codec, ds_a, spec.name) for spec in study_a_channels(config))
+    for codec, channels in study_a_conditions(config).items():
+        out.update(Condition(codec, ds_a, channel) for channel in channels)
     for codec in config["study_labelling"]["codecs"]:
         out.update(Condition(codec, ds_a, spec.name) for spec in labelling_channels(config))
     for codec, specs in swap_conditions(config).items():
@@ -161,7 +171,7 @@ def score_metrics(config: Config, codec: str, dataset: str, channel: str) -> dic
         for name, params in (packet_loss.study(config).get("metrics") or {}).items():
             metrics.setdefault(name, params)
     utterances = scope["study_packet_loss"] if in_loss else 0
-    if codec in config["study_a"]["codecs"] and channel in {s.name for s in study_a_channels(config)}:
+    if channel in study_a_conditions(config).get(codec, []):
         utterances = max(utterances, scope["study_a"])
     if utterances:
         metrics[WER_KEY] = {

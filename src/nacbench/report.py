@@ -66,11 +66,18 @@ def checked_scores(scores_path: str, random_weights: Mapping[str, bool]) -> pd.D
     return tidy
 
 
-def study_rows(tidy: pd.DataFrame, codecs: Sequence[str], channels: Sequence[str]) -> pd.DataFrame:
-    """The rows of one study: its codecs under its own channel conditions. The tidy table holds every
-    condition any study ran on the dataset (e.g. the quantizer swap's extra seeds for a codec that Study A
-    also runs); a study's tables and figures pool exactly the conditions it asked for, so its codecs
-    are compared on the same seeds and, in the labelling study, on the same bit errors."""
+def study_rows(
+    tidy: pd.DataFrame, codecs: Sequence[str], channels: Sequence[str] | Mapping[str, Sequence[str]]
+) -> pd.DataFrame:
+    """The rows of one study: its codecs under its own channel conditions (``channels`` the same for
+    every codec, or per codec). The tidy table holds every condition any study ran on the dataset (e.g.
+    the quantizer swap's extra seeds for a codec that Study A also runs); a study's tables and figures
+    pool exactly the conditions it asked for, so its codecs are compared on the same seeds and, in the
+    labelling study, on the same bit errors."""
+    if isinstance(channels, Mapping):
+        ran = {(c, ch) for c in codecs for ch in channels.get(c, [])}
+        pairs = pd.Series(list(zip(tidy["codec"], tidy["channel"], strict=True)), index=tidy.index)
+        return tidy[pairs.isin(ran)]
     return tidy[tidy["codec"].isin(list(codecs)) & tidy["channel"].isin(list(channels))]
 
 
@@ -81,7 +88,7 @@ def study_a_figure(
     outs: Sequence[str],
     seed: int,
     random_weights: Mapping[str, bool],
-    channels: Sequence[str],
+    channels: Sequence[str] | Mapping[str, Sequence[str]],
     x_axis: str = "p_flip",
 ) -> None:
     """Figure 3 against ``x_axis`` (:data:`nacbench.plots.X_AXES`: P_flip, frame error rate or flipped
@@ -108,7 +115,7 @@ def study_a_tables(
     n_boot: int,
     seed: int,
     random_weights: Mapping[str, bool],
-    channels: Sequence[str],
+    channels: Sequence[str] | Mapping[str, Sequence[str]],
 ) -> None:
     """Table 3 from codec metadata, plus the per-condition summary, break-down points and failure counts
     over Study A's own ``channels`` (natural labelling: its channel names carry no labelling)."""

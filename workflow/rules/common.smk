@@ -271,9 +271,10 @@ def swap_targets():
 
 def study_a_targets():
     dataset = config["study_a"]["dataset"]
-    channels = [spec.name for spec in plan.study_a_channels(config)]
     targets = [*rules.figure3.output, *rules.table3.output, *dataset_targets(dataset), *tidy_targets(dataset)]
-    return targets + condition_targets(config["study_a"]["codecs"], dataset, channels)
+    for codec, channels in plan.study_a_conditions(config).items():
+        targets += condition_targets([codec], dataset, channels)
+    return targets
 
 
 def packet_loss_targets():

@@ -4,8 +4,8 @@ import copy
 from nacbench.report import read_report_page
 
 DS_A = config["study_a"]["dataset"]
-# the conditions each study's tables and figures pool (the tidy table holds every study's)
-STUDY_A_CHANNELS = [spec.name for spec in plan.study_a_channels(config)]
+# the conditions each study's tables and figures pool, per codec (the tidy table holds every study's)
+STUDY_A_CHANNELS = plan.study_a_conditions(config)
 
 
 # The report's opening page (workflow/report/workflow.rst) can see only the config: the run's headline
