@@ -309,3 +309,17 @@ def test_opus_under_bit_errors_is_refused() -> None:
         ConfigError, match=r"study_a.codecs\[\d+\]: codec 'opus-6k' cannot go through bit errors"
     ):
         validate_config(config)
+
+
+def test_the_figure_has_one_panel_per_loss_model() -> None:
+    """i.i.d. rows carry a NaN burst length: they are one panel however many rows there are."""
+    from nacbench.plots import loss_panels
+
+    rows = pd.DataFrame(
+        {
+            "model": ["iid"] * 50 + ["gilbert"] * 20 + ["gilbert"] * 5 + ["clean"],
+            "burst_length": [math.nan] * 50 + [3.0] * 20 + [8.0] * 5 + [math.nan],
+        }
+    )
+    assert loss_panels(rows)[0][0] == "iid" and len(loss_panels(rows)) == 3
+    assert [b for _, b in loss_panels(rows)[1:]] == [3.0, 8.0]

@@ -810,8 +810,9 @@ FER_LABEL = "frame (packet) erasure rate"
 def loss_panels(tidy: pd.DataFrame) -> list[tuple[str, float]]:
     """The random loss models of ``tidy``'s packet-loss rows as (model, mean burst) panels, i.i.d.
     first, then Gilbert by burst length (NaN burst for i.i.d.)."""
-    rows = tidy[tidy["model"].isin(["iid", "gilbert"])]
-    panels = {(str(m), float(b)) for m, b in zip(rows["model"], rows["burst_length"], strict=True)}
+    rows = tidy.loc[tidy["model"].isin(["iid", "gilbert"]), ["model", "burst_length"]]
+    unique = rows.drop_duplicates()  # NaN bursts (i.i.d.) are one panel: NaN != NaN in a set
+    panels = [(str(m), float(b)) for m, b in zip(unique["model"], unique["burst_length"], strict=True)]
     return sorted(panels, key=lambda mb: (mb[0] != "iid", 0.0 if np.isnan(mb[1]) else mb[1]))
 
 

@@ -203,7 +203,7 @@ def breakdown_pflip(
                 "metric": metric,
                 "margin": margin,
                 **stats,
-                "n_utterances": len(utt_index),
+                "n_utterances": int((counts.sum(axis=1) > 0).sum()),  # with a score (WER: transcribed)
                 "p_tested": ",".join(f"{p:g}" for p in p_grid),
                 "random_weights": random,
             }
