@@ -323,3 +323,14 @@ def test_the_figure_has_one_panel_per_loss_model() -> None:
     )
     assert loss_panels(rows)[0][0] == "iid" and len(loss_panels(rows)) == 3
     assert [b for _, b in loss_panels(rows)[1:]] == [3.0, 8.0]
+
+
+def test_summary_keeps_conditions_whose_keys_are_nan() -> None:
+    """Clean rows have no FER or concealment (NaN keys): their means must survive the reshaping."""
+    from nacbench.tables import summary_table
+
+    table = lossy_table().assign(labelling="natural", p_flip=math.nan)
+    summary = summary_table(table, ["stoi", "wer"], n_boot=0)
+    clean = summary[summary["model"] == "clean"]
+    assert clean["stoi_mean"].tolist() == [pytest.approx(0.95)]
+    assert summary["stoi_mean"].notna().all() and summary["wer_mean"].notna().all()

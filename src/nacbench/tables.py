@@ -379,12 +379,14 @@ def summary_table(
     if not present:
         raise KeyError(f"tidy score table has none of the metrics {list(metrics)}")
     long = pd.concat([mean_ci(tidy, keys, m, n_boot=n_boot, seed=seed) for m in present], ignore_index=True)
-    wide = long.pivot(index=keys, columns="metric", values=["mean", "ci_low", "ci_high"])
-    wide.columns = [f"{metric}_{stat}" for stat, metric in wide.columns]
-    ordered = [f"{m}_{s}" for m in present for s in ("mean", "ci_low", "ci_high")]
-    wide = wide.reindex(columns=ordered)
-    n_utts = long.groupby(keys, dropna=False)["n_utterances"].max().rename("n_utterances")
-    result = pd.concat([n_utts, wide], axis=1).reset_index()
+    # merged on the key columns, not pivoted: a key that is NaN for some conditions (a packet-loss
+    # condition's FER, a bit-error one's concealment) must still match itself, which merge does and an
+    # index alignment does not
+    result = long.groupby(keys, dropna=False, sort=True)["n_utterances"].max().reset_index()
+    for m in present:
+        part = long.loc[long["metric"] == m, [*keys, "mean", "ci_low", "ci_high"]]
+        part = part.rename(columns={stat: f"{m}_{stat}" for stat in ("mean", "ci_low", "ci_high")})
+        result = result.merge(part, on=keys, how="left")
     if "random_weights" in tidy.columns:
         random = tidy.groupby("codec")["random_weights"].any().rename("random_weights")
         result = result.merge(random, left_on="codec", right_index=True, how="left")
