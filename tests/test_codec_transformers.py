@@ -212,7 +212,7 @@ def test_latent_is_what_the_quantizer_quantizes_and_the_decoder_takes(name: str)
     wav = _speechlike(codec.info.input_sample_rate, codec.info.input_sample_rate, seed=3)
     (latent,) = codec.encode_latent([wav])
     (codes,) = codec.encode([wav])
-    assert latent.dtype == np.float32 and latent.shape == (codec.latent_dim, codes.shape[1])  # type: ignore[attr-defined]
+    assert latent.dtype == np.float32 and latent.shape == (codec.latent_dim, codes.shape[1])  # type: ignore[attr-defined]  # latent_dim: the family adapter's attribute, not CodecAdapter's
     native_codes, reconstruction = _native(codec, latent)
     np.testing.assert_array_equal(native_codes, codes)
     (from_latent,) = codec.decode_latent([reconstruction])
