@@ -210,6 +210,7 @@ def test_g711_added_by_rule_file_reaches_figure3(tmp_path: Path) -> None:
         },
         "study_labelling": {"codecs": []},
         "study_swap": {"codecs": []},
+        "study_packet_loss": {"codecs": []},
         "study_b": {"rows": [], "reference_codec": None, "distilled_codec": None, "extra_codecs": []},
     }
     overlay_path = tmp_path / "overlay.yaml"

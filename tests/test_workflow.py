@@ -431,6 +431,7 @@ def test_adding_a_p_flip_schedules_only_the_new_conditions(
         "report_page",
         "labelling_report",
         "quantizer_swap",  # its main channels are Study A's P_flip
+        "packet_loss",  # reads the tidy table, which gained the new conditions
         "all",
     }
     assert set(counts) <= after_scores
