@@ -36,6 +36,7 @@ from nacbench.codecs.base import (
     CodecInfo,
     DecodeOnlyError,
     WeightsUnavailableError,
+    conceals_in_latent,
 )
 from nacbench.codecs.torchutil import batch_groups, count_parameters
 from nacbench.fsq import indices_to_levels, levels_to_indices
@@ -207,6 +208,18 @@ def test_codeword_vectors_are_what_the_decoder_sums(run: Run) -> None:
         else:
             latent = model.quantizer.decode(torch.from_numpy(c)[:, None, :])[0].T
     np.testing.assert_allclose(summed, latent.numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_dequantized_codes_decode_like_the_codes(run: Run) -> None:
+    """mean-latent concealment decodes ``decode_latent(dequantize(codes))`` where nothing was lost: it
+    must be the codes' own audio."""
+    if not conceals_in_latent(run.adapter.capabilities):
+        pytest.skip(f"{run.adapter.info.name} has no latent access")
+    c = run.codes()[0]
+    latent = run.adapter.dequantize(c)
+    assert latent.dtype == np.float32 and latent.shape[1] == c.shape[1]
+    (audio,) = run.adapter.decode_latent([latent])
+    np.testing.assert_allclose(audio, run.adapter.decode([c])[0], atol=1e-4)
 
 
 # --- NeuCodec specifics ----------------------------------------------------------------------------------

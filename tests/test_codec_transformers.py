@@ -220,6 +220,20 @@ def test_latent_is_what_the_quantizer_quantizes_and_the_decoder_takes(name: str)
     assert not np.allclose(latent, reconstruction, atol=1e-3)  # the quantizer does something
 
 
+@pytest.mark.parametrize("name", ["mimi", "xcodec2"])
+def test_dequantized_codes_decode_like_the_codes(name: str) -> None:
+    """What mean-latent concealment decodes where nothing was lost is the codes' own audio."""
+    codec = _codec(name)
+    (codes,) = codec.encode([_speechlike(codec.info.input_sample_rate, codec.info.input_sample_rate)])
+    latent = codec.dequantize(codes)
+    assert latent.shape == (codec.latent_dim, codes.shape[1])  # type: ignore[attr-defined]  # latent_dim: the family adapter's attribute, not CodecAdapter's
+    audio = codec.decode([codes])[0]
+    # summation order only: float32 rounding at the random decoder's scale (peaks of ~5)
+    np.testing.assert_allclose(
+        codec.decode_latent([latent])[0], audio, rtol=0, atol=1e-5 * np.abs(audio).max()
+    )
+
+
 def test_mimi_codeword_vectors_are_what_the_decoder_sums() -> None:
     codec = _codec("mimi")
     vectors = codec.codeword_vectors()

@@ -21,6 +21,7 @@ from nacbench.erasure import (
     ErasureSpec,
     PatternError,
     conceal_codes,
+    conceal_latent,
     frame_losses,
     frame_packets,
     gilbert_losses,
@@ -302,8 +303,9 @@ def test_concealment_edge_cases_and_refusals() -> None:
     nothing = conceal_codes(codes, np.zeros(3, dtype=bool), "silence")
     assert np.array_equal(nothing.codes, codes) and not nothing.silenced.any()
     assert conceal_codes(np.zeros((2, 0), dtype=int), np.zeros(0, dtype=bool), "repeat").codes.shape == (2, 0)
-    with pytest.raises(NotImplementedError, match="mean-latent"):
-        conceal_codes(codes, np.zeros(3, dtype=bool), "mean-latent")
+    leading = conceal_codes(codes, np.array([True, False, True]), "mean-latent")
+    assert not leading.silenced.any()  # the decode stage decodes the mean latent there instead
+    assert np.array_equal(leading.codes, codes[:, [1, 1, 1]])
     with pytest.raises(ValueError, match="unknown concealment"):
         conceal_codes(codes, np.zeros(3, dtype=bool), "interpolate")
     with pytest.raises(ValueError, match="one flag per frame"):
@@ -473,3 +475,16 @@ def test_packet_losses_follow_the_spec() -> None:
     assert pmask.tolist() == [False, True, True, False] and wrapped
     with pytest.raises(ValueError, match="pass its mask"):
         packet_losses(pspec, 4, np.random.default_rng(0))
+
+
+def test_mean_latent_replaces_exactly_the_lost_frames() -> None:
+    latent = np.arange(12, dtype=np.float32).reshape(3, 4)
+    lost = np.array([True, False, False, True])
+    out = conceal_latent(latent, lost, np.array([-1.0, -2.0, -3.0]))
+    assert np.array_equal(out[:, ~lost], latent[:, ~lost]) and out.dtype == np.float32
+    assert np.array_equal(out[:, lost], [[-1.0, -1.0], [-2.0, -2.0], [-3.0, -3.0]])
+    assert np.array_equal(latent, np.arange(12).reshape(3, 4))  # a copy
+    with pytest.raises(ValueError, match="the codec's latent is 3-d"):
+        conceal_latent(latent, lost, np.zeros(4))
+    with pytest.raises(ValueError, match="one flag per frame"):
+        conceal_latent(latent, lost[:3], np.zeros(3))

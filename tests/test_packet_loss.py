@@ -30,6 +30,7 @@ from nacbench.conditions import (
 from nacbench.config import ConfigError, validate_config
 from nacbench.erasure import G192_BAD, G192_GOOD, frame_packets, gilbert_losses
 from nacbench.seeds import erasure_rng
+from nacbench.swap import with_derived_codecs
 
 REPO = Path(__file__).resolve().parents[1]
 IID = "erasure-iid-fer0.2-p20ms-repeat-seed0"
@@ -164,6 +165,51 @@ def test_lyra_decodes_a_lossy_shard_with_silence_and_repeat(shared_dir: Path, tm
     assert any(np.any(decoded["silence"][delay + t * per_frame : delay + (t + 1) * per_frame]) for t in kept)
 
 
+def test_lyra_decodes_the_fit_sets_mean_latent_in_place_of_lost_frames(
+    shared_dir: Path, tmp_path: Path
+) -> None:
+    """mean-latent on real Lyra v2: the decode stage hands LyraGAN the received codes' RVQ sums with the
+    fit set's mean latent in the lost frames; audio up to the first loss is that of the codes."""
+    from nacbench.audio import read_audio
+    from nacbench.codecs import build_codec
+    from nacbench.erasure import conceal_latent
+    from nacbench.stages import read_mean_latent, transmit_and_decode
+
+    options = {"adapter": "lyra", "model_dir": str(shared_dir / "models" / "lyra-v2"), "num_quantizers": 30}
+    codec = build_codec("lyra", options)
+    wavs = [
+        read_audio(p)[: 2 * 16000] for p in sorted((shared_dir / "corpus" / "cmu_arctic").rglob("*.wav"))[:3]
+    ]
+    codes = codec.encode(wavs[:1])
+    save_shard(tmp_path / "codes.npz", CodeShard(["u1"], codes, False), codec.info.n_codebooks)
+    codec.info.write(tmp_path / "codec.json")
+    fit = np.concatenate([x.T for x in codec.encode_latent(wavs[1:])])  # [frames, 64]: a fit set
+    np.savez(tmp_path / "fit_latents.npz", latents=fit)  # a file from before the mean was stored
+    mean = read_mean_latent(str(tmp_path / "fit_latents.npz"))
+    np.testing.assert_allclose(mean, fit.mean(axis=0), rtol=1e-5)
+    channel = "erasure-iid-fer0.2-p20ms-mean-latent-seed0"
+    transmit_and_decode(
+        "lyra", options, "cpu", str(tmp_path / "codes.npz"), str(tmp_path / "codec.json"), channel, "ls",
+        "000", str(tmp_path / "received.npz"), str(tmp_path / "audio"), str(tmp_path / "listen"), [],
+        latents_path=str(tmp_path / "fit_latents.npz"),
+    )  # fmt: skip
+    got = read_audio(tmp_path / "audio" / "u1.wav", expected_rate=16000)
+    received = load_shard(tmp_path / "received.npz")
+    lost = received.extras["lost_frames"]
+    assert lost.any() and not received.extras["silenced_frames"].any()
+    (expected,) = codec.decode_latent([conceal_latent(codec.dequantize(codes[0]), lost, mean)])
+    np.testing.assert_array_equal(got, expected)
+    first = int(np.flatnonzero(lost)[0]) * (16000 // 50)
+    plain = codec.decode(codes)[0]
+    np.testing.assert_array_equal(got[:first], plain[:first])
+    assert not np.array_equal(got[first:], plain[first:])
+    with pytest.raises(ValueError, match="no fit-set latents"):
+        transmit_and_decode(
+            "lyra", options, "cpu", str(tmp_path / "codes.npz"), str(tmp_path / "codec.json"), channel,
+            "ls", "000", str(tmp_path / "r2.npz"), str(tmp_path / "a2"), str(tmp_path / "l2"), [],
+        )  # fmt: skip
+
+
 # ------------------------------------------------------------------------------------------ plan, config
 
 
@@ -193,7 +239,10 @@ def test_the_plan_follows_the_study_and_its_overrides() -> None:
         ({"fer": [1.0]}, "study_packet_loss.fer.0"),
         ({"bursts": [0.5]}, "study_packet_loss.bursts.0"),
         ({"fer": [0.6], "bursts": [1]}, "the rate can be at most 0.5"),
-        ({"concealments": ["mean-latent"]}, "'mean-latent' is not built yet"),
+        (
+            {"codecs": ["codec2-3200"], "concealments": ["mean-latent"], "overrides": {}},
+            "codec 'codec2-3200' cannot take 'mean-latent'",
+        ),
         ({"overrides": {"lyra": {"fer": [0.9], "bursts": [1]}}}, "overrides.lyra: a loss rate of 0.9"),
         ({"codecs": ["lyra", "nope"]}, r"study_packet_loss.codecs\[1\]: unknown codec 'nope'"),
         ({"breakdown_margin": {"visqol": 0.1}}, "breakdown_margin.visqol: not scored"),
@@ -204,6 +253,15 @@ def test_bad_packet_loss_settings_are_named(change: dict, message: str) -> None:
     config = merged_config(**{"codecs": ["lyra"], **change})
     with pytest.raises(ConfigError, match=message):
         validate_config(config)
+
+
+def test_mean_latent_is_planned_for_codecs_with_latent_access() -> None:
+    config = merged_config(
+        codecs=["lyra", "lyra~fsq120"], concealments=["repeat", "mean-latent"], overrides={}
+    )
+    validate_config(config)
+    channels = plan.packet_loss_conditions(with_derived_codecs(config))
+    assert "erasure-iid-fer0.1-p20ms-mean-latent-seed0" in channels["lyra~fsq120"]
 
 
 def test_malformed_pattern_files_are_named_with_the_line(tmp_path: Path) -> None:

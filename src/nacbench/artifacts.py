@@ -43,6 +43,7 @@ __all__ = [
     "CHANNEL_EXTRAS",
     "FIGURE_FORMATS",
     "INPUT_GAIN_KEY",
+    "MEAN_LATENT_KEY",
     "PATTERNS",
     "TABLE_FORMATS",
     "ArtifactError",
@@ -155,6 +156,8 @@ CHANNEL_EXTRAS: tuple[str, ...] = ("bits_sent", "bits_flipped", "out_of_range")
 #: per-utterance extra of the codes and channel npz: the gain (dB) the adapter applied before encoding
 #: (:meth:`CodecAdapter.input_gain_db`); the decode stage undoes it (absent = 0, e.g. external codecs)
 INPUT_GAIN_KEY = "input_gain_db"
+#: the fit-set latents' mean ``[dim]`` in :func:`fit_latents` (``mean-latent`` concealment reads only this)
+MEAN_LATENT_KEY = "mean"
 
 #: kinds that are folders (of decoded or listening audio), not files
 _DIRECTORY_KINDS = frozenset({"decoded_audio", "listen_dir"})

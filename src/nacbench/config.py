@@ -19,6 +19,8 @@ import yaml
 
 from nacbench import packet_loss
 from nacbench.codecs import ADAPTERS, EXTERNAL_ADAPTER, Capability, StaticLayout, static_layout
+from nacbench.codecs.base import conceals_in_latent
+from nacbench.erasure import LATENT_CONCEALMENT
 from nacbench.plan import study_a_conditions
 from nacbench.swap import POSTHOC_ADAPTER, with_derived_codecs
 
@@ -278,7 +280,7 @@ def metric_errors(config: Mapping[str, Any]) -> list[str]:
 def packet_loss_errors(config: Mapping[str, Any]) -> list[str]:
     """What the packet-loss study and the bit-error studies cannot do, before any job runs: codecs
     refused under bit errors (entropy-coded packets, :attr:`StaticLayout.bit_errors`), codecs the study
-    cannot conceal for (external ones; ``mean-latent``, not yet built), loss conditions the models
+    cannot conceal for (external ones; ``mean-latent`` without latent access), loss conditions the models
     cannot realise (a FER too high for its burst length, numbers a path cannot spell), pattern files
     that do not read (named with the byte offset or line), and the study's own metrics."""
     from nacbench.audio import SCORING_RATE
@@ -312,14 +314,20 @@ def packet_loss_errors(config: Mapping[str, Any]) -> list[str]:
             )
     # an override of a codec the study does not run is kept, not an error: an overlay that narrows the
     # codec list should not have to restate the overrides
+    for i, codec in enumerate(study["codecs"]):
+        layout = _layout(config, codec)
+        if layout is None or Capability.CONCEAL in layout.capabilities:
+            continue  # reported elsewhere, or the codec conceals in its own decoder
+        concealments = packet_loss.concealments_of(config, False, codec)
+        if LATENT_CONCEALMENT in concealments and not conceals_in_latent(layout.capabilities):
+            errors.append(
+                f"study_packet_loss.codecs[{i}]: codec {codec!r} cannot take {LATENT_CONCEALMENT!r} "
+                "concealment (it needs the codec's latent: encode_latent, decode_latent, and quantizer_output "
+                f"or codeword_vectors); give it study_packet_loss.overrides.{codec}.concealments without it"
+            )
     for codec in [None, *(c for c in study.get("overrides") or {} if c in study["codecs"])]:
         where = "study_packet_loss" + (f".overrides.{codec}" if codec else "")
         concealments = packet_loss.settings_of(config, codec).get("concealments", ["repeat"])
-        if "mean-latent" in concealments:
-            errors.append(
-                f"{where}.concealments: 'mean-latent' is not built yet (it needs the fit set's mean latent "
-                "decoded in place of a lost frame); use 'repeat' or 'silence'"
-            )
         for concealment in concealments:
             try:
                 packet_loss.loss_specs(config, concealment, codec)

@@ -58,12 +58,14 @@ __all__ = [
     "G192_GOOD",
     "OWN_CONCEALMENT",
     "PATTERN_NAME",
+    "LATENT_CONCEALMENT",
     "Concealed",
     "ConcealmentMethod",
     "ErasureModel",
     "ErasureSpec",
     "PatternError",
     "conceal_codes",
+    "conceal_latent",
     "frame_losses",
     "frame_packets",
     "gilbert_losses",
@@ -81,14 +83,17 @@ ErasureModel = Literal["iid", "gilbert", "pattern"]
 #: loss models, in the order tables list them
 ERASURE_MODELS: tuple[str, ...] = ("iid", "gilbert", "pattern")
 
-#: Concealment methods a condition may name. "mean-latent" (the fit set's mean latent, for codecs with
-#: latent access) is named here so its conditions parse, but it needs the codec's latent and is not
-#: implemented on codes: :func:`conceal_codes` refuses it until the quantizer-swap machinery provides it.
+#: Concealment methods a condition may name: on codes (``repeat``, ``silence``: any codec), by the
+#: codec's own decoder (``plc``), or in the latent the decoder consumes (``mean-latent``: codecs with
+#: latent access, see :func:`conceal_latent`).
 ConcealmentMethod = Literal["repeat", "silence", "plc", "mean-latent"]
 #: the concealment of a codec that conceals lost frames in its own decoder (Opus's packet-loss
 #: concealment): done by the codec, not on codes
 OWN_CONCEALMENT = "plc"
-CONCEALMENTS: tuple[str, ...] = ("repeat", "silence", OWN_CONCEALMENT, "mean-latent")
+#: the concealment that decodes the fit set's mean latent in place of a lost frame (the decode stage
+#: does it: the codes cannot say it)
+LATENT_CONCEALMENT = "mean-latent"
+CONCEALMENTS: tuple[str, ...] = ("repeat", "silence", OWN_CONCEALMENT, LATENT_CONCEALMENT)
 #: the concealments :func:`conceal_codes` performs on codes alone (any codec can do these)
 CODE_CONCEALMENTS: tuple[str, ...] = ("repeat", "silence")
 
@@ -472,7 +477,9 @@ def conceal_codes(codes: np.ndarray, lost: np.ndarray, method: str) -> Concealed
       and their audio is zeroed). If every frame is lost the codes are all 0 and every frame is silenced.
     - ``silence``: every lost frame is silenced, with the ``repeat`` codes underneath (see
       :class:`Concealed`).
-    - ``mean-latent``: named (:data:`CONCEALMENTS`) but needs the codec's latent; refused here.
+    - ``mean-latent``: nothing is silenced; the codes are the ``repeat`` ones (a received artifact
+      holds codes for every frame), and the decode stage decodes the fit set's mean latent in place of
+      every lost frame instead (:func:`conceal_latent`), also before the first received frame.
 
     Call it once per utterance: the start of an utterance is the start of a call.
     """
@@ -489,12 +496,7 @@ def conceal_codes(codes: np.ndarray, lost: np.ndarray, method: str) -> Concealed
             f"concealment {OWN_CONCEALMENT!r} is the codec's own (its decoder conceals the lost frames); "
             f"on codes there is {CODE_CONCEALMENTS}"
         )
-    if method == "mean-latent":
-        raise NotImplementedError(
-            "concealment 'mean-latent' needs the codec's latent (the fit set's mean latent); it is not "
-            f"available on codes, which support {CODE_CONCEALMENTS}"
-        )
-    if method not in CODE_CONCEALMENTS:
+    if method not in (*CODE_CONCEALMENTS, LATENT_CONCEALMENT):
         raise ValueError(f"unknown concealment {method!r}; expected one of {CONCEALMENTS}")
     frames = c.shape[1]
     received = np.flatnonzero(~m)
@@ -503,8 +505,31 @@ def conceal_codes(codes: np.ndarray, lost: np.ndarray, method: str) -> Concealed
     source = np.maximum.accumulate(np.where(m, -1, np.arange(frames)))
     leading = source < 0
     source[leading] = received[0]
-    silenced = leading if method == "repeat" else m.copy()
+    silenced = {"repeat": leading, "silence": m.copy()}.get(method, np.zeros(frames, dtype=bool))
     return Concealed(c[:, source], silenced)
+
+
+def conceal_latent(latent: np.ndarray, lost: np.ndarray, mean: np.ndarray) -> np.ndarray:
+    """``latent`` (``[dim, frames]``, what the decoder consumes for the received codes) with every lost
+    frame replaced by ``mean`` (``[dim]``, the fit set's mean latent): ``mean-latent`` concealment.
+
+    The mean is the one vector that minimises the expected squared error to an unknown frame of the
+    fit set's distribution, so a lost frame is decoded as the codec's "average sound" rather than a copy
+    of its neighbour (``repeat``) or nothing (``silence``). Received frames are left bit-exact. A copy
+    is returned.
+    """
+    x = np.asarray(latent)
+    m = np.asarray(lost, dtype=bool)
+    centre = np.asarray(mean, dtype=x.dtype)
+    if x.ndim != 2:
+        raise ValueError(f"latent must be [dim, frames], got shape {x.shape}")
+    if m.shape != (x.shape[1],):
+        raise ValueError(f"lost must be one flag per frame ({x.shape[1]}), got shape {m.shape}")
+    if centre.shape != (x.shape[0],):
+        raise ValueError(f"the mean latent has shape {centre.shape}; the codec's latent is {x.shape[0]}-d")
+    out = x.copy()
+    out[:, m] = centre[:, None]
+    return out
 
 
 def silence_audio(

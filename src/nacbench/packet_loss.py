@@ -8,7 +8,8 @@ config into channel conditions (:func:`channels_of`) and sends a shard of codes 
 Conditions. Every codec of the study runs clean, and each random loss model (``iid``; ``gilbert`` at
 each mean burst length) at each FER and seed, and each configured pattern, under each concealment it
 can do: a codec with its own decoder concealment (:attr:`Capability.CONCEAL`, Opus) uses that
-(``plc``) and nothing else; the others take the study's ``concealments`` (``repeat``, ``silence``).
+(``plc``) and nothing else; the others take the study's ``concealments`` (``repeat``, ``silence``, and
+``mean-latent`` for codecs with latent access: :func:`nacbench.codecs.base.conceals_in_latent`).
 
 Common losses. An utterance's loss mask comes from a stream named by the utterance, not the codec
 (:func:`nacbench.seeds.erasure_rng`), over packets on one time grid, and the loss models' draws are
@@ -34,7 +35,6 @@ import numpy as np
 
 from nacbench.conditions import ChannelSpec, ErasureSpec
 from nacbench.erasure import (
-    CODE_CONCEALMENTS,
     DEFAULT_PACKET_MS,
     OWN_CONCEALMENT,
     conceal_codes,
@@ -145,8 +145,9 @@ def erase_codes(
 ) -> tuple[list[np.ndarray], dict[str, np.ndarray]]:
     """Send one shard's codes (``[n_codebooks, frames]`` per utterance) through ``spec``.
 
-    Returns the codes to decode (lost frames concealed on codes: ``repeat`` codes, also under ``silence``
-    and ``plc``, where the decoder stage zeroes the audio or the codec conceals instead) and the extras
+    Returns the codes to decode (lost frames concealed on codes: ``repeat`` codes, also under ``silence``,
+    ``plc`` and ``mean-latent``, where the decode stage zeroes the audio, the codec conceals, or the mean
+    latent is decoded instead) and the extras
     listed in the module docstring. A pattern condition needs the pattern's mask and the utterances'
     durations (seconds, the manifest's) for its offsets.
     """
@@ -155,7 +156,8 @@ def erase_codes(
         if pattern is None or durations is None:
             raise ValueError(f"condition {spec.name!r} replays a pattern: pass its mask and the durations")
         starts = pattern_offsets(durations, packet_s, spec.pattern_offset)
-    conceal = spec.concealment if spec.concealment in CODE_CONCEALMENTS else "repeat"
+    # the codec's own concealment ignores the lost frames' codes: repeat codes stand in for them
+    conceal = "repeat" if spec.concealment == OWN_CONCEALMENT else spec.concealment
     out, masks, lost_frames, silenced = [], [], [], []
     sent = np.zeros(len(codes), np.int64)
     lost = np.zeros(len(codes), np.int64)
@@ -177,7 +179,7 @@ def erase_codes(
         out.append(concealed.codes.astype(np.int64))
         masks.append(mask)
         lost_frames.append(frames_lost)
-        silenced.append(concealed.silenced if spec.concealment != "plc" else np.zeros_like(frames_lost))
+        silenced.append(concealed.silenced if conceal == spec.concealment else np.zeros_like(frames_lost))
         sent[i], lost[i], bursts[i] = n_packets, int(mask.sum()), loss_stats(mask)["bursts"]
     whole = np.concatenate(masks) if masks else np.zeros(0, bool)
     extras: dict[str, np.ndarray] = {

@@ -21,6 +21,8 @@ import pandas as pd
 from nacbench import startup
 from nacbench.artifacts import (
     INPUT_GAIN_KEY,
+    MEAN_LATENT_KEY,
+    ArtifactError,
     CodeShard,
     atomic_path,
     codec_info,
@@ -43,7 +45,7 @@ from nacbench.artifacts import (
 )
 from nacbench.audio import SCORING_RATE, apply_gain_db, read_audio, resample, write_audio, write_decoded
 from nacbench.channel import OutOfRangePolicy, transmit
-from nacbench.codecs.base import Capability, CodecAdapter, CodecInfo
+from nacbench.codecs.base import Capability, CodecAdapter, CodecInfo, MissingCapabilityError
 from nacbench.conditions import ChannelSpec, is_erasure
 from nacbench.data.manifest import (
     DatasetError,
@@ -423,13 +425,15 @@ def transmit_and_decode(
     error_stream: str | None = None,
     pattern_path: str | None = None,
     durations: Sequence[float] | None = None,
+    latents_path: str | None = None,
 ) -> None:
     """One channel condition of one shard in one process: transmit the clean codes, keep the received
     codes (``channel_out``, the channel stage's artifact), decode them with a decode-only build.
 
     The channel's work takes milliseconds; as a job of its own it paid a process start and the
     package's imports (about 2 s) per condition, so the decode job does it, writing the same artifact
-    as :func:`transmit_shard`.
+    as :func:`transmit_shard`. ``latents_path``: the fit-set latents whose mean a ``mean-latent``
+    condition decodes in place of lost frames.
     """
     received = transmit_shard(
         codes_path,
@@ -445,7 +449,7 @@ def transmit_and_decode(
         pattern_path,
         durations,
     )
-    decode_shard(name, options, device, received, audio_dir, listen_dir, listen_ids, codes_path)
+    decode_shard(name, options, device, received, audio_dir, listen_dir, listen_ids, codes_path, latents_path)
 
 
 def decode_shard(
@@ -457,6 +461,7 @@ def decode_shard(
     listen_dir: str,
     listen_ids: Sequence[str],
     codes_path: str = "",
+    latents_path: str | None = None,
 ) -> None:
     """Decode a shard (received codes, or their file) to ``audio_dir/<utt>.wav`` (float, codec output
     rate); keep listening copies as FLAC. ``codes_path`` names the codes in errors.
@@ -485,15 +490,16 @@ def decode_shard(
     keep = set(listen_ids)
     order = by_length([c.shape[1] for c in shard.codes])
     startup.note(codec=name, device=device_of(codec), utterances=len(order))
-    losses = received_losses(shard, codec)
+    losses = received_losses(shard, codec, latents_path)
     for start in progress(range(0, len(order), CHUNK), desc=f"decode {name}"):
         chunk = order[start : start + CHUNK]
         log.info("decoding %s", ", ".join(shard.utt_ids[i] for i in chunk))
         with phase("work"):
-            if losses is not None and losses.own:
-                decoded = codec.decode_lost([shard.codes[i] for i in chunk], [losses.lost[i] for i in chunk])
-            else:
-                decoded = codec.decode([shard.codes[i] for i in chunk])
+            decoded = (
+                losses.decode(codec, shard.codes, chunk)
+                if losses is not None
+                else codec.decode([shard.codes[i] for i in chunk])
+            )
         for i, out in zip(chunk, decoded, strict=True):
             utt, gain = shard.utt_ids[i], float(gains[i])
             if losses is not None and losses.silenced[i].any():
@@ -507,11 +513,30 @@ def decode_shard(
 @dataclass(frozen=True)
 class ReceivedLosses:
     """What a packet-loss channel left for the decoder: per utterance the lost and the silenced frames,
-    and whether the codec conceals the lost ones itself (``plc``)."""
+    whether the codec conceals the lost ones itself (``plc``), and the mean latent a ``mean-latent``
+    condition decodes in their place (None otherwise)."""
 
     lost: list[np.ndarray]
     silenced: list[np.ndarray]
     own: bool
+    mean_latent: np.ndarray | None = None
+
+    def decode(
+        self, codec: CodecAdapter, codes: Sequence[np.ndarray], chunk: Sequence[int]
+    ) -> list[np.ndarray]:
+        """Audio of utterances ``chunk`` of ``codes``, their lost frames concealed by the condition's
+        method: the codec's own, the mean latent, or (``repeat``, ``silence``) nothing more than the
+        codes already say."""
+        from nacbench.erasure import conceal_latent
+
+        if self.own:
+            return codec.decode_lost([codes[i] for i in chunk], [self.lost[i] for i in chunk])
+        if self.mean_latent is not None:
+            latents = [
+                conceal_latent(codec.dequantize(codes[i]), self.lost[i], self.mean_latent) for i in chunk
+            ]
+            return codec.decode_latent(latents)
+        return codec.decode([codes[i] for i in chunk])
 
     def silence(self, wav: np.ndarray, index: int, info: CodecInfo) -> np.ndarray:
         """``wav`` with utterance ``index``'s silenced frames zeroed, on the output's frame grid shifted
@@ -526,9 +551,14 @@ class ReceivedLosses:
         return out
 
 
-def received_losses(shard: CodeShard, codec: CodecAdapter) -> ReceivedLosses | None:
-    """The losses a received shard carries (None for a bit-error or clean channel); a ``plc`` shard is
-    refused for a codec without its own concealment, naming both."""
+def received_losses(
+    shard: CodeShard, codec: CodecAdapter, latents_path: str | None = None
+) -> ReceivedLosses | None:
+    """The losses a received shard carries (None for a bit-error or clean channel). A ``plc`` shard is
+    refused for a codec without its own concealment, a ``mean-latent`` one for a codec without latent
+    access or without the fit-set latents (``latents_path``), naming what is missing."""
+    from nacbench.codecs.base import conceals_in_latent
+    from nacbench.erasure import LATENT_CONCEALMENT
     from nacbench.packet_loss import (
         CODEC_CONCEALMENT,
         CONCEALMENT,
@@ -539,13 +569,28 @@ def received_losses(shard: CodeShard, codec: CodecAdapter) -> ReceivedLosses | N
 
     if LOST_FRAMES not in shard.extras:
         return None
-    own = str(shard.extras[CONCEALMENT]) == CODEC_CONCEALMENT
+    concealment = str(shard.extras[CONCEALMENT])
+    own = concealment == CODEC_CONCEALMENT
     if own:
         codec.require(Capability.CONCEAL, f"concealment {CODEC_CONCEALMENT!r}")
+    mean = None
+    if concealment == LATENT_CONCEALMENT:
+        if not conceals_in_latent(codec.capabilities, decode_only=True):
+            raise MissingCapabilityError(
+                f"codec {codec.info.name!r}: concealment {LATENT_CONCEALMENT!r} needs the decoder on "
+                f"latents and the latent of codes (quantizer_output or codeword_vectors); it has "
+                f"{sorted(c.value for c in codec.capabilities) or 'none'}"
+            )
+        if not latents_path:
+            raise ValueError(
+                f"concealment {LATENT_CONCEALMENT!r}: no fit-set latents given to take the mean of"
+            )
+        mean = read_mean_latent(latents_path)
     return ReceivedLosses(
         split_frames(shard.extras[LOST_FRAMES], shard.codes),
         split_frames(shard.extras[SILENCED_FRAMES], shard.codes),
         own,
+        mean,
     )
 
 
@@ -754,7 +799,9 @@ def write_fit_latents(
     """The base codec's latents (``encode_latent``) of the fit set, for every quantizer fitted on them.
 
     One job per base codec: its post-hoc FSQ and RVQ at every budget are fitted on the same frames.
-    Stored: all frames ``[frames, dim]`` float32, frames per utterance, and the fit set's provenance.
+    Stored: all frames ``[frames, dim]`` float32, frames per utterance, their mean ``[dim]`` (float64
+    sum; what ``mean-latent`` concealment decodes, read without the frames: :func:`read_mean_latent`),
+    and the fit set's provenance.
     """
     dataset, n_utterances = fit
     rows = fit_set_rows(manifest_path, dataset, n_utterances)
@@ -788,15 +835,31 @@ def write_fit_latents(
         dataset,
         " (IN-SAMPLE: the evaluation dataset)" if in_sample else "",
     )
+    stacked = np.concatenate([x.T for x in latents], axis=0)
     save_npz(
         out,
         {
-            "latents": np.concatenate([x.T for x in latents], axis=0),
+            "latents": stacked,
+            MEAN_LATENT_KEY: stacked.mean(axis=0, dtype=np.float64).astype(np.float32),
             "frames": frames,
             "random_weights": np.array(codec.info.random_weights),
             "provenance": np.array(json.dumps(provenance)),
         },
     )
+
+
+def read_mean_latent(path: str) -> np.ndarray:
+    """The fit set's mean latent ``[dim]`` from :func:`write_fit_latents`'s file (computed from its
+    frames for a file written before the mean was stored: nothing needs recomputing)."""
+    with open_npz(path, "fit-set latents", ("latents",)) as data:
+        if MEAN_LATENT_KEY in data.files:
+            return np.asarray(data[MEAN_LATENT_KEY], dtype=np.float32)
+        latents = np.asarray(data["latents"])
+    if latents.ndim != 2 or latents.shape[0] == 0:
+        raise ArtifactError(
+            f"{path}: fit-set latents of shape {latents.shape} have no mean; delete it and rerun"
+        )
+    return latents.mean(axis=0, dtype=np.float64).astype(np.float32)
 
 
 def fit_posthoc_quantizer(latents_path: str, settings: Mapping[str, Any], name: str, out: str) -> None:

@@ -20,6 +20,7 @@ from nacbench.conditions import (
 )
 from nacbench.codecs import codec_gpu_mem_mb, job_mem_mb
 from nacbench.config import external_codecs, external_rule_files, validate_config
+from nacbench.erasure import LATENT_CONCEALMENT
 from nacbench.resources import asr_gpu_mem_mb, job_gpu_mem_mb, register_gpu_memory
 from nacbench.stages import check_results_folder
 
@@ -75,6 +76,16 @@ def loss_pattern(wildcards):
         return []
     spec = ErasureSpec.parse(wildcards.channel)
     return packet_loss.pattern_path(config, spec.pattern) if spec.model == "pattern" else []
+
+
+def concealment_latents(wildcards):
+    """The fit-set latents whose mean a mean-latent condition decodes (its base codec's, for a swapped
+    codec: the same encoder); nothing for any other channel."""
+    if not is_erasure(wildcards.channel):
+        return []
+    if ErasureSpec.parse(wildcards.channel).concealment != LATENT_CONCEALMENT:
+        return []
+    return artifacts.fit_latents(R, config["codecs"][wildcards.codec].get("base", wildcards.codec))
 
 
 def asks_random(wildcards):

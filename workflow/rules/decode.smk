@@ -11,6 +11,7 @@ rule decode:
         manifest=lambda w: manifest(w.dataset),
         quantizer=codec_quantizer,
         pattern=loss_pattern,
+        latents=concealment_latents,
     output:
         received=artifacts.channel_shard(R, "{codec}", "{dataset}", "{channel}", "{shard}"),
         audio=temp(directory(artifacts.decoded_audio(R, "{codec}", "{dataset}", "{channel}", "{shard}"))),

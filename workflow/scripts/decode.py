@@ -25,4 +25,6 @@ with job_log(snakemake.log):
         # a loss pattern is replayed across the shard's utterances by their durations
         pattern_path=snakemake.input.pattern or None,
         durations=shard_durations(snakemake.input.manifest, snakemake.input.codes),
+        # mean-latent concealment decodes the fit set's mean latent in place of lost frames
+        latents_path=snakemake.input.latents or None,
     )

@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import asdict, dataclass, field
 from enum import Enum
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
@@ -149,6 +150,16 @@ ENCODER_CAPABILITIES: frozenset[Capability] = frozenset(
 )
 
 
+def conceals_in_latent(capabilities: Collection[Capability], decode_only: bool = False) -> bool:
+    """Whether a codec with these capabilities can take ``mean-latent`` concealment: it needs the encoder's
+    latent (to average over the fit set; not asked of a ``decode_only`` build, which gets the mean from
+    a file), the decoder on latents, and the latent of received codes (:meth:`CodecAdapter.dequantize`:
+    its quantizer's output, or its codeword vectors summed)."""
+    caps = set(capabilities)
+    needs = {Capability.DECODE_LATENT} | (set() if decode_only else {Capability.ENCODE_LATENT})
+    return needs <= caps and bool(caps & {Capability.QUANTIZER_OUTPUT, Capability.CODEWORD_VECTORS})
+
+
 class MissingCapabilityError(NotImplementedError):
     """A codec asked for an optional capability it does not provide; the message names both."""
 
@@ -247,6 +258,26 @@ class CodecAdapter(ABC):
         Used by the Study B code analysis (:attr:`Capability.QUANTIZER_OUTPUT`).
         """
         raise self._missing(Capability.QUANTIZER_OUTPUT)
+
+    def dequantize(self, codes: np.ndarray) -> np.ndarray:
+        """The latent :meth:`decode_latent` consumes for ``codes`` (``[n_codebooks, frames]``): ``[dim,
+        frames]`` float32, so ``decode_latent([dequantize(c)])`` decodes like ``decode([c])``.
+
+        From :meth:`quantizer_output` where the codec has it, else the sum over codebooks of each code's
+        :meth:`codeword_vectors` entry (residual quantizers add their stages; one codebook is its own
+        sum). The codeword vectors are read once per adapter. Used by ``mean-latent`` concealment.
+        """
+        codes = np.asarray(codes, dtype=np.int64)
+        self.check_codes(codes)
+        if self.has(Capability.QUANTIZER_OUTPUT):
+            return np.ascontiguousarray(self.quantizer_output(codes).T, dtype=np.float32)
+        parts = [v[c] for v, c in zip(self._codeword_table, codes, strict=True)]  # [frames, dim] each
+        return np.ascontiguousarray(np.sum(parts, axis=0, dtype=np.float32).T)
+
+    @cached_property
+    def _codeword_table(self) -> list[np.ndarray]:
+        """:meth:`codeword_vectors`, read once (Lyra's take hundreds of model calls)."""
+        return self.codeword_vectors()
 
     def encoder_modules(self) -> list[Any]:
         """Torch modules that make up the encoder alone (:attr:`Capability.ENCODER_MODULES`)."""

@@ -428,6 +428,15 @@ class Xcodec2Adapter(TransformersCodecAdapter):
         quantizer = self.model.quantizer
         return [to_numpy_f32(quantizer.project_out(quantizer.quantizer.codebook.to(torch.float32)))]
 
+    @torch.inference_mode()
+    def dequantize(self, codes: np.ndarray) -> np.ndarray:
+        """The quantizer's output for ``codes`` alone, ``[2048, frames]`` (not the 512 MB table of
+        :meth:`codeword_vectors` the default would build)."""
+        codes = np.asarray(codes, dtype=np.int64)
+        self.check_codes(codes)
+        out = self.model.quantizer.from_codes(torch.from_numpy(codes).T[None].to(self.device))
+        return np.ascontiguousarray(to_numpy_f32(out)[0].T)
+
     def encoder_modules(self) -> list[Any]:
         m = self.model
         return [m.semantic_encoder, m.semantic_adapter, m.acoustic_encoder, m.fc_encoder, m.quantizer]
