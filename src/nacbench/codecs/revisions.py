@@ -8,8 +8,8 @@ the paper measured. Every hub-loaded model therefore runs at a fixed commit:
   every hub model whose commit could be found; :data:`PINNED` holds the same commits as the default for
   the default repositories, so an entry without ``revision`` is pinned too).
 - ``revision: locked`` (or no ``revision`` for a repository :data:`PINNED` does not know): the commit
-  recorded in the project's lock file (:func:`lock_path`, ``hub-revisions.lock.yaml`` in the working
-  directory, i.e. the repository root under Snakemake; ``NACBENCH_HUB_LOCK`` names another). When the
+  recorded in the project's lock file (:func:`lock_path`: ``NACBENCH_HUB_LOCK``, which the workflow sets
+  to ``hub-revisions.lock.yaml`` beside the Snakefile, else that name in the working directory). When the
   file has no entry yet, the first successful download (of ``main``) writes the commit it got there;
   every later run loads that commit and refuses any other. Commit the file to make the pin part of the
   reproduction. Offline, a cache that already holds ``main`` (``refs/main``) counts as that first
