@@ -199,7 +199,7 @@ def test_the_schema_rejects_a_malformed_revision(bad: object) -> None:
         broken["codecs"][codec][field] = bad
         assert any(e.startswith(f"codecs.{codec}.{field}:") for e in schema_errors(broken)), (codec, field)
     broken = copy.deepcopy(config)
-    broken["study_b"]["asr"]["revision"] = bad
+    broken["study_b"]["asr"].update(backend="faster-whisper", revision=bad)
     assert any(e.startswith("study_b.asr.revision:") for e in schema_errors(broken))
     if isinstance(bad, str) and bad:  # a branch or tag name passes with the explicit opt-in
         floating = copy.deepcopy(config)
@@ -220,3 +220,12 @@ def test_every_hub_model_in_config_yaml_names_its_revision() -> None:
         assert options["revision"] == PINNED.get(repo, LOCKED), name
     for name in ("neucodec", "distill-neucodec"):
         assert revisions.COMMIT_PATTERN.match(config["codecs"][name]["semantic_revision"]), name
+
+
+def test_the_schema_takes_an_asr_revision_for_faster_whisper_only() -> None:
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    asr = config["study_b"]["asr"]
+    asr.update(backend="faster-whisper", revision=PINNED_COMMIT)
+    assert schema_errors(config) == []
+    asr["backend"] = "openai-whisper"  # downloads by URL, checked against its sha256: no revision
+    assert any(e.startswith("study_b.asr:") for e in schema_errors(config))

@@ -756,8 +756,8 @@ def build_neucodec(
     ones, :mod:`nacbench.codecs.revisions`; a branch or tag only with ``revision_floating``); the
     ``weights_id`` records both commits. ``random_weights``: the architecture with a seeded random init,
     part by part (tests and the offline pipeline only; nothing computed from it is a result);
-    ``random_semantic_layers`` shrinks the random semantic model. ``decoder_rate``: 24000 (public) or 16000 (needs
-    ``decoder_weights``). ``decode_only``: the decoder alone (see the module doc).
+    ``random_semantic_layers`` shrinks the random semantic model. ``decoder_rate``: 24000 (public) or
+    16000 (needs ``decoder_weights``). ``decode_only``: the decoder alone (see the module doc).
     """
     reject_unknown_options(name, unknown, ("weights", "random_weights", "batch_size", *_OPTIONS))
     check_choice(name, "variant", variant, tuple(VARIANTS))
