@@ -401,7 +401,7 @@ def test_a_model_whose_layout_cannot_be_read_is_refused(
         ({"random_weights": True}, "family", "default config"),
         ({}, "model", "a hub id or a local folder"),
         ({"family": "mimi", "config_overrides": {"num_quantizers": 8}}, "config_overrides", "random_weights"),
-        ({"model": ".", "revision": "abc"}, "revision", "local folder"),
+        ({"model": ".", "revision": "a" * 40}, "revision", "local folder"),
     ],
 )
 def test_bad_entries_name_their_option(options: dict, field: str, text: str) -> None:

@@ -16,9 +16,10 @@ layout with :class:`CodecLayoutError`.
 Weights: ``from_pretrained(model, revision=..., local_files_only=HF_HUB_OFFLINE)`` in float32 (Transformers
 5 would otherwise keep a checkpoint's own dtype), from the Hugging Face cache (``HF_HOME`` /
 ``HF_HUB_CACHE``); offline and not cached, a :class:`WeightsUnavailableError` says where to put them.
-``weights_id`` records the hub commit the files came from. ``random_weights: true`` builds the family's
-default architecture (``<Family>Config()``, plus ``config_overrides`` for smaller test models) from a
-seed, marked random like every other random codec.
+The revision is pinned (a commit, or the lock file's: :mod:`nacbench.codecs.revisions`); another commit
+in the cache is refused, and ``weights_id`` records the hub commit the files came from.
+``random_weights: true`` builds the family's default architecture (``<Family>Config()``, plus
+``config_overrides`` for smaller test models) from a seed, marked random like every other random codec.
 
 Families, as Transformers 5.24 implements them:
 
@@ -80,6 +81,7 @@ from nacbench.codecs.hf_layout import (
     read_layout,
     static_code_layout,
 )
+from nacbench.codecs.revisions import check_cached, commit_of, confirm, download_command, hub_pin
 from nacbench.codecs.torchutil import (
     BatchedTorchAdapter,
     BatchingMode,
@@ -87,7 +89,6 @@ from nacbench.codecs.torchutil import (
     count_parameters,
     fit_length,
     frames_for_length,
-    hub_revision_of,
     pad_codes,
     pad_latents,
     pad_waveforms,
@@ -477,16 +478,24 @@ def _hub_kwargs(model: str, revision: str | None) -> dict[str, Any]:
     return kwargs
 
 
-def _pretrained(model: str, revision: str | None, prefix: str) -> tuple[Any, Family, str]:
-    """The model ``from_pretrained`` gives (float32), its family, and a weights id with the hub commit."""
+def _pretrained(
+    model: str, revision: str | None, prefix: str, floating: bool = False
+) -> tuple[Any, Family, str]:
+    """The model ``from_pretrained`` gives (float32), its family, and a weights id with the hub commit
+    (a hub model at its pinned revision, checked: :mod:`nacbench.codecs.revisions`)."""
     with phase("imports"):
         import transformers
 
     option = f"{prefix}model"
+    pin = None
+    if not is_local_folder(model):
+        pin = hub_pin(model, revision, floating=floating, option=f"{prefix}revision")
+        check_cached(pin)
+        revision = pin.revision
     kwargs = _hub_kwargs(model, revision)
     where = (
         f"Expected in the Hugging Face cache {hf_cache_dir()} (fill it on a machine with network: "
-        f"`huggingface-cli download {model}{' --revision ' + revision if revision else ''}` with the same "
+        f"`{download_command(model, revision)}` with the same "
         f"HF_HOME), or set {option} to a local folder holding config.json and the weights"
     )
     try:
@@ -507,9 +516,10 @@ def _pretrained(model: str, revision: str | None, prefix: str) -> tuple[Any, Fam
         ) from exc
     if is_local_folder(model):
         return net, family, f"file:{Path(model).expanduser().resolve()}"
+    assert pin is not None
     cached = cached_config_file(model, revision)
-    commit = hub_revision_of(cached) if cached is not None else ""
-    return net, family, f"hf:{model}@{commit or revision or 'main'}"
+    commit = confirm(pin, commit_of(cached) if cached is not None else "")
+    return net, family, f"hf:{model}@{commit or revision}"
 
 
 def _parameters(model: nn.Module) -> dict[str, int]:
@@ -524,6 +534,7 @@ def build_transformers_codec(
     device: str = "cpu",
     model: str | None = None,
     revision: str | None = None,
+    revision_floating: bool = False,
     family: str | None = None,
     n_quantizers: int | None = None,
     random_weights: bool = False,
@@ -541,6 +552,7 @@ def build_transformers_codec(
     known = (
         "model",
         "revision",
+        "revision_floating",
         "family",
         "n_quantizers",
         "random_weights",
@@ -555,6 +567,7 @@ def build_transformers_codec(
     options = {
         "model": model,
         "revision": revision,
+        "revision_floating": revision_floating,
         "family": family,
         "n_quantizers": n_quantizers,
         "random_weights": random_weights,
@@ -580,7 +593,7 @@ def build_transformers_codec(
         weights_id, described = random_init_id(seed), f"{static.family.config_class}()"
     else:
         assert model is not None  # static_code_layout refuses a pretrained entry without one
-        net, loaded, weights_id = _pretrained(model, revision, prefix)
+        net, loaded, weights_id = _pretrained(model, revision, prefix, bool(revision_floating))
         if loaded is not static.family:
             raise CodecLayoutError(
                 f"{prefix}family: {static.family.model_type!r}, but {model!r} is a {loaded.model_type!r} model"
@@ -619,5 +632,7 @@ def build_transformers_codec(
     )
     size = cls.default_batch_size if batch_size is None else int(batch_size)
     adapter = cls(net, info, torch_device, size, mode, hop)
+    if not random_weights and not is_local_folder(str(model)):  # the weights' commit (recorded by now)
+        revision = hub_pin(str(model), revision, floating=bool(revision_floating)).revision
     adapter.load_preprocessing(None if random_weights else model, revision, f"{prefix}model")
     return adapter

@@ -20,9 +20,10 @@ read from the same sources the build will use, as plain data:
   class: slow, never wrong.
 - a local folder: its ``config.json`` (fields it leaves out take the class defaults, as
   ``from_pretrained`` does).
-- a hub id: its ``config.json`` in the Hugging Face cache at ``revision`` (``main`` when none) once it
-  has been downloaded; before that, the ``family`` option's defaults, and the build checks that the
-  downloaded config gives the same layout (:func:`check_same_layout`). Offline (``HF_HUB_OFFLINE``), a
+- a hub id: its ``config.json`` in the Hugging Face cache at its pinned commit (``revision``, else the
+  default pin or the lock file's: :mod:`nacbench.codecs.revisions`) once it has been downloaded;
+  before that, the ``family`` option's defaults, and the build checks that the downloaded config gives
+  the same layout (:func:`check_same_layout`). Offline (``HF_HUB_OFFLINE``), a
   hub id that is not in the cache stops validation, naming where to put it.
 
 A Transformers older than :data:`MIN_TRANSFORMERS` (whose Mimi has another structure, and which has no
@@ -49,6 +50,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 from nacbench.codecs.base import Capability
+from nacbench.codecs.revisions import (
+    HubRevisionMismatchError,
+    HubRevisionMissingError,
+    check_cached,
+    check_revision,
+    download_command,
+    hub_pin,
+)
 from nacbench.codecs.weights import hf_cache_dir, hub_offline
 
 #: what every family's adapter provides: codeword vectors (labelling), the encoder's modules (encRTF),
@@ -373,8 +382,8 @@ def static_code_layout(options: Mapping[str, Any]) -> CodeLayout:
     if model is not None and not isinstance(model, str):
         raise ValueError(f"model: expected a hub id or a folder, got {model!r}")
     revision = options.get("revision")
-    if revision is not None and not isinstance(revision, str):
-        raise ValueError(f"revision: expected a commit, branch or tag name, got {revision!r}")
+    floating = options.get("revision_floating", False)
+    check_revision(revision, floating)  # a commit or "locked"; a branch or tag only when floating
     overrides = _overrides(options)
     n_quantizers = options.get("n_quantizers")
     if random_weights:
@@ -386,7 +395,7 @@ def static_code_layout(options: Mapping[str, Any]) -> CodeLayout:
         return read_layout(named, fields, n_quantizers, f"{named.config_class}()")
     if not model:
         raise ValueError("model: a hub id or a local folder is needed (or random_weights: true)")
-    data, source = _config_of(model, revision)
+    data, source = _config_of(model, revision, floating)
     if data is None:
         if named is None:
             raise ValueError(
@@ -400,9 +409,10 @@ def static_code_layout(options: Mapping[str, Any]) -> CodeLayout:
     return read_layout(family, {**family_defaults(family.model_type), **data}, n_quantizers, source)
 
 
-def _config_of(model: str, revision: str | None) -> tuple[dict[str, Any] | None, str]:
-    """(config.json's fields, where they are) for a folder or a cached hub model; (None, ...) for a hub
-    model not downloaded yet (online). Offline, a hub model not in the cache is an error here."""
+def _config_of(model: str, revision: str | None, floating: bool = False) -> tuple[dict[str, Any] | None, str]:
+    """(config.json's fields, where they are) for a folder or a cached hub model at its pinned revision
+    (:mod:`nacbench.codecs.revisions`); (None, ...) for a hub model not downloaded yet (online).
+    Offline, a hub model not in the cache at that revision is an error here."""
     if is_local_folder(model):
         folder = Path(model).expanduser()
         if revision is not None:
@@ -410,14 +420,21 @@ def _config_of(model: str, revision: str | None) -> tuple[dict[str, Any] | None,
         if not (folder / "config.json").is_file():
             raise CodecLayoutError(f"model: {str(folder)!r} is not a folder holding a config.json")
         return read_config_file(folder / "config.json"), f"{folder / 'config.json'}"
-    path = cached_config_file(model, revision)
+    pin = hub_pin(model, revision, floating=bool(floating))
+    path = cached_config_file(model, pin.revision)
     if path is not None:
-        return read_config_file(path), f"{model!r} (revision {revision or 'main'})"
+        return read_config_file(path), f"{model!r} (revision {pin.revision})"
     if hub_offline():
+        try:
+            check_cached(pin)  # a different commit in the cache: its own error, saying how to fix it
+        except HubRevisionMismatchError as exc:
+            raise ModelNotCachedError(f"{exc}; or set model to a local folder holding config.json") from exc
+        except HubRevisionMissingError:
+            pass  # nothing of it cached: said below
         raise ModelNotCachedError(
-            f"model: {model!r} (revision {revision or 'main'}) is not in the Hugging Face cache "
+            f"model: {model!r} (revision {pin.revision}) is not in the Hugging Face cache "
             f"{hf_cache_dir()} and HF_HUB_OFFLINE is set. Fill the cache on a machine with network "
-            f"(`huggingface-cli download {model}{' --revision ' + revision if revision else ''}` with the "
-            "same HF_HOME), or set model to a local folder holding config.json and the weights"
+            f"(`{download_command(model, pin.revision)}` with the same HF_HOME), or set model to a local "
+            "folder holding config.json and the weights"
         )
     return None, repr(model)
