@@ -383,7 +383,7 @@ def test_a_model_whose_layout_cannot_be_read_is_refused(
         ),
         ({"family": "mimi", "random_weights": True, "n_quantizers": 0}, "n_quantizers", "keeps at least 1"),
         ({"family": "xcodec2", "random_weights": True, "n_quantizers": 1}, "n_quantizers", "one codebook"),
-        ({"family": "encodec", "random_weights": True}, "family", "no audio codec family"),
+        ({"family": "wavtokenizer", "random_weights": True}, "family", "no audio codec family"),
         ({"random_weights": True}, "family", "default config"),
         ({}, "model", "a hub id or a local folder"),
         ({"family": "mimi", "config_overrides": {"num_quantizers": 8}}, "config_overrides", "random_weights"),
