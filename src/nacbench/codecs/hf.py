@@ -1,10 +1,24 @@
-"""Any audio codec Transformers ships, by config: the ``transformers`` adapter (Mimi and X-Codec2 so far).
+"""Any audio codec Transformers ships, by config: the ``transformers`` adapter (Mimi, X-Codec2, DAC,
+EnCodec, NeuCodec).
 
 One config entry runs a codec from the Hugging Face hub (or a local folder) through Transformers' own
 model classes and loading conventions::
 
     mimi: {adapter: transformers, model: kyutai/mimi, revision: <commit>, n_quantizers: 8}
     xcodec2: {adapter: transformers, model: HKUSTAudio/xcodec2-hf, revision: <commit>}
+    dac-hf: {adapter: transformers, model: descript/dac_24khz, family: dac, n_quantizers: 6}
+
+A backend per codec entry. DAC, EnCodec and NeuCodec also have package adapters (``dac``,
+``encodec``, ``neucodec``: descript-audio-codec, encodec, neucodec); the entry's ``adapter`` chooses
+the backend. The two backends of one codec give the same layout when their codebook counts match
+(``n_quantizers`` here is the package adapters' ``n_codebooks``), the same frames for a given length
+(each family below keeps the package adapter's frame count) and, on the same weights
+(:mod:`nacbench.codecs.hf_weights` maps a package state dict onto the Transformers model), the same
+codes and audio: measured in tests/test_codec_backends.py, DAC and EnCodec bit for bit; NeuCodec's
+decoder within 1e-5 of the peak (measured ~2e-6) and its codes identical given the same semantic
+features, which the two backends compute with different filter banks (SeamlessM4T's numpy one in the
+package, torchaudio's Kaldi ``fbank`` here: ~1e-5 of their peak apart on real speech, more in nearly
+empty mel bins), so a code near an FSQ rounding boundary can differ end to end.
 
 The code layout (codebook sizes and count, FSQ levels and index order, frame rate, sample rates) is read
 from the model's config object, through the config fields its family names
@@ -33,6 +47,29 @@ Families, as Transformers 5.24 implements them:
   ``basis`` buffer, checked at build: dimension 0 least significant), 50 frames/s, 16 kHz. The feature
   extractor appends one zero sample and pads to a multiple of the hop, so ``ceil((T + 1) / 320)`` frames;
   the ISTFT head gives ``320 * F`` samples.
+
+- **DAC** (``DacModel``): RVQ, ``n_quantizers`` of its ``n_codebooks`` codebooks of ``codebook_size``
+  (``descript/dac_24khz``: 32 of 1024; ``DacConfig()`` is the 16 kHz model, 9 of 1024 at hop 512), hop
+  ``prod(downsampling_ratios)`` at ``sampling_rate`` (the frame rate is ``rate / hop``, not the config's
+  ``frame_rate``, which Transformers rounds up to an integer). As the package adapter: the input padded
+  to a multiple of the hop, ``ceil(T / hop)`` frames, the decoder's output fitted to ``hop * F``
+  samples.
+- **EnCodec** (``EncodecModel``): RVQ, ``n_quantizers`` codebooks of ``codebook_size``; the model's count
+  is not a config field but computed from its largest target bandwidth (``num_quantizers``: 32 for the
+  24 kHz model, :func:`nacbench.codecs.hf_layout.encodec_codebook_count`). ``model.encode`` takes only
+  the preset bandwidths (1.5/3/6/12/24 kbps) and the paper's 12 codebooks are 9 kbps, so the adapter runs
+  its steps as the package adapter does: encoder, then the quantizer at ``n * 0.75`` kbps (checked to use
+  exactly n codebooks). Models that normalise the volume or cut chunks (the 48 kHz one) are refused.
+  Random codebooks are zero in Transformers, so they are drawn from the random encoder's outputs
+  (:func:`init_random_encodec_codebooks`, the package adapter's rule).
+- **NeuCodec** (``NeuCodecModel`` with ``NeuCodecFeatureExtractor``): X-Codec2's structure; FSQ levels
+  ``quantization_levels`` (``[4] * 8``), index basis checked as X-Codec2's (dimension 0 least
+  significant: the package's vector-quantize-pytorch order, tested on the same indices), 50 frames/s
+  in at 16 kHz, decoded at ``output_sampling_rate`` (24 kHz, 480 samples per frame). Both backends pad
+  the input to ``320 * (floor(T / 320) + 1)`` samples and give that many frames; the adapter keeps
+  ``floor(T / 320)``, as the package adapter does (the last frame covers mostly padding). The semantic
+  encoder is a 16-layer w2v-BERT whose last hidden state is the package's ``hidden_states[16]`` of the
+  24-layer one. Random weights spread the FSQ input projection as the package adapter does, so codes vary.
 
 Batching (measured on the CPU with random weights, full-size default configs; the tests keep the
 findings true). Padding a batch is *not* transparent for either family, so ``batching: exact`` (equal
