@@ -89,6 +89,8 @@ lengths only) stays the default:
   shard); a larger one is faster on a GPU at that cost.
 
 ``batching: padded`` passes the masks Transformers defines and trims each output to its own frames.
+DAC, EnCodec and NeuCodec keep ``batching: exact`` too, as their package adapters do (their convolutions
+see a padded batch's padding at each input's end; not measured for the Transformers backend).
 """
 
 from __future__ import annotations
