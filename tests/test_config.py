@@ -154,7 +154,7 @@ def test_shipped_codec_entries_build(overlays: tuple[str, ...], shared_dir: Path
             opts["random_semantic_layers"] = 1
         if opts["adapter"] == "transformers":  # hub models: their architecture, with random weights
             opts["random_weights"] = True
-            if opts.get("family") == "xcodec2":
+            if opts.get("family") in ("xcodec2", "neucodec"):
                 opts.setdefault("config_overrides", {"semantic_model_config": {"num_hidden_layers": 1}})
         codec = build_codec(name, opts)
         assert codec.info.name == name

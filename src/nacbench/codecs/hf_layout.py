@@ -1,10 +1,13 @@
 """The code layout of a Transformers codec, from its config, without importing torch.
 
 The ``transformers`` adapter (:mod:`nacbench.codecs.hf`) runs any audio codec family that Transformers
-ships and this module describes (:data:`FAMILIES`: Mimi and X-Codec2 so far). A family entry names the
-config and model classes and *which config fields* hold the code layout (codebook size and count for an
-RVQ, the levels for an FSQ); the values themselves always come from a config: the built model's config
-object in the adapter, and here, for config validation, the config the model will be built from.
+ships and this module describes (:data:`FAMILIES`: Mimi, X-Codec2, DAC, EnCodec and NeuCodec). A family
+entry names the config and model classes and *which config fields* hold the code layout (codebook size
+and count for an RVQ, the levels for an FSQ); the values themselves always come from a config: the built
+model's config object in the adapter, and here, for config validation, the config the model will be
+built from. A family whose config does not store its codebook count computes it from the fields that
+do (EnCodec: from its largest target bandwidth, :func:`encodec_codebook_count`), the same rule its
+config class applies.
 
 Why not import the config class here. Config validation runs at every workflow start and must stay
 fast, without torch (``ADAPTERS`` layouts never import it). Every Transformers config module imports
@@ -44,7 +47,7 @@ import importlib.util
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -110,11 +113,30 @@ class Family:
     count_field: str | None = None
     min_count_field: str | None = None
     levels_field: str | None = None
+    #: a config that stores no codebook count (EnCodec: a property of its config class): the fields
+    #: it is computed from and the rule (``count_field`` then only names it in messages)
+    count_inputs: tuple[str, ...] = ()
+    count_rule: Callable[[Mapping[str, Any]], int] | None = None
 
     @property
     def layout_fields(self) -> tuple[str, ...]:
-        fields = (self.codebook_size_field, self.count_field, self.min_count_field, self.levels_field)
+        count = self.count_inputs if self.count_rule is not None else (self.count_field,)
+        fields = (self.codebook_size_field, *count, self.min_count_field, self.levels_field)
         return tuple(f for f in fields if f is not None)
+
+
+def encodec_codebook_count(fields: Mapping[str, Any]) -> int:
+    """EnCodec's number of codebooks, as ``EncodecConfig.num_quantizers`` computes it (Transformers 5.24):
+    ``1000 * max bandwidth // (frame rate * bits per code)``, the frame rate ``ceil(rate / hop)`` and the
+    bits ``ceil(log2(codebook_size))``; the 24 kHz model: 24 kbps at 75 frames/s x 10 bits = 32."""
+    bandwidths, rate = fields["target_bandwidths"], fields["sampling_rate"]
+    ratios, size = fields["upsampling_ratios"], fields["codebook_size"]
+    if not isinstance(bandwidths, list | tuple) or not bandwidths or not isinstance(ratios, list | tuple):
+        raise CodecLayoutError(
+            f"model: target_bandwidths / upsampling_ratios are no lists: {bandwidths!r}, {ratios!r}"
+        )
+    frame_rate = math.ceil(int(rate) / math.prod(int(r) for r in ratios))
+    return int(1000 * float(bandwidths[-1]) // (frame_rate * math.ceil(math.log2(int(size)))))
 
 
 #: the families the adapter runs, by ``model_type``; a family is added here and in nacbench.codecs.hf
@@ -138,6 +160,37 @@ FAMILIES: dict[str, Family] = {
             "Xcodec2Config",
             "Xcodec2Model",
             "xcodec2/configuration_xcodec2.py",
+            "fsq",
+            levels_field="quantization_levels",
+        ),
+        Family(
+            "dac",
+            "DAC",
+            "DacConfig",
+            "DacModel",
+            "dac/configuration_dac.py",
+            "rvq",
+            codebook_size_field="codebook_size",
+            count_field="n_codebooks",
+        ),
+        Family(
+            "encodec",
+            "EnCodec",
+            "EncodecConfig",
+            "EncodecModel",
+            "encodec/configuration_encodec.py",
+            "rvq",
+            codebook_size_field="codebook_size",
+            count_field="num_quantizers",
+            count_inputs=("target_bandwidths", "sampling_rate", "upsampling_ratios"),
+            count_rule=encodec_codebook_count,
+        ),
+        Family(
+            "neucodec",
+            "NeuCodec",
+            "NeuCodecConfig",
+            "NeuCodecModel",
+            "neucodec/configuration_neucodec.py",
             "fsq",
             levels_field="quantization_levels",
         ),
@@ -207,7 +260,8 @@ def read_layout(
         return CodeLayout(family, (math.prod(levels),), levels, 1)
     assert family.codebook_size_field is not None and family.count_field is not None
     size = _positive_int(fields[family.codebook_size_field], family.codebook_size_field, f"{prefix}model")
-    total = _positive_int(fields[family.count_field], family.count_field, f"{prefix}model")
+    raw_total = family.count_rule(fields) if family.count_rule is not None else fields[family.count_field]
+    total = _positive_int(raw_total, family.count_field, f"{prefix}model")
     least = 1
     if family.min_count_field is not None:
         least = _positive_int(fields[family.min_count_field], family.min_count_field, f"{prefix}model")
