@@ -141,3 +141,12 @@ def toy_metric():
         yield METRICS["toy"]
     finally:
         METRICS.pop("toy", None)
+
+
+@pytest.fixture(autouse=True)
+def _hub_lock_file_in_tmp(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test reads or writes the repository's hub-revisions.lock.yaml: each gets a lock file path of
+    its own (nacbench.codecs.revisions records first downloads there)."""
+    monkeypatch.setenv(
+        "NACBENCH_HUB_LOCK", str(tmp_path_factory.mktemp("hublock") / "hub-revisions.lock.yaml")
+    )

@@ -1,4 +1,6 @@
-"""The ``transformers`` adapter: Mimi and X-Codec2 by config, on random weights (no hub here).
+"""The ``transformers`` adapter: Mimi and X-Codec2 by config, on random weights (no hub here); DAC,
+EnCodec and NeuCodec's layouts here, their agreement with the package adapters in
+tests/test_codec_backends.py.
 
 The layouts are read from each family's config (the documented ones: Mimi 8 x 2048 at 12.5 Hz, 24 kHz;
 X-Codec2 one 65536-entry FSQ codebook at 50 Hz, 16 kHz), the torch-free static layout agrees with
@@ -25,7 +27,14 @@ import torch
 
 from nacbench.codecs import build_codec, static_layout
 from nacbench.codecs.base import DIM0_LEAST_SIGNIFICANT, CodecAdapter, CodecInfo, WeightsUnavailableError
-from nacbench.codecs.hf import MimiAdapter, Xcodec2Adapter, config_layout
+from nacbench.codecs.hf import (
+    DacAdapter,
+    EncodecAdapter,
+    MimiAdapter,
+    NeuCodecAdapter,
+    Xcodec2Adapter,
+    config_layout,
+)
 from nacbench.codecs.hf_layout import (
     FAMILIES,
     CodecLayoutError,
@@ -81,6 +90,44 @@ def test_documented_layouts_are_read_from_the_family_configs() -> None:
     xcodec2 = config_layout(FAMILIES["xcodec2"], Xcodec2Config(), None, "Xcodec2Config()")
     assert (xcodec2.codebook_sizes, xcodec2.fsq_levels) == ((65_536,), (4,) * 8)
     assert Xcodec2Adapter.rates(Xcodec2Config()) == (16_000, 50.0, 320)
+
+
+def test_dac_encodec_neucodec_layouts_are_read_from_their_configs() -> None:
+    """The three families that also have package adapters (their agreement with those is measured in
+    tests/test_codec_backends.py): DAC's default config is the 16 kHz model (9 x 1024, hop 512: 31.25
+    frames/s, which Transformers' ``frame_rate`` would round to 32); EnCodec's count is computed from its
+    largest bandwidth (24 kbps at 75 frames/s x 10 bits = 32); NeuCodec is FSQ 4^8 at 50 frames/s,
+    decoded at 24 kHz (480 samples per frame)."""
+    from transformers import DacConfig, EncodecConfig, NeuCodecConfig
+
+    dac = config_layout(FAMILIES["dac"], DacConfig(), 6, "DacConfig()")
+    assert (dac.codebook_sizes, dac.model_codebooks) == ((1024,) * 6, 9)
+    assert DacAdapter.rates(DacConfig()) == (16_000, 31.25, 512)
+    encodec = config_layout(FAMILIES["encodec"], EncodecConfig(), 12, "EncodecConfig()")
+    assert (encodec.codebook_sizes, encodec.model_codebooks) == ((1024,) * 12, 32)
+    assert EncodecAdapter.rates(EncodecConfig()) == (24_000, 75.0, 320)
+    assert EncodecAdapter.bandwidth(EncodecConfig(), 12) == 9.0
+    neucodec = config_layout(FAMILIES["neucodec"], NeuCodecConfig(), None, "NeuCodecConfig()")
+    assert (neucodec.codebook_sizes, neucodec.fsq_levels) == ((65_536,), (4,) * 8)
+    assert NeuCodecAdapter.rates(NeuCodecConfig()) == (16_000, 50.0, 320)
+    assert NeuCodecAdapter.output_rate(NeuCodecConfig(), 16_000, 320) == (24_000, 480)
+
+
+def test_encodec_count_follows_its_config_and_chunked_models_are_refused(tmp_path: Path) -> None:
+    """A config.json with the 48 kHz model's fields: its codebook count (24 kbps at 150 frames/s x 10
+    bits = 16) comes from the config by EncodecConfig's own rule, without torch; it normalises and
+    cuts chunks, which the adapter does not run."""
+    from transformers import EncodecConfig
+
+    fields = {"target_bandwidths": [3.0, 6.0, 12.0, 24.0], "sampling_rate": 48_000, "normalize": True}
+    fields |= {"chunk_length_s": 1.0, "overlap": 0.01, "audio_channels": 2}
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "encodec", **fields}))
+    layout = static_layout(
+        "transformers", {"adapter": "transformers", "model": str(tmp_path), "n_quantizers": 16}
+    )
+    assert layout.codebook_sizes == (1024,) * 16 == (1024,) * EncodecConfig(**fields).num_quantizers
+    with pytest.raises(CodecLayoutError, match="normalise the volume"):
+        EncodecAdapter.rates(EncodecConfig(**fields))
 
 
 @pytest.mark.parametrize("family", sorted(FAMILIES))
@@ -397,11 +444,11 @@ def test_a_model_whose_layout_cannot_be_read_is_refused(
         ),
         ({"family": "mimi", "random_weights": True, "n_quantizers": 0}, "n_quantizers", "keeps at least 1"),
         ({"family": "xcodec2", "random_weights": True, "n_quantizers": 1}, "n_quantizers", "one codebook"),
-        ({"family": "encodec", "random_weights": True}, "family", "no audio codec family"),
+        ({"family": "wavtokenizer", "random_weights": True}, "family", "no audio codec family"),
         ({"random_weights": True}, "family", "default config"),
         ({}, "model", "a hub id or a local folder"),
         ({"family": "mimi", "config_overrides": {"num_quantizers": 8}}, "config_overrides", "random_weights"),
-        ({"model": ".", "revision": "abc"}, "revision", "local folder"),
+        ({"model": ".", "revision": "a" * 40}, "revision", "local folder"),
     ],
 )
 def test_bad_entries_name_their_option(options: dict, field: str, text: str) -> None:

@@ -38,6 +38,19 @@ def test_shipped_configs_are_valid(overlays: tuple[str, ...]) -> None:
     validate_config(load(*overlays))
 
 
+def test_offline_a_hub_codec_not_downloaded_stops_the_run_only_when_a_study_runs_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The offline run, offline and with an empty hub cache: the shipped Transformers entries that no study
+    names (dac-hf, encodec-hf, neucodec-hf) do not stop it; naming one in a study does, with the fix."""
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    config = load("offline.yaml")
+    validate_config(config)
+    config["study_a"]["codecs"].append("dac-hf")
+    expect_error(config, "codecs.dac-hf.model: 'descript/dac_24khz'", "huggingface-cli download")
+
+
 def test_shipped_configs_write_to_their_own_results_folders() -> None:
     """The offline overlay's random-weight artifacts and the quick overlay's subset never land where the
     full run looks for its own."""
@@ -154,7 +167,7 @@ def test_shipped_codec_entries_build(overlays: tuple[str, ...], shared_dir: Path
             opts["random_semantic_layers"] = 1
         if opts["adapter"] == "transformers":  # hub models: their architecture, with random weights
             opts["random_weights"] = True
-            if opts.get("family") == "xcodec2":
+            if opts.get("family") in ("xcodec2", "neucodec"):
                 opts.setdefault("config_overrides", {"semantic_model_config": {"num_hidden_layers": 1}})
         codec = build_codec(name, opts)
         assert codec.info.name == name

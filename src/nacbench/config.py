@@ -20,8 +20,9 @@ import yaml
 from nacbench import packet_loss
 from nacbench.codecs import ADAPTERS, EXTERNAL_ADAPTER, Capability, StaticLayout, static_layout
 from nacbench.codecs.base import conceals_in_latent
+from nacbench.codecs.hf_layout import ModelNotCachedError
 from nacbench.erasure import LATENT_CONCEALMENT
-from nacbench.plan import study_a_conditions
+from nacbench.plan import study_a_conditions, study_b_codecs
 from nacbench.swap import POSTHOC_ADAPTER, with_derived_codecs
 
 #: the configuration schema, shipped inside the package so an installed (non-editable) nacbench has it
@@ -90,6 +91,13 @@ def cross_field_errors(config: Mapping[str, Any]) -> list[str]:
         need_codec(f"study_b.extra_codecs[{i}]", name)
     need_codec("study_b.reference_codec", config["study_b"]["reference_codec"])
     need_codec("study_b.distilled_codec", config["study_b"]["distilled_codec"])
+    studied = {
+        *config["study_a"]["codecs"],
+        *config["study_labelling"]["codecs"],
+        *config["study_swap"]["codecs"],
+        *packet_loss.codecs(config),
+        *study_b_codecs(config),
+    }
     for name, options in config["codecs"].items():
         if options["adapter"] == EXTERNAL_ADAPTER:
             if not isinstance(options.get("rules"), str):
@@ -106,6 +114,10 @@ def cross_field_errors(config: Mapping[str, Any]) -> list[str]:
         else:
             try:
                 static_layout(options["adapter"], options)
+            except ModelNotCachedError as exc:
+                # offline and not downloaded: an error only for a codec that some study runs
+                if name in studied:
+                    errors.append(f"codecs.{name}.{exc}")
             except ValueError as exc:
                 errors.append(f"codecs.{name}.{exc}")
     for i, name in enumerate(packet_loss.codecs(config)):

@@ -1,5 +1,6 @@
 # Config validation, wildcard constraints and the helpers every rule file uses.
 import copy
+import os
 import re
 import sys
 from pathlib import Path
@@ -24,6 +25,9 @@ from nacbench.erasure import LATENT_CONCEALMENT
 from nacbench.resources import asr_gpu_mem_mb, job_gpu_mem_mb, register_gpu_memory
 from nacbench.stages import check_results_folder
 
+# hub commits recorded at first download live next to the Snakefile, wherever snakemake is run from
+# (jobs inherit it; nacbench.codecs.revisions); a caller's own NACBENCH_HUB_LOCK wins
+os.environ.setdefault("NACBENCH_HUB_LOCK", str(Path(workflow.basedir) / "hub-revisions.lock.yaml"))
 validate_config(config)
 # the config as given (saved with the results); the rules see the quantizer swap's derived codecs too
 CONFIGURED = copy.deepcopy(config)

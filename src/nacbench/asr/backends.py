@@ -29,6 +29,8 @@ import numpy as np
 
 from nacbench.audio import SCORING_RATE
 from nacbench.codecs.base import WeightsUnavailableError
+from nacbench.codecs.revisions import HubPin, check_cached, commit_of, confirm, download_command, hub_pin
+from nacbench.codecs.weights import hf_cache_dir, hub_offline
 
 #: decoding options shared by every backend (README, "Faithful scoring")
 LANGUAGE = "en"
@@ -145,6 +147,10 @@ def _official_checkpoint(whisper: Any, model: str, root: Path) -> Path | None:
 class FasterWhisper:
     """faster-whisper (CTranslate2). ``model`` is a converted-model directory or a hub name ("large-v3").
 
+    A hub model is loaded at a pinned commit (``revision``, default the pinned or lock-file one:
+    :mod:`nacbench.codecs.revisions`; a branch or tag only with ``revision_floating``), another commit
+    in the cache is refused, and ``model_id`` records the commit.
+
     ``compute_type`` defaults to int8 on CPU and float16 on CUDA. With ``batch_size > 1`` utterances of
     up to 30 s are decoded ``batch_size`` at a time by ``BatchedInferencePipeline`` (worth it on a GPU);
     it decodes each utterance as one window, as the sequential path does for utterances under 30 s, but
@@ -161,6 +167,8 @@ class FasterWhisper:
         download_root: str | os.PathLike[str] | None = None,
         local_files_only: bool = False,
         cpu_threads: int = 0,
+        revision: str | None = None,
+        revision_floating: bool = False,
     ) -> None:
         import ctranslate2
         from faster_whisper import BatchedInferencePipeline, WhisperModel
@@ -173,26 +181,44 @@ class FasterWhisper:
         self.beam_size = beam_size
         self.batch_size = batch_size
         model_dir = Path(model)
+        pin: HubPin | None = None
         if not model_dir.is_dir():
+            pin = hub_pin(
+                faster_whisper_repo(model),
+                revision,
+                floating=revision_floating,
+                option=f"study_b.asr.revision (faster-whisper model {model!r})",
+            )
+            offline = local_files_only or hub_offline()
+            cache = Path(download_root) if download_root else hf_cache_dir()
+            check_cached(pin, cache, offline)
             try:
                 model_dir = Path(
                     download_model(
-                        model,
-                        local_files_only=local_files_only,
-                        cache_dir=str(download_root) if download_root else None,
+                        pin.repo_id,
+                        local_files_only=offline,
+                        cache_dir=str(cache),
+                        revision=pin.revision,
                     )
                 )
             except Exception as exc:  # hub errors come in many types (offline, not found, auth)
                 raise WeightsUnavailableError(
-                    f"faster-whisper model {model!r}: not a local directory and not obtainable into "
-                    f"download_root {download_root or '(Hugging Face cache)'}: {type(exc).__name__}: {exc}"
+                    f"faster-whisper model {model!r} ({pin.label}): not a local directory and not obtainable "
+                    f"into {cache} ({type(exc).__name__}: {exc}); download it: "
+                    f"`{download_command(pin.repo_id, pin.revision)}`"
                 ) from exc
+            confirm(pin, commit_of(model_dir / "model.bin"))
+        elif revision is not None:
+            raise ValueError(
+                f"study_b.asr.revision: {model!r} is a local directory; a revision applies to a hub model"
+            )
         self._model = WhisperModel(
             str(model_dir), device=device, compute_type=self.compute_type, cpu_threads=cpu_threads
         )
         self._batched = BatchedInferencePipeline(self._model) if batch_size > 1 else None
+        hub = f"hub={pin.repo_id}@{commit_of(model_dir / 'model.bin') or pin.revision} " if pin else ""
         self.model_id = (
-            f"faster-whisper:{model}@sha256:{file_sha256(str(model_dir / 'model.bin'))[:16]} "
+            f"faster-whisper:{model}@sha256:{file_sha256(str(model_dir / 'model.bin'))[:16]} {hub}"
             f"compute={self.compute_type} lang={LANGUAGE} T={TEMPERATURE} beam={beam_size} "
             f"cond_prev={CONDITION_ON_PREVIOUS_TEXT}"
         )
@@ -258,6 +284,19 @@ class FasterWhisper:
         for segment in segments:
             parts[int(np.searchsorted(boundaries, segment.start, side="right")) - 1].append(segment.text)
         return ["".join(p).strip() for p in parts]
+
+
+def faster_whisper_repo(model: str) -> str:
+    """The hub repository of a faster-whisper model name ("large-v3" -> Systran/faster-whisper-large-v3)."""
+    if "/" in model:
+        return model
+    from faster_whisper.utils import _MODELS
+
+    if model not in _MODELS:
+        raise ValueError(
+            f"faster-whisper model {model!r}: not a directory, a hub id nor one of {sorted(_MODELS)}"
+        )
+    return str(_MODELS[model])
 
 
 BACKENDS = {"openai-whisper": OpenAIWhisper, "faster-whisper": FasterWhisper}

@@ -1,10 +1,24 @@
-"""Any audio codec Transformers ships, by config: the ``transformers`` adapter (Mimi and X-Codec2 so far).
+"""Any audio codec Transformers ships, by config: the ``transformers`` adapter (Mimi, X-Codec2, DAC,
+EnCodec, NeuCodec).
 
 One config entry runs a codec from the Hugging Face hub (or a local folder) through Transformers' own
 model classes and loading conventions::
 
     mimi: {adapter: transformers, model: kyutai/mimi, revision: <commit>, n_quantizers: 8}
     xcodec2: {adapter: transformers, model: HKUSTAudio/xcodec2-hf, revision: <commit>}
+    dac-hf: {adapter: transformers, model: descript/dac_24khz, family: dac, n_quantizers: 6}
+
+A backend per codec entry. DAC, EnCodec and NeuCodec also have package adapters (``dac``,
+``encodec``, ``neucodec``: descript-audio-codec, encodec, neucodec); the entry's ``adapter`` chooses
+the backend. The two backends of one codec give the same layout when their codebook counts match
+(``n_quantizers`` here is the package adapters' ``n_codebooks``), the same frames for a given length
+(each family below keeps the package adapter's frame count) and, on the same weights
+(:mod:`nacbench.codecs.hf_weights` maps a package state dict onto the Transformers model), the same
+codes and audio: measured in tests/test_codec_backends.py, DAC and EnCodec bit for bit; NeuCodec's
+decoder within 1e-5 of the peak (measured ~2e-6) and its codes identical given the same semantic
+features, which the two backends compute with different filter banks (SeamlessM4T's numpy one in the
+package, torchaudio's Kaldi ``fbank`` here: ~1e-5 of their peak apart on real speech, more in nearly
+empty mel bins), so a code near an FSQ rounding boundary can differ end to end.
 
 The code layout (codebook sizes and count, FSQ levels and index order, frame rate, sample rates) is read
 from the model's config object, through the config fields its family names
@@ -16,9 +30,10 @@ layout with :class:`CodecLayoutError`.
 Weights: ``from_pretrained(model, revision=..., local_files_only=HF_HUB_OFFLINE)`` in float32 (Transformers
 5 would otherwise keep a checkpoint's own dtype), from the Hugging Face cache (``HF_HOME`` /
 ``HF_HUB_CACHE``); offline and not cached, a :class:`WeightsUnavailableError` says where to put them.
-``weights_id`` records the hub commit the files came from. ``random_weights: true`` builds the family's
-default architecture (``<Family>Config()``, plus ``config_overrides`` for smaller test models) from a
-seed, marked random like every other random codec.
+The revision is pinned (a commit, or the lock file's: :mod:`nacbench.codecs.revisions`); another commit
+in the cache is refused, and ``weights_id`` records the hub commit the files came from.
+``random_weights: true`` builds the family's default architecture (``<Family>Config()``, plus
+``config_overrides`` for smaller test models) from a seed, marked random like every other random codec.
 
 Families, as Transformers 5.24 implements them:
 
@@ -33,6 +48,29 @@ Families, as Transformers 5.24 implements them:
   ``basis`` buffer, checked at build: dimension 0 least significant), 50 frames/s, 16 kHz. The feature
   extractor appends one zero sample and pads to a multiple of the hop, so ``ceil((T + 1) / 320)`` frames;
   the ISTFT head gives ``320 * F`` samples.
+
+- **DAC** (``DacModel``): RVQ, ``n_quantizers`` of its ``n_codebooks`` codebooks of ``codebook_size``
+  (``descript/dac_24khz``: 32 of 1024; ``DacConfig()`` is the 16 kHz model, 9 of 1024 at hop 512), hop
+  ``prod(downsampling_ratios)`` at ``sampling_rate`` (the frame rate is ``rate / hop``, not the config's
+  ``frame_rate``, which Transformers rounds up to an integer). As the package adapter: the input padded
+  to a multiple of the hop, ``ceil(T / hop)`` frames, the decoder's output fitted to ``hop * F``
+  samples.
+- **EnCodec** (``EncodecModel``): RVQ, ``n_quantizers`` codebooks of ``codebook_size``; the model's count
+  is not a config field but computed from its largest target bandwidth (``num_quantizers``: 32 for the
+  24 kHz model, :func:`nacbench.codecs.hf_layout.encodec_codebook_count`). ``model.encode`` takes only
+  the preset bandwidths (1.5/3/6/12/24 kbps) and the paper's 12 codebooks are 9 kbps, so the adapter runs
+  its steps as the package adapter does: encoder, then the quantizer at ``n * 0.75`` kbps (checked to use
+  exactly n codebooks). Models that normalise the volume or cut chunks (the 48 kHz one) are refused.
+  Random codebooks are zero in Transformers, so they are drawn from the random encoder's outputs
+  (:func:`init_random_encodec_codebooks`, the package adapter's rule).
+- **NeuCodec** (``NeuCodecModel`` with ``NeuCodecFeatureExtractor``): X-Codec2's structure; FSQ levels
+  ``quantization_levels`` (``[4] * 8``), index basis checked as X-Codec2's (dimension 0 least
+  significant: the package's vector-quantize-pytorch order, tested on the same indices), 50 frames/s
+  in at 16 kHz, decoded at ``output_sampling_rate`` (24 kHz, 480 samples per frame). Both backends pad
+  the input to ``320 * (floor(T / 320) + 1)`` samples and give that many frames; the adapter keeps
+  ``floor(T / 320)``, as the package adapter does (the last frame covers mostly padding). The semantic
+  encoder is a 16-layer w2v-BERT whose last hidden state is the package's ``hidden_states[16]`` of the
+  24-layer one. Random weights spread the FSQ input projection as the package adapter does, so codes vary.
 
 Batching (measured on the CPU with random weights, full-size default configs; the tests keep the
 findings true). Padding a batch is *not* transparent for either family, so ``batching: exact`` (equal
@@ -52,10 +90,13 @@ lengths only) stays the default:
   shard); a larger one is faster on a GPU at that cost.
 
 ``batching: padded`` passes the masks Transformers defines and trims each output to its own frames.
+DAC, EnCodec and NeuCodec keep ``batching: exact`` too, as their package adapters do (their convolutions
+see a padded batch's padding at each input's end; not measured for the Transformers backend).
 """
 
 from __future__ import annotations
 
+import math
 from abc import abstractmethod
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -80,6 +121,7 @@ from nacbench.codecs.hf_layout import (
     read_layout,
     static_code_layout,
 )
+from nacbench.codecs.revisions import check_cached, commit_of, confirm, download_command, hub_pin
 from nacbench.codecs.torchutil import (
     BatchedTorchAdapter,
     BatchingMode,
@@ -87,7 +129,6 @@ from nacbench.codecs.torchutil import (
     count_parameters,
     fit_length,
     frames_for_length,
-    hub_revision_of,
     pad_codes,
     pad_latents,
     pad_waveforms,
@@ -103,7 +144,10 @@ from nacbench.startup import phase
 
 __all__ = [
     "CodecLayoutError",
+    "DacAdapter",
+    "EncodecAdapter",
     "MimiAdapter",
+    "NeuCodecAdapter",
     "NotAnAudioCodecError",
     "TransformersCodecAdapter",
     "Xcodec2Adapter",
@@ -140,18 +184,33 @@ class TransformersCodecAdapter(BatchedTorchAdapter):
         batch_size: int,
         batching: BatchingMode,
         hop: int,
+        output_hop: int | None = None,
     ) -> None:
         with phase("device"):
             # Any: the family's Transformers model (typed per family would mean one import per family)
             self.model: Any = model.to(device).eval()
         super().__init__(info, device, batch_size, batching)
-        #: input samples per code frame; the decoder gives ``hop * frames`` samples (equal rates in and out)
+        #: input samples per code frame
         self.hop = hop
+        #: output samples per code frame: the decoder gives ``output_hop * frames`` samples (``hop`` where
+        #: the rates in and out are equal; NeuCodec decodes 16 kHz codes at 24 kHz)
+        self.output_hop = hop if output_hop is None else output_hop
 
     @staticmethod
     @abstractmethod
     def rates(config: Any) -> tuple[int, float, int]:
         """(sample rate, frame rate, input samples per frame) from the config object."""
+
+    @staticmethod
+    def output_rate(config: Any, rate: int, hop: int) -> tuple[int, int]:
+        """(output sample rate, output samples per frame): the input's, unless the family decodes at
+        another rate."""
+        return rate, hop
+
+    @staticmethod
+    def extra_info(config: Any, n_codebooks: int) -> dict[str, Any]:
+        """Family-specific facts the codec's ``info.extra`` records (EnCodec: its bandwidth)."""
+        return {}
 
     @staticmethod
     def initialise(model: Any, seed: int, hop: int) -> None:
@@ -190,9 +249,9 @@ class TransformersCodecAdapter(BatchedTorchAdapter):
         """The model's own decode of ``[B, K, F]`` codes: audio ``[B, 1, samples]``."""
 
     def _audio(self, audio: torch.Tensor, frames: np.ndarray) -> list[np.ndarray]:
-        """Each output fitted to its ``hop * frames`` samples."""
+        """Each output fitted to its ``output_hop * frames`` samples."""
         out = to_numpy_f32(audio)[:, 0, :]
-        return [fit_length(a, int(f) * self.hop) for a, f in zip(out, frames, strict=True)]
+        return [fit_length(a, int(f) * self.output_hop) for a, f in zip(out, frames, strict=True)]
 
 
 # --- Mimi ------------------------------------------------------------------------------------------------
@@ -327,6 +386,8 @@ class Xcodec2Adapter(TransformersCodecAdapter):
 
     model_type = "xcodec2"
     extractor: Any = None
+    #: the feature extractor's class in ``transformers``
+    extractor_class: ClassVar[str] = "Xcodec2FeatureExtractor"
 
     @staticmethod
     def rates(config: Any) -> tuple[int, float, int]:
@@ -336,18 +397,14 @@ class Xcodec2Adapter(TransformersCodecAdapter):
     def load_preprocessing(self, source: str | None, revision: str | None, option: str) -> None:
         """The feature extractor: the checkpoint's own (``preprocessor_config.json``), or for random
         weights the class's defaults at the config's rate and hop; both must agree with the config."""
-        from transformers import Xcodec2FeatureExtractor
+        import transformers
 
-        config = self.model.config
+        extractor_class = getattr(transformers, self.extractor_class)
         if source is None:
-            self.extractor = Xcodec2FeatureExtractor(
-                sampling_rate=config.sampling_rate, hop_length=config.hop_length
-            )
+            self.extractor = extractor_class(sampling_rate=self.info.input_sample_rate, hop_length=self.hop)
         else:
             try:
-                self.extractor = Xcodec2FeatureExtractor.from_pretrained(
-                    source, **_hub_kwargs(source, revision)
-                )
+                self.extractor = extractor_class.from_pretrained(source, **_hub_kwargs(source, revision))
             except Exception as exc:  # as for the weights: hub and file errors of many types
                 raise WeightsUnavailableError(
                     f"{option}: cannot load the feature extractor of {source!r} ({type(exc).__name__}: {exc})"
@@ -371,9 +428,13 @@ class Xcodec2Adapter(TransformersCodecAdapter):
         features = self.extractor(wavs, sampling_rate=self.info.input_sample_rate, return_tensors="pt")
         names = ("input_values", "input_features", "padding_mask", "input_features_mask")
         inputs = {k: features[k] for k in names}
-        # the extractor appends one zero sample, then pads to a multiple of the hop
-        frames = [frames_for_length(len(w) + 1, self.hop) for w in wavs]
+        frames = [self._frame_count(len(w)) for w in wavs]
         return {k: v.to(self.device) for k, v in inputs.items()}, frames
+
+    def _frame_count(self, n_samples: int) -> int:
+        """Frames kept for ``n_samples`` input samples: the extractor appends one zero sample, then pads
+        to a multiple of the hop."""
+        return frames_for_length(n_samples + 1, self.hop)
 
     @torch.inference_mode()
     def _encode_batch(self, wavs: list[np.ndarray]) -> list[np.ndarray]:
@@ -442,8 +503,216 @@ class Xcodec2Adapter(TransformersCodecAdapter):
         return [m.semantic_encoder, m.semantic_adapter, m.acoustic_encoder, m.fc_encoder, m.quantizer]
 
 
+# --- DAC -------------------------------------------------------------------------------------------------
+
+
+class DacAdapter(TransformersCodecAdapter):
+    """DAC (Transformers' ``DacModel``) with its first ``n_quantizers`` codebooks."""
+
+    model_type = "dac"
+
+    @staticmethod
+    def rates(config: Any) -> tuple[int, float, int]:
+        # not config.frame_rate: Transformers rounds it up to an integer (16 kHz / 512 = 31.25 -> 32)
+        rate, hop = int(config.sampling_rate), int(math.prod(config.downsampling_ratios))
+        return rate, rate / hop, hop
+
+    @property
+    def latent_dim(self) -> int:
+        return int(self.model.config.hidden_size)
+
+    def _inputs(self, wavs: list[np.ndarray]) -> tuple[torch.Tensor, list[int]]:
+        """The batch padded to a multiple of the hop, as the package adapter pads it, and each input's
+        ``ceil(T / hop)`` frames."""
+        batch, lengths = pad_waveforms(wavs, multiple=self.hop)
+        return batch.to(self.device), [frames_for_length(int(n), self.hop) for n in lengths]
+
+    @torch.inference_mode()
+    def _encode_batch(self, wavs: list[np.ndarray]) -> list[np.ndarray]:
+        batch, frames = self._inputs(wavs)
+        k = self.info.n_codebooks
+        codes = self.model.encode(batch, n_quantizers=k).audio_codes[:, :k]
+        codes = codes.to("cpu", torch.int64).numpy()  # [B, K, F]
+        return [np.ascontiguousarray(c[:, :f]) for c, f in zip(codes, frames, strict=True)]
+
+    def _decode_codes(self, codes: torch.Tensor) -> torch.Tensor:
+        return self.model.decode(audio_codes=codes).audio_values[:, None, :]
+
+    def encode_latent(self, wavs: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """The encoder's output z, ``[hidden_size, frames]`` (frames as :meth:`encode`): what the RVQ
+        quantizes; its stages' out-projected codewords sum to a vector in this space, the decoder's input
+        (as the package adapter's)."""
+        return self.map_waveforms(wavs, "encode_latent", self._encode_latent_batch)
+
+    @torch.inference_mode()
+    def _encode_latent_batch(self, wavs: list[np.ndarray]) -> list[np.ndarray]:
+        batch, frames = self._inputs(wavs)
+        z = to_numpy_f32(self.model.encoder(batch))
+        return [np.ascontiguousarray(x[:, :f]) for x, f in zip(z, frames, strict=True)]
+
+    def _decoder(self, latents: torch.Tensor) -> torch.Tensor:
+        return self.model.decoder(latents)
+
+    @torch.inference_mode()
+    def codeword_vectors(self) -> list[np.ndarray]:
+        """Per codebook, every entry after ``out_proj``: ``[codebook_size, hidden_size]``."""
+        out = []
+        for vq in self.model.quantizer.quantizers[: self.info.n_codebooks]:
+            table = vq.codebook.weight.T[None]  # [1, codebook_dim, size]: each entry as one time step
+            out.append(to_numpy_f32(vq.out_proj(table))[0].T)
+        return out
+
+    def encoder_modules(self) -> list[Any]:
+        return [self.model.encoder, self.model.quantizer]
+
+
+# --- EnCodec ---------------------------------------------------------------------------------------------
+
+
+def init_random_encodec_codebooks(model: Any, hop: int, probe_frames: int = 64) -> None:
+    """Give a randomly initialised Transformers EnCodec codebooks drawn from its own encoder's outputs
+    (torch's RNG): Transformers initialises them to zero, so every code would be 0. The package adapter's
+    rule (:func:`nacbench.codecs.encodec.init_random_codebooks`): residual vectors of a noise probe,
+    sampled with replacement and jittered (5 % of their spread), stage after stage."""
+    probe = 0.1 * torch.randn(1, int(model.config.audio_channels), probe_frames * hop)
+    with torch.no_grad():
+        residual = model.encoder(probe)[0].T  # [frames, dim]
+        for layer in model.quantizer.layers:
+            book = layer.codebook
+            picks = residual[torch.randint(residual.shape[0], (book.codebook_size,))]
+            book.embed.copy_(picks + 0.05 * residual.std() * torch.randn_like(picks))
+            book.embed_avg.copy_(book.embed)
+            book.inited.fill_(1.0)
+            residual = residual - book.decode(book.encode(residual))
+
+
+class EncodecAdapter(TransformersCodecAdapter):
+    """EnCodec (Transformers' ``EncodecModel``) with its first ``n_quantizers`` codebooks."""
+
+    model_type = "encodec"
+
+    @staticmethod
+    def rates(config: Any) -> tuple[int, float, int]:
+        if config.normalize or config.chunk_length_s is not None or int(config.audio_channels) != 1:
+            raise CodecLayoutError(
+                "model: the transformers adapter runs EnCodec models that neither normalise the volume nor "
+                "cut the input into chunks, on one channel (the 24 kHz model); this one has normalize="
+                f"{config.normalize}, chunk_length_s={config.chunk_length_s}, audio_channels={config.audio_channels}"
+            )
+        rate, hop = int(config.sampling_rate), int(math.prod(config.upsampling_ratios))
+        return rate, rate / hop, hop
+
+    @staticmethod
+    def bandwidth(config: Any, n_codebooks: int) -> float:
+        """The bandwidth (kbps) at which the quantizer uses exactly ``n_codebooks`` codebooks, by its own
+        rule (``log2(codebook_size) * frame_rate`` bits/s per codebook: 0.75 kbps for the 24 kHz model)."""
+        return n_codebooks * math.log2(int(config.codebook_size)) * int(config.frame_rate) / 1000
+
+    @staticmethod
+    def extra_info(config: Any, n_codebooks: int) -> dict[str, Any]:
+        return {"bandwidth_kbps": EncodecAdapter.bandwidth(config, n_codebooks)}
+
+    @staticmethod
+    def initialise(model: Any, seed: int, hop: int) -> None:
+        with phase("construct"), seeded_part(seed, "quantizer.codebooks"):
+            init_random_encodec_codebooks(model, hop)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        k = self.info.n_codebooks
+        self.kbps = self.bandwidth(self.model.config, k)
+        used = self.model.quantizer.get_num_quantizers_for_bandwidth(self.kbps)
+        if used != k:
+            raise CodecLayoutError(f"model: EnCodec at {self.kbps} kbps uses {used} codebooks, not {k}")
+
+    @property
+    def latent_dim(self) -> int:
+        return int(self.model.config.hidden_size)
+
+    def _inputs(self, wavs: list[np.ndarray]) -> tuple[torch.Tensor, list[int]]:
+        batch, lengths = pad_waveforms(wavs)
+        return batch.to(self.device), [frames_for_length(int(n), self.hop) for n in lengths]
+
+    @torch.inference_mode()
+    def _encode_batch(self, wavs: list[np.ndarray]) -> list[np.ndarray]:
+        batch, frames = self._inputs(wavs)
+        # the model's encode steps (encoder, then the quantizer at an explicit bandwidth): its `encode`
+        # takes only the preset bandwidths, and the paper's 12 codebooks are 9 kbps, no preset
+        codes = self.model.quantizer.encode(self.model.encoder(batch), self.kbps)  # [K, B, F]
+        per_item = codes.transpose(0, 1).to("cpu", torch.int64).numpy()
+        return [np.ascontiguousarray(c[:, :f]) for c, f in zip(per_item, frames, strict=True)]
+
+    def _decode_codes(self, codes: torch.Tensor) -> torch.Tensor:
+        return self.model.decoder(self.model.quantizer.decode(codes.transpose(0, 1)))
+
+    def encode_latent(self, wavs: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """The encoder's output, ``[hidden_size, frames]``: what the RVQ quantizes and the space its
+        codewords' sum (the decoder's input) lives in (no projections)."""
+        return self.map_waveforms(wavs, "encode_latent", self._encode_latent_batch)
+
+    @torch.inference_mode()
+    def _encode_latent_batch(self, wavs: list[np.ndarray]) -> list[np.ndarray]:
+        batch, frames = self._inputs(wavs)
+        emb = to_numpy_f32(self.model.encoder(batch))
+        return [np.ascontiguousarray(x[:, :f]) for x, f in zip(emb, frames, strict=True)]
+
+    def _decoder(self, latents: torch.Tensor) -> torch.Tensor:
+        return self.model.decoder(latents)
+
+    @torch.inference_mode()
+    def codeword_vectors(self) -> list[np.ndarray]:
+        """Per codebook, its entries ``[codebook_size, hidden_size]``: the vectors whose sum the decoder consumes."""
+        return [
+            to_numpy_f32(layer.codebook.embed)
+            for layer in self.model.quantizer.layers[: self.info.n_codebooks]
+        ]
+
+    def encoder_modules(self) -> list[Any]:
+        return [self.model.encoder, self.model.quantizer]
+
+
+# --- NeuCodec --------------------------------------------------------------------------------------------
+
+
+class NeuCodecAdapter(Xcodec2Adapter):
+    """NeuCodec (Transformers' ``NeuCodecModel``): X-Codec2's structure (its quantizer, latent and encoder
+    modules carry the same names) with its own feature extractor, frames and a 24 kHz decoder."""
+
+    model_type = "neucodec"
+    extractor_class = "NeuCodecFeatureExtractor"
+    #: one frame at least, as the package adapter needs
+    min_input_samples = 320
+
+    @staticmethod
+    def rates(config: Any) -> tuple[int, float, int]:
+        rate, hop = int(config.input_sampling_rate), int(config.encoder_hop_length)
+        return rate, rate / hop, hop
+
+    @staticmethod
+    def output_rate(config: Any, rate: int, hop: int) -> tuple[int, int]:
+        return int(config.output_sampling_rate), int(config.hop_length)
+
+    @staticmethod
+    def initialise(model: Any, seed: int, hop: int) -> None:
+        """The package adapter's spread of the FSQ input projection (gain 8 / sqrt(fan_in), no bias):
+        with the default init every frame would land on the same code."""
+        from nacbench.codecs.neucodec import RANDOM_FSQ_GAIN
+
+        with phase("construct"), seeded_part(seed, "quantizer.project_in"):
+            proj = model.quantizer.project_in
+            nn.init.normal_(proj.weight, std=RANDOM_FSQ_GAIN / math.sqrt(proj.in_features))
+            nn.init.zeros_(proj.bias)
+
+    def _frame_count(self, n_samples: int) -> int:
+        """``floor(T / hop)``: the package adapter's frames (:func:`nacbench.codecs.neucodec.
+        neucodec_frame_count`). Both implementations pad the input to ``hop * (floor(T / hop) + 1)`` and
+        give that many frames; the last one covers mostly padding and is dropped, as the package adapter
+        drops it."""
+        return n_samples // self.hop
+
+
 ADAPTER_CLASSES: dict[str, type[TransformersCodecAdapter]] = {
-    cls.model_type: cls for cls in (MimiAdapter, Xcodec2Adapter)
+    cls.model_type: cls for cls in (MimiAdapter, Xcodec2Adapter, DacAdapter, EncodecAdapter, NeuCodecAdapter)
 }
 
 
@@ -477,16 +746,24 @@ def _hub_kwargs(model: str, revision: str | None) -> dict[str, Any]:
     return kwargs
 
 
-def _pretrained(model: str, revision: str | None, prefix: str) -> tuple[Any, Family, str]:
-    """The model ``from_pretrained`` gives (float32), its family, and a weights id with the hub commit."""
+def _pretrained(
+    model: str, revision: str | None, prefix: str, floating: bool = False
+) -> tuple[Any, Family, str]:
+    """The model ``from_pretrained`` gives (float32), its family, and a weights id with the hub commit
+    (a hub model at its pinned revision, checked: :mod:`nacbench.codecs.revisions`)."""
     with phase("imports"):
         import transformers
 
     option = f"{prefix}model"
+    pin = None
+    if not is_local_folder(model):
+        pin = hub_pin(model, revision, floating=floating, option=f"{prefix}revision")
+        check_cached(pin)
+        revision = pin.revision
     kwargs = _hub_kwargs(model, revision)
     where = (
         f"Expected in the Hugging Face cache {hf_cache_dir()} (fill it on a machine with network: "
-        f"`huggingface-cli download {model}{' --revision ' + revision if revision else ''}` with the same "
+        f"`{download_command(model, revision)}` with the same "
         f"HF_HOME), or set {option} to a local folder holding config.json and the weights"
     )
     try:
@@ -507,9 +784,10 @@ def _pretrained(model: str, revision: str | None, prefix: str) -> tuple[Any, Fam
         ) from exc
     if is_local_folder(model):
         return net, family, f"file:{Path(model).expanduser().resolve()}"
+    assert pin is not None
     cached = cached_config_file(model, revision)
-    commit = hub_revision_of(cached) if cached is not None else ""
-    return net, family, f"hf:{model}@{commit or revision or 'main'}"
+    commit = confirm(pin, commit_of(cached) if cached is not None else "")
+    return net, family, f"hf:{model}@{commit or revision}"
 
 
 def _parameters(model: nn.Module) -> dict[str, int]:
@@ -524,6 +802,7 @@ def build_transformers_codec(
     device: str = "cpu",
     model: str | None = None,
     revision: str | None = None,
+    revision_floating: bool = False,
     family: str | None = None,
     n_quantizers: int | None = None,
     random_weights: bool = False,
@@ -541,6 +820,7 @@ def build_transformers_codec(
     known = (
         "model",
         "revision",
+        "revision_floating",
         "family",
         "n_quantizers",
         "random_weights",
@@ -555,6 +835,7 @@ def build_transformers_codec(
     options = {
         "model": model,
         "revision": revision,
+        "revision_floating": revision_floating,
         "family": family,
         "n_quantizers": n_quantizers,
         "random_weights": random_weights,
@@ -580,7 +861,7 @@ def build_transformers_codec(
         weights_id, described = random_init_id(seed), f"{static.family.config_class}()"
     else:
         assert model is not None  # static_code_layout refuses a pretrained entry without one
-        net, loaded, weights_id = _pretrained(model, revision, prefix)
+        net, loaded, weights_id = _pretrained(model, revision, prefix, bool(revision_floating))
         if loaded is not static.family:
             raise CodecLayoutError(
                 f"{prefix}family: {static.family.model_type!r}, but {model!r} is a {loaded.model_type!r} model"
@@ -589,6 +870,7 @@ def build_transformers_codec(
     built = config_layout(static.family, net.config, n_quantizers, described, prefix)
     check_same_layout(built, static, str(model), prefix)
     sample_rate, frame_rate, hop = cls.rates(net.config)
+    output_rate, output_hop = cls.output_rate(net.config, sample_rate, hop)
     if random_weights:
         cls.initialise(net.eval(), int(seed), hop)
     fsq_order = None
@@ -598,7 +880,7 @@ def build_transformers_codec(
         name=name,
         display_name=static.family.display_name,
         input_sample_rate=sample_rate,
-        output_sample_rate=sample_rate,
+        output_sample_rate=output_rate,
         frame_rate=frame_rate,
         codebook_sizes=built.codebook_sizes,
         quantizer=static.family.quantizer,
@@ -615,9 +897,12 @@ def build_transformers_codec(
             "n_codebooks_total": built.model_codebooks,
             "config_overrides": dict(config_overrides or {}),
             "batching": batching,
+            **cls.extra_info(net.config, len(built.codebook_sizes)),
         },
     )
     size = cls.default_batch_size if batch_size is None else int(batch_size)
-    adapter = cls(net, info, torch_device, size, mode, hop)
+    adapter = cls(net, info, torch_device, size, mode, hop, output_hop)
+    if not random_weights and not is_local_folder(str(model)):  # the weights' commit (recorded by now)
+        revision = hub_pin(str(model), revision, floating=bool(revision_floating)).revision
     adapter.load_preprocessing(None if random_weights else model, revision, f"{prefix}model")
     return adapter

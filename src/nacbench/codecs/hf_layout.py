@@ -1,10 +1,13 @@
 """The code layout of a Transformers codec, from its config, without importing torch.
 
 The ``transformers`` adapter (:mod:`nacbench.codecs.hf`) runs any audio codec family that Transformers
-ships and this module describes (:data:`FAMILIES`: Mimi and X-Codec2 so far). A family entry names the
-config and model classes and *which config fields* hold the code layout (codebook size and count for an
-RVQ, the levels for an FSQ); the values themselves always come from a config: the built model's config
-object in the adapter, and here, for config validation, the config the model will be built from.
+ships and this module describes (:data:`FAMILIES`: Mimi, X-Codec2, DAC, EnCodec and NeuCodec). A family
+entry names the config and model classes and *which config fields* hold the code layout (codebook size
+and count for an RVQ, the levels for an FSQ); the values themselves always come from a config: the built
+model's config object in the adapter, and here, for config validation, the config the model will be
+built from. A family whose config does not store its codebook count computes it from the fields that
+do (EnCodec: from its largest target bandwidth, :func:`encodec_codebook_count`), the same rule its
+config class applies.
 
 Why not import the config class here. Config validation runs at every workflow start and must stay
 fast, without torch (``ADAPTERS`` layouts never import it). Every Transformers config module imports
@@ -20,9 +23,10 @@ read from the same sources the build will use, as plain data:
   class: slow, never wrong.
 - a local folder: its ``config.json`` (fields it leaves out take the class defaults, as
   ``from_pretrained`` does).
-- a hub id: its ``config.json`` in the Hugging Face cache at ``revision`` (``main`` when none) once it
-  has been downloaded; before that, the ``family`` option's defaults, and the build checks that the
-  downloaded config gives the same layout (:func:`check_same_layout`). Offline (``HF_HUB_OFFLINE``), a
+- a hub id: its ``config.json`` in the Hugging Face cache at its pinned commit (``revision``, else the
+  default pin or the lock file's: :mod:`nacbench.codecs.revisions`) once it has been downloaded;
+  before that, the ``family`` option's defaults, and the build checks that the downloaded config gives
+  the same layout (:func:`check_same_layout`). Offline (``HF_HUB_OFFLINE``), a
   hub id that is not in the cache stops validation, naming where to put it.
 
 A Transformers older than :data:`MIN_TRANSFORMERS` (whose Mimi has another structure, and which has no
@@ -43,12 +47,20 @@ import importlib.util
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from nacbench.codecs.base import Capability
+from nacbench.codecs.revisions import (
+    HubRevisionMismatchError,
+    HubRevisionMissingError,
+    check_cached,
+    check_revision,
+    download_command,
+    hub_pin,
+)
 from nacbench.codecs.weights import hf_cache_dir, hub_offline
 
 #: what every family's adapter provides: codeword vectors (labelling), the encoder's modules (encRTF),
@@ -101,11 +113,30 @@ class Family:
     count_field: str | None = None
     min_count_field: str | None = None
     levels_field: str | None = None
+    #: a config that stores no codebook count (EnCodec: a property of its config class): the fields
+    #: it is computed from and the rule (``count_field`` then only names it in messages)
+    count_inputs: tuple[str, ...] = ()
+    count_rule: Callable[[Mapping[str, Any]], int] | None = None
 
     @property
     def layout_fields(self) -> tuple[str, ...]:
-        fields = (self.codebook_size_field, self.count_field, self.min_count_field, self.levels_field)
+        count = self.count_inputs if self.count_rule is not None else (self.count_field,)
+        fields = (self.codebook_size_field, *count, self.min_count_field, self.levels_field)
         return tuple(f for f in fields if f is not None)
+
+
+def encodec_codebook_count(fields: Mapping[str, Any]) -> int:
+    """EnCodec's number of codebooks, as ``EncodecConfig.num_quantizers`` computes it (Transformers 5.24):
+    ``1000 * max bandwidth // (frame rate * bits per code)``, the frame rate ``ceil(rate / hop)`` and the
+    bits ``ceil(log2(codebook_size))``; the 24 kHz model: 24 kbps at 75 frames/s x 10 bits = 32."""
+    bandwidths, rate = fields["target_bandwidths"], fields["sampling_rate"]
+    ratios, size = fields["upsampling_ratios"], fields["codebook_size"]
+    if not isinstance(bandwidths, list | tuple) or not bandwidths or not isinstance(ratios, list | tuple):
+        raise CodecLayoutError(
+            f"model: target_bandwidths / upsampling_ratios are no lists: {bandwidths!r}, {ratios!r}"
+        )
+    frame_rate = math.ceil(int(rate) / math.prod(int(r) for r in ratios))
+    return int(1000 * float(bandwidths[-1]) // (frame_rate * math.ceil(math.log2(int(size)))))
 
 
 #: the families the adapter runs, by ``model_type``; a family is added here and in nacbench.codecs.hf
@@ -129,6 +160,37 @@ FAMILIES: dict[str, Family] = {
             "Xcodec2Config",
             "Xcodec2Model",
             "xcodec2/configuration_xcodec2.py",
+            "fsq",
+            levels_field="quantization_levels",
+        ),
+        Family(
+            "dac",
+            "DAC",
+            "DacConfig",
+            "DacModel",
+            "dac/configuration_dac.py",
+            "rvq",
+            codebook_size_field="codebook_size",
+            count_field="n_codebooks",
+        ),
+        Family(
+            "encodec",
+            "EnCodec",
+            "EncodecConfig",
+            "EncodecModel",
+            "encodec/configuration_encodec.py",
+            "rvq",
+            codebook_size_field="codebook_size",
+            count_field="num_quantizers",
+            count_inputs=("target_bandwidths", "sampling_rate", "upsampling_ratios"),
+            count_rule=encodec_codebook_count,
+        ),
+        Family(
+            "neucodec",
+            "NeuCodec",
+            "NeuCodecConfig",
+            "NeuCodecModel",
+            "neucodec/configuration_neucodec.py",
             "fsq",
             levels_field="quantization_levels",
         ),
@@ -198,7 +260,8 @@ def read_layout(
         return CodeLayout(family, (math.prod(levels),), levels, 1)
     assert family.codebook_size_field is not None and family.count_field is not None
     size = _positive_int(fields[family.codebook_size_field], family.codebook_size_field, f"{prefix}model")
-    total = _positive_int(fields[family.count_field], family.count_field, f"{prefix}model")
+    raw_total = family.count_rule(fields) if family.count_rule is not None else fields[family.count_field]
+    total = _positive_int(raw_total, family.count_field, f"{prefix}model")
     least = 1
     if family.min_count_field is not None:
         least = _positive_int(fields[family.min_count_field], family.min_count_field, f"{prefix}model")
@@ -373,8 +436,8 @@ def static_code_layout(options: Mapping[str, Any]) -> CodeLayout:
     if model is not None and not isinstance(model, str):
         raise ValueError(f"model: expected a hub id or a folder, got {model!r}")
     revision = options.get("revision")
-    if revision is not None and not isinstance(revision, str):
-        raise ValueError(f"revision: expected a commit, branch or tag name, got {revision!r}")
+    floating = options.get("revision_floating", False)
+    check_revision(revision, floating)  # a commit or "locked"; a branch or tag only when floating
     overrides = _overrides(options)
     n_quantizers = options.get("n_quantizers")
     if random_weights:
@@ -386,7 +449,7 @@ def static_code_layout(options: Mapping[str, Any]) -> CodeLayout:
         return read_layout(named, fields, n_quantizers, f"{named.config_class}()")
     if not model:
         raise ValueError("model: a hub id or a local folder is needed (or random_weights: true)")
-    data, source = _config_of(model, revision)
+    data, source = _config_of(model, revision, floating)
     if data is None:
         if named is None:
             raise ValueError(
@@ -400,9 +463,10 @@ def static_code_layout(options: Mapping[str, Any]) -> CodeLayout:
     return read_layout(family, {**family_defaults(family.model_type), **data}, n_quantizers, source)
 
 
-def _config_of(model: str, revision: str | None) -> tuple[dict[str, Any] | None, str]:
-    """(config.json's fields, where they are) for a folder or a cached hub model; (None, ...) for a hub
-    model not downloaded yet (online). Offline, a hub model not in the cache is an error here."""
+def _config_of(model: str, revision: str | None, floating: bool = False) -> tuple[dict[str, Any] | None, str]:
+    """(config.json's fields, where they are) for a folder or a cached hub model at its pinned revision
+    (:mod:`nacbench.codecs.revisions`); (None, ...) for a hub model not downloaded yet (online).
+    Offline, a hub model not in the cache at that revision is an error here."""
     if is_local_folder(model):
         folder = Path(model).expanduser()
         if revision is not None:
@@ -410,14 +474,21 @@ def _config_of(model: str, revision: str | None) -> tuple[dict[str, Any] | None,
         if not (folder / "config.json").is_file():
             raise CodecLayoutError(f"model: {str(folder)!r} is not a folder holding a config.json")
         return read_config_file(folder / "config.json"), f"{folder / 'config.json'}"
-    path = cached_config_file(model, revision)
+    pin = hub_pin(model, revision, floating=bool(floating))
+    path = cached_config_file(model, pin.revision)
     if path is not None:
-        return read_config_file(path), f"{model!r} (revision {revision or 'main'})"
+        return read_config_file(path), f"{model!r} (revision {pin.revision})"
     if hub_offline():
+        try:
+            check_cached(pin)  # a different commit in the cache: its own error, saying how to fix it
+        except HubRevisionMismatchError as exc:
+            raise ModelNotCachedError(f"{exc}; or set model to a local folder holding config.json") from exc
+        except HubRevisionMissingError:
+            pass  # nothing of it cached: said below
         raise ModelNotCachedError(
-            f"model: {model!r} (revision {revision or 'main'}) is not in the Hugging Face cache "
+            f"model: {model!r} (revision {pin.revision}) is not in the Hugging Face cache "
             f"{hf_cache_dir()} and HF_HUB_OFFLINE is set. Fill the cache on a machine with network "
-            f"(`huggingface-cli download {model}{' --revision ' + revision if revision else ''}` with the "
-            "same HF_HOME), or set model to a local folder holding config.json and the weights"
+            f"(`{download_command(model, pin.revision)}` with the same HF_HOME), or set model to a local "
+            "folder holding config.json and the weights"
         )
     return None, repr(model)

@@ -57,6 +57,7 @@ from torch import nn
 
 from nacbench.codecs import register
 from nacbench.codecs.base import DIM0_LEAST_SIGNIFICANT, CodecInfo, WeightsUnavailableError
+from nacbench.codecs.revisions import HubPin, check_cached, commit_of, confirm, hub_file, hub_pin
 from nacbench.codecs.torchutil import (
     BatchedTorchAdapter,
     BatchingMode,
@@ -64,9 +65,7 @@ from nacbench.codecs.torchutil import (
     check_choice,
     count_parameters,
     hf_cache_dir,
-    hf_file,
     hub_offline,
-    hub_revision_of,
     load_checkpoint,
     load_parts_strictly,
     package_stand_ins,
@@ -225,25 +224,47 @@ def _random_semantic(variant: str, layers: int | None) -> tuple[nn.Module, Any, 
     return HubertModel(config), Wav2Vec2FeatureExtractor(), _random_semantic_id(variant, layers)
 
 
-def _pretrained_semantic(variant: str, source: str, option: str) -> tuple[nn.Module, Any, str]:
-    """The published semantic model through transformers' loaders (hub cache, HF_HUB_OFFLINE honoured)."""
+def _semantic_pin(source: str, revision: str | None, floating: bool, option: str) -> HubPin | None:
+    """The pin of a hub semantic model (None for a local folder, which has no revision)."""
+    if Path(source).expanduser().is_dir():
+        if revision is not None:
+            raise ValueError(f"{option}: {source!r} is a local folder; a revision applies to a hub id")
+        return None
+    return hub_pin(source, revision, floating=floating, option=option)
+
+
+def _pretrained_semantic(
+    variant: str, source: str, option: str, pin: HubPin | None = None
+) -> tuple[nn.Module, Any, str]:
+    """The published semantic model through transformers' loaders (hub cache, HF_HUB_OFFLINE honoured)
+    at ``pin``'s revision (None: ``source`` is a local folder); its id records the commit loaded."""
     with phase("imports"):
+        from huggingface_hub import try_to_load_from_cache
         from transformers import AutoFeatureExtractor, HubertModel, Wav2Vec2BertModel
 
     cls = Wav2Vec2BertModel if variant == "neucodec" else HubertModel
     kwargs: dict[str, Any] = {"local_files_only": hub_offline()}
-    if not Path(source).is_dir():
+    if pin is not None:
+        check_cached(pin)
         kwargs["cache_dir"] = str(hf_cache_dir())
+        kwargs["revision"] = pin.revision
     try:
         model = cls.from_pretrained(source, output_hidden_states=True, **kwargs)
         extractor = AutoFeatureExtractor.from_pretrained(source, **kwargs)
     except Exception as exc:  # transformers wraps hub failures in OSError/ValueError/...
+        fetch = f"`huggingface-cli download {source}{' --revision ' + pin.revision if pin else ''}`"
         raise WeightsUnavailableError(
             f"{option}: cannot load the semantic model {source!r} ({type(exc).__name__}: {exc}). Put it in the "
-            f"Hugging Face cache {hf_cache_dir()} (`huggingface-cli download {source}` with the same HF_HOME) "
-            f"or set {option} to a local folder holding it"
+            f"Hugging Face cache {hf_cache_dir()} ({fetch} with the same HF_HOME) or set {option} to a local "
+            "folder holding it"
         ) from exc
-    return model, extractor, source
+    if pin is None:
+        return model, extractor, source
+    found = try_to_load_from_cache(
+        source, "config.json", cache_dir=str(hf_cache_dir()), revision=pin.revision
+    )
+    commit = confirm(pin, commit_of(found) if isinstance(found, str) else "")
+    return model, extractor, f"{source}@{commit or pin.revision}"
 
 
 def _encoder_part_builders(variant: str) -> dict[str, Callable[[], nn.Module]]:
@@ -367,18 +388,26 @@ def load_checkpoint_checked(
         )
 
 
-def _checkpoint_path(variant: str, weights: str | None, option: str) -> tuple[Path, str]:
-    """``pytorch_model.bin`` from a local file/folder or the hub cache, plus a weights id to record."""
+def _checkpoint_path(
+    variant: str, weights: str | None, option: str, revision: str | None = None, floating: bool = False
+) -> tuple[Path, str]:
+    """``pytorch_model.bin`` from a local file/folder or the hub cache at the pinned commit
+    (:mod:`nacbench.codecs.revisions`; ``revision`` from the config), plus a weights id to record."""
+    revision_option = f"{option.rsplit('.', 1)[0]}.revision"
     if weights is not None and Path(weights).expanduser().exists():
+        if revision is not None:
+            raise ValueError(
+                f"{revision_option}: {weights!r} is a local file; a revision applies to a hub id"
+            )
         path = Path(weights).expanduser()
         path = path / "pytorch_model.bin" if path.is_dir() else path
         if not path.is_file():
             raise WeightsUnavailableError(f"{option}={weights!r}: no pytorch_model.bin there")
         return path, f"file:{path.resolve()}"
     repo = weights or VARIANTS[variant]["hub_id"]
-    path = hf_file(repo, "pytorch_model.bin", option=option)
-    revision = hub_revision_of(path)
-    return path, f"{repo}@{revision}" if revision else repo
+    pin = hub_pin(repo, revision, floating=floating, option=revision_option)
+    path = hub_file(pin, "pytorch_model.bin", hint=f"or set {option} to a local pytorch_model.bin")
+    return path, f"{repo}@{commit_of(path) or pin.revision}"
 
 
 def missing_decoder_16k_error(option: str) -> WeightsUnavailableError:
@@ -690,6 +719,9 @@ _OPTIONS = (
     "decoder_rate",
     "decoder_weights",
     "semantic_weights",
+    "revision",
+    "semantic_revision",
+    "revision_floating",
     "random_semantic_layers",
     "seed",
     "batching",
@@ -707,6 +739,9 @@ def build_neucodec(
     decoder_rate: int = 24_000,
     decoder_weights: str | None = None,
     semantic_weights: str | None = None,
+    revision: str | None = None,
+    semantic_revision: str | None = None,
+    revision_floating: bool = False,
     random_semantic_layers: int | None = None,
     seed: int = 0,
     batching: str = "exact",
@@ -717,10 +752,12 @@ def build_neucodec(
 
     ``weights``: hub id or local ``pytorch_model.bin`` (file or folder); default the public checkpoint.
     ``semantic_weights``: hub id or local folder for the semantic model (default facebook/w2v-bert-2.0 or
-    ntu-spml/distilhubert). ``random_weights``: the architecture with a seeded random init, part by part
-    (tests and the offline pipeline only; nothing computed from it is a result); ``random_semantic_layers``
-    shrinks the random semantic model. ``decoder_rate``: 24000 (public) or 16000 (needs
-    ``decoder_weights``). ``decode_only``: the decoder alone (see the module doc).
+    ntu-spml/distilhubert). ``revision`` / ``semantic_revision``: their hub commits (default: the pinned
+    ones, :mod:`nacbench.codecs.revisions`; a branch or tag only with ``revision_floating``); the
+    ``weights_id`` records both commits. ``random_weights``: the architecture with a seeded random init,
+    part by part (tests and the offline pipeline only; nothing computed from it is a result);
+    ``random_semantic_layers`` shrinks the random semantic model. ``decoder_rate``: 24000 (public) or
+    16000 (needs ``decoder_weights``). ``decode_only``: the decoder alone (see the module doc).
     """
     reject_unknown_options(name, unknown, ("weights", "random_weights", "batch_size", *_OPTIONS))
     check_choice(name, "variant", variant, tuple(VARIANTS))
@@ -736,7 +773,15 @@ def build_neucodec(
     with phase("device"):
         torch_device = resolve_device(device)
     option = f"codecs.{name}.weights"
-    checkpoint = None if random_weights else _checkpoint_path(variant, weights, option)
+    floating = bool(revision_floating)
+    semantic_option = f"codecs.{name}.semantic_revision"
+    semantic_source = semantic_weights or spec["semantic_hub_id"]
+    semantic_pin = (
+        None
+        if random_weights
+        else _semantic_pin(semantic_source, semantic_revision, floating, semantic_option)
+    )
+    checkpoint = None if random_weights else _checkpoint_path(variant, weights, option, revision, floating)
     with phase("imports"):
         _neucodec_module("codec_decoder_vocos")
         if not decode_only:
@@ -774,7 +819,9 @@ def build_neucodec(
         semantic_id = (
             _random_semantic_id(variant, random_semantic_layers)
             if random_weights
-            else semantic_weights or spec["semantic_hub_id"]
+            else semantic_pin.label
+            if semantic_pin is not None
+            else semantic_source
         )
         with phase("construct"):
             counts = meta_encoder_counts(variant, random_semantic_layers)
@@ -786,7 +833,7 @@ def build_neucodec(
         else:
             with phase("weights"):
                 semantic, extractor, semantic_id = _pretrained_semantic(
-                    variant, semantic_weights or spec["semantic_hub_id"], f"codecs.{name}.semantic_weights"
+                    variant, semantic_source, f"codecs.{name}.semantic_weights", semantic_pin
                 )
         with phase("construct"):
             model = _build_model(variant, semantic, extractor, decoder_24k, seed)
@@ -812,7 +859,8 @@ def build_neucodec(
         quantizer="fsq",
         fsq_levels=FSQ_LEVELS,
         fsq_index_order=DIM0_LEAST_SIGNIFICANT,
-        weights_id=random_init_id(seed) if checkpoint is None else checkpoint[1],
+        # the checkpoint's commit and the semantic model's: both decide the codes
+        weights_id=random_init_id(seed) if checkpoint is None else f"{checkpoint[1]}; semantic {semantic_id}",
         random_weights=bool(random_weights),
         parameters=parameter_groups(counts, decoder, variant, full_semantic),
         extra={

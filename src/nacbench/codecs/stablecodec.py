@@ -72,6 +72,7 @@ import torch
 
 from nacbench.codecs import register
 from nacbench.codecs.base import DIM0_LEAST_SIGNIFICANT, CodecInfo, WeightsUnavailableError
+from nacbench.codecs.revisions import commit_of, hub_file, hub_pin
 from nacbench.codecs.stablecodec_config import RECONSTRUCTED_CONFIG_ID, reconstructed_model_config
 from nacbench.codecs.torchutil import (
     BatchedTorchAdapter,
@@ -81,7 +82,6 @@ from nacbench.codecs.torchutil import (
     count_parameters,
     fit_length,
     frames_for_length,
-    hf_file,
     load_checkpoint,
     load_parts_strictly,
     pad_codes,
@@ -178,10 +178,19 @@ def import_stable_codec(name: str) -> Any:
     return StableCodec
 
 
-def _local_files(source: str, option: str) -> tuple[Path, Path, str]:
-    """``model_config.json`` and the checkpoint from a local folder or the hub (gated: needs a token)."""
+def _local_files(
+    source: str, option: str, revision: str | None = None, floating: bool = False
+) -> tuple[Path, Path, str]:
+    """``model_config.json`` and the checkpoint from a local folder or the hub (gated: needs a token) at
+    the pinned commit (``revision``; no commit was found for this repository, so by default the one
+    recorded in the lock file at first download: :mod:`nacbench.codecs.revisions`)."""
     folder = Path(source).expanduser()
+    revision_option = f"{option.rsplit('.', 1)[0]}.revision"
     if folder.is_dir():
+        if revision is not None:
+            raise ValueError(
+                f"{revision_option}: {source!r} is a local folder; a revision applies to a hub id"
+            )
         config = folder / "model_config.json"
         ckpts = [folder / f for f in ("model.safetensors", "model.ckpt") if (folder / f).is_file()]
         if not config.is_file() or not ckpts:
@@ -190,14 +199,17 @@ def _local_files(source: str, option: str) -> tuple[Path, Path, str]:
             )
         return config, ckpts[0], f"file:{folder.resolve()}"
     hint = (
-        "the repo is gated: accept its licence on huggingface.co and log in (`huggingface-cli login`) first"
+        "the repo is gated: accept its licence on huggingface.co and log in (`huggingface-cli login`) "
+        f"first; or set {option} to a local folder holding model_config.json and the checkpoint"
     )
-    config = hf_file(source, "model_config.json", option=option, hint=hint)
+    pin = hub_pin(source, revision, floating=floating, option=revision_option)
+    config = hub_file(pin, "model_config.json", hint=hint)
+    pin = pin.settled(commit_of(config))  # both files from the commit the first came from
     try:
-        ckpt = hf_file(source, "model.safetensors", option=option, hint=hint)
+        ckpt = hub_file(pin, "model.safetensors", hint=hint)
     except WeightsUnavailableError:
-        ckpt = hf_file(source, "model.ckpt", option=option, hint=hint)
-    return config, ckpt, source
+        ckpt = hub_file(pin, "model.ckpt", hint=hint)
+    return config, ckpt, f"{source}@{commit_of(ckpt) or pin.revision}"
 
 
 #: the module-level factories of ``stable_audio_tools.models.autoencoders``, by the part each builds
@@ -336,6 +348,8 @@ def _build(
     seed: int,
     device: torch.device,
     decode_only: bool,
+    revision: str | None = None,
+    floating: bool = False,
 ) -> tuple[Any, _Built]:
     """The StableCodec object and what the factory records about it (see :class:`_Built`)."""
     codec_cls = import_stable_codec(name)
@@ -354,7 +368,9 @@ def _build(
                 "leave model_config out to build the reconstructed architecture)"
             )
     else:
-        config_path, ckpt, weights_id = _local_files(weights or HUB_ID, f"codecs.{name}.weights")
+        config_path, ckpt, weights_id = _local_files(
+            weights or HUB_ID, f"codecs.{name}.weights", revision, floating
+        )
         config_text, config = config_path.read_text(), CONFIG_GIVEN
     # anything drawn outside the part factories comes from a part of its own ("model")
     with phase("construct"), _parts_apart(seed, decode_only) as found, seeded_part(seed, "model"):
@@ -503,12 +519,16 @@ def build_stablecodec(
     seed: int = 0,
     batching: str = "exact",
     decode_only: bool = False,
+    revision: str | None = None,
+    revision_floating: bool = False,
     **unknown: Any,
 ) -> StableCodecAdapter:
     """StableCodec speech 16 kHz. ``weights``: hub id (default, gated) or a local folder with
     ``model_config.json`` + ``model.safetensors``. ``random_weights``: the architecture of
     ``model_config`` (a model_config.json), or without it the reconstructed one (module doc).
-    ``decode_only``: no encoder (see the module doc)."""
+    ``decode_only``: no encoder (see the module doc). ``revision``: the hub commit (default: the one
+    recorded in the lock file, :mod:`nacbench.codecs.revisions`; a branch or tag only with
+    ``revision_floating``)."""
     reject_unknown_options(
         name,
         unknown,
@@ -521,6 +541,8 @@ def build_stablecodec(
             "normalize",
             "seed",
             "batching",
+            "revision",
+            "revision_floating",
         ),
     )
     mode = batching_mode(name, batching)
@@ -532,7 +554,15 @@ def build_stablecodec(
     with phase("device"):
         torch_device = resolve_device(device)
     codec, built = _build(
-        name, weights, bool(random_weights), model_config, int(seed), torch_device, bool(decode_only)
+        name,
+        weights,
+        bool(random_weights),
+        model_config,
+        int(seed),
+        torch_device,
+        bool(decode_only),
+        revision,
+        bool(revision_floating),
     )
     absent_encoder = built.absent_encoder
     codec.set_posthoc_bottleneck([(list(levels), POSTHOC_SCALE)])

@@ -39,7 +39,7 @@ import numpy as np
 import torch
 
 from nacbench.codecs.base import CodecAdapter, CodecInfo, WeightsUnavailableError
-from nacbench.codecs.weights import hf_cache_dir, hub_offline
+from nacbench.codecs.weights import hf_cache_dir, hub_offline  # noqa: F401  (re-exported)
 
 BatchingMode = Literal["exact", "padded"]
 BATCHING_MODES: tuple[str, ...] = get_args(BatchingMode)
@@ -411,26 +411,8 @@ def load_parts_strictly(
 # --- weights from the Hugging Face hub -----------------------------------------------------------------
 #
 # ``hub_offline`` and ``hf_cache_dir`` live in the torch-free :mod:`nacbench.codecs.weights` (config
-# validation reads the hub cache too) and are imported here for the torch adapters.
-
-
-def hf_file(repo_id: str, filename: str, *, option: str, hint: str = "") -> Path:
-    """Path of ``filename`` from hub repo ``repo_id`` (cache first; download unless offline).
-
-    Any failure (offline with an empty cache, no network, a gated repo without a token) becomes a
-    :class:`WeightsUnavailableError` that says where the file is expected and which option overrides it.
-    """
-    from huggingface_hub import hf_hub_download
-
-    cache = hf_cache_dir()
-    try:
-        return Path(hf_hub_download(repo_id, filename, cache_dir=str(cache), local_files_only=hub_offline()))
-    except Exception as exc:  # hub errors come in many types (HTTP, offline, gated, missing entry)
-        raise WeightsUnavailableError(
-            f"{option}: cannot get {filename!r} of {repo_id!r} ({type(exc).__name__}: {exc}). Expected in the "
-            f"Hugging Face cache {cache} (fill it on a machine with network: `huggingface-cli download "
-            f"{repo_id}` with the same HF_HOME), or set {option} to a local copy{'; ' + hint if hint else ''}"
-        ) from exc
+# validation reads the hub cache too) and are imported here for the torch adapters; files of a pinned
+# commit come through :func:`nacbench.codecs.revisions.hub_file`.
 
 
 def hub_revision_of(path: Path) -> str:
