@@ -214,10 +214,17 @@ def test_every_hub_model_in_config_yaml_names_its_revision() -> None:
         for name, o in config["codecs"].items()
         if o["adapter"] in {"neucodec", "stablecodec", "transformers"}
     }
-    assert set(hub) == {"neucodec", "distill-neucodec", "stablecodec", "mimi", "xcodec2"}
+    assert set(hub) == {
+        *("neucodec", "distill-neucodec", "stablecodec", "mimi", "xcodec2"),
+        *("dac-hf", "encodec-hf", "neucodec-hf"),  # the Transformers backends of the package codecs
+    }
     for name, options in hub.items():
-        repo = options.get("weights") or options["model"]
-        assert options["revision"] == PINNED.get(repo, LOCKED), name
+        assert options["revision"] == LOCKED or revisions.COMMIT_PATTERN.match(options["revision"]), name
+    for name in ("neucodec", "distill-neucodec", "stablecodec", "mimi", "xcodec2"):
+        options = hub[name]
+        assert options["revision"] == PINNED.get(options.get("weights") or options["model"], LOCKED), name
+    # neuphonic/neucodec's pinned commit holds the package layout: the Transformers one is locked apart
+    assert hub["neucodec-hf"]["revision"] == LOCKED
     for name in ("neucodec", "distill-neucodec"):
         assert revisions.COMMIT_PATTERN.match(config["codecs"][name]["semantic_revision"]), name
 

@@ -217,7 +217,8 @@ def test_the_plan_follows_the_study_and_its_overrides() -> None:
     config = merged_config(codecs=["lyra", "neucodec"])
     conditions = plan.packet_loss_conditions(config)
     fers, bursts = config["study_packet_loss"]["fer"], config["study_packet_loss"]["bursts"]
-    assert len(conditions["lyra"]) == 1 + 2 * len(fers) * (1 + len(bursts))
+    concealments = config["study_packet_loss"]["concealments"]
+    assert len(conditions["lyra"]) == 1 + len(concealments) * len(fers) * (1 + len(bursts))
     assert conditions["neucodec"] == [
         "clean",
         "erasure-iid-fer0.1-p20ms-repeat-seed0",
