@@ -54,6 +54,7 @@ from nacbench.codecs.torchutil import (
     random_init_id,
     reject_unknown_options,
     resolve_device,
+    seed_codebooks_from_residuals,
     seeded_part,
     to_numpy_f32,
 )
@@ -90,25 +91,12 @@ def bandwidth_for(model: EncodecModel, n_codebooks: int) -> float:
 
 
 def init_random_codebooks(model: EncodecModel, probe_frames: int = 64) -> None:
-    """Give an untrained model codebooks drawn from its own encoder's outputs (torch's current RNG).
-
-    Untrained EnCodec codebooks are all zeros (k-means initialisation runs only in training), so every
-    code would be 0; random Gaussian or unit vectors do not help either, because a random encoder's
-    output is dominated by a constant bias and one entry wins every frame. As the package's training
-    does with k-means (too slow here), each codebook is filled with residual vectors of a noise probe,
-    sampled with replacement and jittered (5% of their spread, so duplicates are not near-ties), layer after layer; codes then follow the input.
-    Marking the codebooks initialised keeps a forward pass from running k-means.
-    """
+    """Give an untrained model codebooks drawn from its own encoder's outputs (torch's current RNG): the
+    residuals of a noise probe (:func:`nacbench.codecs.torchutil.seed_codebooks_from_residuals`)."""
     probe = 0.1 * torch.randn(1, model.channels, probe_frames * HOP)
     with torch.no_grad():
         residual = model.encoder(probe)[0].T  # [frames, dim]
-        for layer in model.quantizer.vq.layers:
-            book = layer._codebook
-            picks = residual[torch.randint(residual.shape[0], (book.codebook_size,))]
-            book.embed.copy_(picks + 0.05 * residual.std() * torch.randn_like(picks))
-            book.embed_avg.copy_(book.embed)
-            book.inited.fill_(1.0)
-            residual = residual - book.decode(book.encode(residual))
+    seed_codebooks_from_residuals(residual, [layer._codebook for layer in model.quantizer.vq.layers])
 
 
 class _StridesOnly(nn.Module):

@@ -135,6 +135,7 @@ from nacbench.codecs.torchutil import (
     random_init_id,
     reject_unknown_options,
     resolve_device,
+    seed_codebooks_from_residuals,
     seeded_part,
     to_numpy_f32,
 )
@@ -570,20 +571,13 @@ class DacAdapter(TransformersCodecAdapter):
 
 
 def init_random_encodec_codebooks(model: Any, hop: int, probe_frames: int = 64) -> None:
-    """Give a randomly initialised Transformers EnCodec codebooks drawn from its own encoder's outputs
-    (torch's RNG): Transformers initialises them to zero, so every code would be 0. The package adapter's
-    rule (:func:`nacbench.codecs.encodec.init_random_codebooks`): residual vectors of a noise probe,
-    sampled with replacement and jittered (5 % of their spread), stage after stage."""
+    """Give a randomly initialised Transformers EnCodec codebooks drawn from its own encoder's outputs:
+    Transformers initialises them to zero, so every code would be 0. The package adapter's rule
+    (:func:`nacbench.codecs.torchutil.seed_codebooks_from_residuals`) on a noise probe."""
     probe = 0.1 * torch.randn(1, int(model.config.audio_channels), probe_frames * hop)
     with torch.no_grad():
         residual = model.encoder(probe)[0].T  # [frames, dim]
-        for layer in model.quantizer.layers:
-            book = layer.codebook
-            picks = residual[torch.randint(residual.shape[0], (book.codebook_size,))]
-            book.embed.copy_(picks + 0.05 * residual.std() * torch.randn_like(picks))
-            book.embed_avg.copy_(book.embed)
-            book.inited.fill_(1.0)
-            residual = residual - book.decode(book.encode(residual))
+    seed_codebooks_from_residuals(residual, [layer.codebook for layer in model.quantizer.layers])
 
 
 class EncodecAdapter(TransformersCodecAdapter):

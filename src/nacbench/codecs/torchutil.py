@@ -419,3 +419,24 @@ def hub_revision_of(path: Path) -> str:
     """Commit hash of a file inside the hub cache (``.../snapshots/<commit>/file``), else ``""``."""
     parts = Path(path).parts
     return parts[parts.index("snapshots") + 1] if "snapshots" in parts[:-1] else ""
+
+
+def seed_codebooks_from_residuals(residual: torch.Tensor, books: Sequence[Any]) -> None:
+    """Fill untrained RVQ codebooks with residual vectors of an encoder's output (torch's current RNG).
+
+    ``residual``: ``[frames, dim]``, the encoder's output for a noise probe; ``books``: the RVQ's codebook
+    modules in stage order, each with ``codebook_size``, ``embed``, ``embed_avg``, ``inited`` and
+    ``encode``/``decode`` (EnCodec's in its package and in Transformers). Untrained codebooks are all zero
+    (k-means initialisation runs only in training), so every code would be 0; random vectors do not help
+    either, because a random encoder's output is dominated by a constant bias and one entry wins every
+    frame. So each codebook takes residual vectors sampled with replacement and jittered (5 % of their
+    spread, so duplicates are not near-ties), stage after stage, as k-means would start; codes then
+    follow the input. Marking a codebook initialised keeps a forward pass from running k-means.
+    """
+    with torch.no_grad():
+        for book in books:
+            picks = residual[torch.randint(residual.shape[0], (book.codebook_size,))]
+            book.embed.copy_(picks + 0.05 * residual.std() * torch.randn_like(picks))
+            book.embed_avg.copy_(book.embed)
+            book.inited.fill_(1.0)
+            residual = residual - book.decode(book.encode(residual))
