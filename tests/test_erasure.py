@@ -303,6 +303,7 @@ def test_concealment_edge_cases_and_refusals() -> None:
     nothing = conceal_codes(codes, np.zeros(3, dtype=bool), "silence")
     assert np.array_equal(nothing.codes, codes) and not nothing.silenced.any()
     assert conceal_codes(np.zeros((2, 0), dtype=int), np.zeros(0, dtype=bool), "repeat").codes.shape == (2, 0)
+    assert not conceal_codes(codes, np.ones(3, dtype=bool), "mean-latent").silenced.any()
     leading = conceal_codes(codes, np.array([True, False, True]), "mean-latent")
     assert not leading.silenced.any()  # the decode stage decodes the mean latent there instead
     assert np.array_equal(leading.codes, codes[:, [1, 1, 1]])

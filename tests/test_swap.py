@@ -244,6 +244,8 @@ def test_the_swapped_round_trip_is_quantize_then_dequantize_then_lyragan(
     assert np.array_equal(audio, expected)
     decoder = build_codec(f"lyra~{kind}16", options, decode_only=True)  # no encoder, same audio
     assert np.array_equal(decoder.decode([codes])[0], audio)
+    # mean-latent concealment decodes dequantize(codes) where nothing was lost: the codes' own audio
+    assert np.array_equal(decoder.decode_latent([decoder.dequantize(codes)])[0], audio)
     with pytest.raises(ValueError, match="was not fitted as this codec asks"):
         build_codec(
             f"lyra~{kind}16", {**options, "bits": 20, "fit": {**options["fit"], "bits_per_frame": 20}}

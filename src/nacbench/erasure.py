@@ -500,8 +500,8 @@ def conceal_codes(codes: np.ndarray, lost: np.ndarray, method: str) -> Concealed
         raise ValueError(f"unknown concealment {method!r}; expected one of {CONCEALMENTS}")
     frames = c.shape[1]
     received = np.flatnonzero(~m)
-    if received.size == 0:
-        return Concealed(np.zeros_like(c), np.ones(frames, dtype=bool))
+    if received.size == 0:  # nothing to repeat: silence, unless the mean latent stands in
+        return Concealed(np.zeros_like(c), np.full(frames, method != LATENT_CONCEALMENT))
     source = np.maximum.accumulate(np.where(m, -1, np.arange(frames)))
     leading = source < 0
     source[leading] = received[0]

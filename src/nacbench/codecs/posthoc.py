@@ -53,6 +53,13 @@ class PosthocAdapter(CodecAdapter):
         """Per codebook, what each index contributes to the latent the decoder consumes."""
         return self.quantizer.codeword_vectors()
 
+    def dequantize(self, codes: np.ndarray) -> np.ndarray:
+        """The fitted quantizer's reconstruction (post-hoc FSQ adds the fit set's mean, which its
+        codeword vectors leave out): what :meth:`decode` hands the base's decoder."""
+        codes = np.asarray(codes, dtype=np.int64)
+        self.check_codes(codes)
+        return self.quantizer.dequantize(codes)
+
     def encode_latent(self, wavs: Sequence[np.ndarray]) -> list[np.ndarray]:
         self.require_encoder("encode_latent")
         return self.base.encode_latent(wavs)

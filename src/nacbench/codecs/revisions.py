@@ -150,6 +150,9 @@ def _locked(path: Path, mode: str, exclusive: bool) -> Iterator[IO[str]]:
         try:
             yield handle
         finally:
+            # what was written must be on disk before another job may read it: unlock only after a flush
+            handle.flush()
+            os.fsync(handle.fileno())
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 

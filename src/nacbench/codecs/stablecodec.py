@@ -72,7 +72,7 @@ import torch
 
 from nacbench.codecs import register
 from nacbench.codecs.base import DIM0_LEAST_SIGNIFICANT, CodecInfo, WeightsUnavailableError
-from nacbench.codecs.revisions import commit_of, hub_file, hub_pin
+from nacbench.codecs.revisions import HubRevisionMismatchError, commit_of, hub_file, hub_pin
 from nacbench.codecs.stablecodec_config import RECONSTRUCTED_CONFIG_ID, reconstructed_model_config
 from nacbench.codecs.torchutil import (
     BatchedTorchAdapter,
@@ -207,8 +207,15 @@ def _local_files(
     pin = pin.settled(commit_of(config))  # both files from the commit the first came from
     try:
         ckpt = hub_file(pin, "model.safetensors", hint=hint)
-    except WeightsUnavailableError:
-        ckpt = hub_file(pin, "model.ckpt", hint=hint)
+    except HubRevisionMismatchError:
+        raise  # another commit cached: trying the older file name would only hide that
+    except WeightsUnavailableError as first:
+        try:
+            ckpt = hub_file(pin, "model.ckpt", hint=hint)  # the older checkpoint name
+        except WeightsUnavailableError as second:
+            raise WeightsUnavailableError(
+                f"{first}\n(model.ckpt, the older name, failed too: {second})"
+            ) from first
     return config, ckpt, f"{source}@{commit_of(ckpt) or pin.revision}"
 
 
