@@ -180,6 +180,17 @@ def test_faster_whisper_refuses_another_cached_commit(tmp_path: Path) -> None:
         FasterWhisper("large-v3", device="cpu", download_root=tmp_path, local_files_only=True)
 
 
+def test_a_locked_pin_takes_main_from_the_loaders_own_offline_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """faster-whisper's local_files_only and download_root, not only HF_HUB_OFFLINE and HF_HUB_CACHE."""
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    fake_repo(tmp_path, "org/asr", OTHER_COMMIT, {"model.bin": "x"})
+    assert hub_pin("org/asr", "locked").commit is None  # online, default cache: main is downloaded
+    pin = hub_pin("org/asr", "locked", offline=True, cache=tmp_path)
+    assert pin.commit == OTHER_COMMIT and pin.record
+
+
 def test_check_revision() -> None:
     check_revision(None)
     check_revision(PINNED_COMMIT)

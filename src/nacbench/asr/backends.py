@@ -183,14 +183,16 @@ class FasterWhisper:
         model_dir = Path(model)
         pin: HubPin | None = None
         if not model_dir.is_dir():
+            offline = local_files_only or hub_offline()
+            cache = Path(download_root) if download_root else hf_cache_dir()
             pin = hub_pin(
                 faster_whisper_repo(model),
                 revision,
                 floating=revision_floating,
                 option=f"study_b.asr.revision (faster-whisper model {model!r})",
+                offline=offline,
+                cache=cache,
             )
-            offline = local_files_only or hub_offline()
-            cache = Path(download_root) if download_root else hf_cache_dir()
             check_cached(pin, cache, offline)
             try:
                 model_dir = Path(

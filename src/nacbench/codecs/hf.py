@@ -767,6 +767,14 @@ def _pretrained(
             f"{option}: cannot get the config of {model!r} ({type(exc).__name__}: {exc}). {where}"
         ) from exc
     family = family_of_config(config.to_dict(), repr(model), prefix)
+    if pin is not None:
+        # the weights from the commit the config came from (a first `locked` download follows main,
+        # which may move between the two files): the config's commit is recorded, the weights must match
+        cached = cached_config_file(model, revision)
+        commit = confirm(pin, commit_of(cached) if cached is not None else "")
+        if commit:
+            pin, revision = pin.settled(commit), commit
+            kwargs = _hub_kwargs(model, revision)
     try:
         with phase("weights"):
             net = getattr(transformers, family.model_class).from_pretrained(

@@ -263,8 +263,12 @@ def hub_pin(
     floating: bool = False,
     option: str = "revision",
     lock: Path | None = None,
+    offline: bool | None = None,
+    cache: Path | None = None,
 ) -> HubPin:
-    """The pin of ``repo_id`` for a config's ``revision`` (see the module doc for the values)."""
+    """The pin of ``repo_id`` for a config's ``revision`` (see the module doc for the values); ``offline``
+    (default HF_HUB_OFFLINE) and ``cache`` (default the Hugging Face cache) for a loader with switches of
+    its own (faster-whisper's ``local_files_only`` and ``download_root``)."""
     check_revision(revision, floating, option)
     if revision is not None and revision != LOCKED:
         commit = revision if COMMIT_PATTERN.match(revision) else None
@@ -274,9 +278,9 @@ def hub_pin(
     recorded = read_lock(lock).get(repo_id)
     if recorded is not None:
         return HubPin(repo_id, recorded, recorded, False, option)
-    if hub_offline():
+    if hub_offline() if offline is None else offline:
         # offline, a cache that already holds main counts as the first download
-        main = cached_ref(repo_id, "main")
+        main = cached_ref(repo_id, "main", cache)
         if main is not None:
             return HubPin(repo_id, main, main, True, option)
     return HubPin(repo_id, "main", None, True, option)
