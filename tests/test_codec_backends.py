@@ -115,7 +115,7 @@ def _pair(codec: str) -> tuple[Any, Any]:
             package = build_codec(f"{codec}-package", package_options)
         hf = build_codec(f"{codec}-hf", hf_options)
         model: Any = package.model  # type: ignore[attr-defined]  # every package adapter holds its model
-        target = hf.model  # type: ignore[attr-defined]
+        target = hf.model  # type: ignore[attr-defined]  # CodecAdapter has no `model`; the Transformers adapters do
         target.load_state_dict(MAPS[codec](model.state_dict(), target.state_dict()), strict=True)
         _BUILT[codec] = (package, hf)
     return _BUILT[codec]
