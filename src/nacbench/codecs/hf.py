@@ -504,10 +504,38 @@ class Xcodec2Adapter(TransformersCodecAdapter):
         return [m.semantic_encoder, m.semantic_adapter, m.acoustic_encoder, m.fc_encoder, m.quantizer]
 
 
+# --- DAC and EnCodec: the encoder's output is the latent -------------------------------------------------
+
+
+class EncoderDecoderFamily(TransformersCodecAdapter):
+    """A family whose latent is ``model.encoder``'s output, ``[B, hidden_size, F]``, and whose
+    ``model.decoder`` takes it back (DAC, EnCodec): their latent paths are these same calls."""
+
+    @abstractmethod
+    def _inputs(self, wavs: list[np.ndarray]) -> tuple[torch.Tensor, list[int]]:
+        """The batch on the device as the family's encoder takes it, and each input's frames."""
+
+    @property
+    def latent_dim(self) -> int:
+        return int(self.model.config.hidden_size)
+
+    @torch.inference_mode()
+    def _encode_latent_batch(self, wavs: list[np.ndarray]) -> list[np.ndarray]:
+        batch, frames = self._inputs(wavs)
+        latents = to_numpy_f32(self.model.encoder(batch))
+        return [np.ascontiguousarray(x[:, :f]) for x, f in zip(latents, frames, strict=True)]
+
+    def _decoder(self, latents: torch.Tensor) -> torch.Tensor:
+        return self.model.decoder(latents)
+
+    def encoder_modules(self) -> list[Any]:
+        return [self.model.encoder, self.model.quantizer]
+
+
 # --- DAC -------------------------------------------------------------------------------------------------
 
 
-class DacAdapter(TransformersCodecAdapter):
+class DacAdapter(EncoderDecoderFamily):
     """DAC (Transformers' ``DacModel``) with its first ``n_quantizers`` codebooks."""
 
     model_type = "dac"
@@ -517,10 +545,6 @@ class DacAdapter(TransformersCodecAdapter):
         # not config.frame_rate: Transformers rounds it up to an integer (16 kHz / 512 = 31.25 -> 32)
         rate, hop = int(config.sampling_rate), int(math.prod(config.downsampling_ratios))
         return rate, rate / hop, hop
-
-    @property
-    def latent_dim(self) -> int:
-        return int(self.model.config.hidden_size)
 
     def _inputs(self, wavs: list[np.ndarray]) -> tuple[torch.Tensor, list[int]]:
         """The batch padded to a multiple of the hop, as the package adapter pads it, and each input's
@@ -546,15 +570,6 @@ class DacAdapter(TransformersCodecAdapter):
         return self.map_waveforms(wavs, "encode_latent", self._encode_latent_batch)
 
     @torch.inference_mode()
-    def _encode_latent_batch(self, wavs: list[np.ndarray]) -> list[np.ndarray]:
-        batch, frames = self._inputs(wavs)
-        z = to_numpy_f32(self.model.encoder(batch))
-        return [np.ascontiguousarray(x[:, :f]) for x, f in zip(z, frames, strict=True)]
-
-    def _decoder(self, latents: torch.Tensor) -> torch.Tensor:
-        return self.model.decoder(latents)
-
-    @torch.inference_mode()
     def codeword_vectors(self) -> list[np.ndarray]:
         """Per codebook, every entry after ``out_proj``: ``[codebook_size, hidden_size]``."""
         out = []
@@ -562,9 +577,6 @@ class DacAdapter(TransformersCodecAdapter):
             table = vq.codebook.weight.T[None]  # [1, codebook_dim, size]: each entry as one time step
             out.append(to_numpy_f32(vq.out_proj(table))[0].T)
         return out
-
-    def encoder_modules(self) -> list[Any]:
-        return [self.model.encoder, self.model.quantizer]
 
 
 # --- EnCodec ---------------------------------------------------------------------------------------------
@@ -580,7 +592,7 @@ def init_random_encodec_codebooks(model: Any, hop: int, probe_frames: int = 64) 
     seed_codebooks_from_residuals(residual, [layer.codebook for layer in model.quantizer.layers])
 
 
-class EncodecAdapter(TransformersCodecAdapter):
+class EncodecAdapter(EncoderDecoderFamily):
     """EnCodec (Transformers' ``EncodecModel``) with its first ``n_quantizers`` codebooks."""
 
     model_type = "encodec"
@@ -619,10 +631,6 @@ class EncodecAdapter(TransformersCodecAdapter):
         if used != k:
             raise CodecLayoutError(f"model: EnCodec at {self.kbps} kbps uses {used} codebooks, not {k}")
 
-    @property
-    def latent_dim(self) -> int:
-        return int(self.model.config.hidden_size)
-
     def _inputs(self, wavs: list[np.ndarray]) -> tuple[torch.Tensor, list[int]]:
         batch, lengths = pad_waveforms(wavs)
         return batch.to(self.device), [frames_for_length(int(n), self.hop) for n in lengths]
@@ -645,24 +653,12 @@ class EncodecAdapter(TransformersCodecAdapter):
         return self.map_waveforms(wavs, "encode_latent", self._encode_latent_batch)
 
     @torch.inference_mode()
-    def _encode_latent_batch(self, wavs: list[np.ndarray]) -> list[np.ndarray]:
-        batch, frames = self._inputs(wavs)
-        emb = to_numpy_f32(self.model.encoder(batch))
-        return [np.ascontiguousarray(x[:, :f]) for x, f in zip(emb, frames, strict=True)]
-
-    def _decoder(self, latents: torch.Tensor) -> torch.Tensor:
-        return self.model.decoder(latents)
-
-    @torch.inference_mode()
     def codeword_vectors(self) -> list[np.ndarray]:
         """Per codebook, its entries ``[codebook_size, hidden_size]``: the vectors whose sum the decoder consumes."""
         return [
             to_numpy_f32(layer.codebook.embed)
             for layer in self.model.quantizer.layers[: self.info.n_codebooks]
         ]
-
-    def encoder_modules(self) -> list[Any]:
-        return [self.model.encoder, self.model.quantizer]
 
 
 # --- NeuCodec --------------------------------------------------------------------------------------------
