@@ -197,6 +197,28 @@ def test_unknown_metric_and_margin_are_refused() -> None:
     expect_error(config, "metrics.visqol: unknown metric", "study_labelling.breakdown_margin.sdr")
 
 
+def test_an_overlay_that_turns_wer_off_drops_its_margin_with_null() -> None:
+    """Before: the base config's ``wer`` margin could not be removed by an overlay (mappings merge), so an
+    overlay with ``wer_utterances: 0`` and the labelling study could not start at all."""
+    config = load()
+    config["study_a"]["wer_utterances"] = 0
+    expect_error(config, "study_labelling.breakdown_margin.wer: not a scored metric", "`wer: null` drops it")
+    config = deep_update(config, {"study_labelling": {"breakdown_margin": {"wer": None}}})
+    validate_config(config)
+    assert plan.breakdown_margins(config) == {"stoi": 0.1, "pesq": 0.5}
+
+
+def test_the_issue12_benchmark_configuration_is_valid() -> None:
+    """benchmarks/offline_issue12.yaml is a whole configuration over config.yaml (not over the offline
+    overlay): the offline run as issue 12 set its target, which bench_offline_run.py times."""
+    config = deep_update(
+        yaml.safe_load((REPO / "config.yaml").read_text()),
+        yaml.safe_load((REPO / "benchmarks" / "offline_issue12.yaml").read_text()),
+    )
+    validate_config(config)
+    assert config["study_packet_loss"]["codecs"] == [] and config["study_swap"]["codecs"] == []
+
+
 def test_a_registered_metric_is_configured_with_its_own_checks(toy_metric) -> None:
     """A metric added as a module needs no schema edit: its config entry is checked by the metric."""
     config = load()

@@ -22,7 +22,7 @@ from nacbench.codecs import ADAPTERS, EXTERNAL_ADAPTER, Capability, StaticLayout
 from nacbench.codecs.base import conceals_in_latent
 from nacbench.codecs.hf_layout import ModelNotCachedError
 from nacbench.erasure import LATENT_CONCEALMENT
-from nacbench.plan import study_a_conditions, study_b_codecs
+from nacbench.plan import breakdown_margins, study_a_conditions, study_b_codecs
 from nacbench.swap import POSTHOC_ADAPTER, with_derived_codecs
 
 #: the configuration schema, shipped inside the package so an installed (non-editable) nacbench has it
@@ -158,7 +158,7 @@ def swap_errors(config: Mapping[str, Any]) -> list[str]:
             )
     fsq = swap.fsq_settings(config)
     sweep = (study.get("rate_sweep") or {}).get("bits", [])
-    margins = config["study_labelling"]["breakdown_margin"]
+    margins = breakdown_margins(config)
     if study["codecs"] and sweep and swap.HEADLINE_METRIC not in margins:
         errors.append(
             f"study_swap.rate_sweep: its break-down is of {swap.HEADLINE_METRIC!r}, which needs a margin in "
@@ -281,10 +281,11 @@ def metric_errors(config: Mapping[str, Any]) -> list[str]:
         for param, problem in METRICS[name].param_errors(params or {}, SCORING_RATE):
             errors.append(f"metrics.{name}.{param}: {problem}")
     transcribed = {"wer"} if config["study_a"].get("wer_utterances") else set()
-    for name in config["study_labelling"]["breakdown_margin"]:
+    for name in breakdown_margins(config):
         if name not in config["metrics"] and name not in transcribed:
             errors.append(
-                f"study_labelling.breakdown_margin.{name}: not a scored metric; scored: {sorted(config['metrics'])}"
+                f"study_labelling.breakdown_margin.{name}: not a scored metric; scored: "
+                f"{sorted({*config['metrics'], *transcribed})} (`{name}: null` drops it)"
             )
     return errors
 
@@ -360,10 +361,11 @@ def packet_loss_errors(config: Mapping[str, Any]) -> list[str]:
     scored = {*config["metrics"], *(study.get("metrics") or {})} | (
         {"wer"} if study.get("wer_utterances") else set()
     )
-    for name in study.get("breakdown_margin") or {}:
-        if name not in scored:
+    for name, margin in (study.get("breakdown_margin") or {}).items():
+        if margin is not None and name not in scored:
             errors.append(
-                f"study_packet_loss.breakdown_margin.{name}: not scored in the study; scored: {sorted(scored)}"
+                f"study_packet_loss.breakdown_margin.{name}: not scored in the study; scored: {sorted(scored)} "
+                f"(`{name}: null` drops it)"
             )
     return errors
 

@@ -44,6 +44,7 @@ from nacbench.erasure import (
     packet_losses,
     pattern_losses,
 )
+from nacbench.plan import breakdown_margins
 from nacbench.seeds import erasure_rng
 
 Config = Mapping[str, Any]
@@ -233,5 +234,7 @@ def figure_metrics(config: Config) -> list[str]:
 
 
 def margins(config: Config) -> dict[str, float]:
-    """Break-down margins per metric: the labelling study's, overridden by the study's own."""
-    return {**config["study_labelling"]["breakdown_margin"], **(study(config).get("breakdown_margin") or {})}
+    """Break-down margins per metric: the labelling study's, overridden by the study's own (null drops
+    one, :func:`nacbench.plan.breakdown_margins`)."""
+    merged = {**breakdown_margins(config), **(study(config).get("breakdown_margin") or {})}
+    return {name: m for name, m in merged.items() if m is not None}

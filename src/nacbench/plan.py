@@ -195,3 +195,10 @@ def conditions_for(config: Config, dataset: str) -> list[Condition]:
 
 def scored_datasets(config: Config) -> list[str]:
     return sorted({c.dataset for c in conditions(config)})
+
+
+def breakdown_margins(config: Config) -> dict[str, float]:
+    """``study_labelling.breakdown_margin`` without the metrics set to null: a configuration overlay can
+    only add or change keys of the base config's mappings, so null is how it drops one (the base lists
+    ``wer``, which an overlay with ``wer_utterances: 0`` does not score)."""
+    return {name: m for name, m in config["study_labelling"]["breakdown_margin"].items() if m is not None}

@@ -83,7 +83,7 @@ rule table3:
         PIPELINE_ENV
     params:
         codecs=config["study_a"]["codecs"],
-        margins=config["study_labelling"]["breakdown_margin"],
+        margins=plan.breakdown_margins(config),
         bootstrap=config["study_labelling"]["bootstrap"],
         seed=config["seed"],
         random_weights=plan.random_weights_asked(config, config["study_a"]["codecs"]),
