@@ -7,6 +7,7 @@ import importlib.util
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -41,7 +42,12 @@ from nacbench.costs.jobs import DatasetAudio, full_dataset_audio, job_counts, pl
 from nacbench.costs.machine import TargetMachine, makespan
 from nacbench.costs.records import StartupRecordError, fit_record_models, load_startup_records
 from nacbench.costs.runlog import latest_logged_jobs, logged_to_benchmark, parse_snakemake_log
-from nacbench.costs.workflow import dry_run_job_counts, parse_job_stats, rule_declarations
+from nacbench.costs.workflow import (
+    dry_run_job_counts,
+    parse_job_stats,
+    rule_declarations,
+    workflow_rule_declarations,
+)
 from nacbench.data.manifest import MANIFEST_COLUMNS, select_shard
 from nacbench.startup import RECORD_VERSION
 
@@ -361,10 +367,16 @@ rule b:
     output: "y"
     resources:
         mem_mb=10,
+
+rule c:
+    output: "z"
+    log:
+        **job_logs("c"),
 """
     assert rule_declarations(text) == {
-        "a": {"benchmark": True, "gpu": True, "gpu_mem": True},
-        "b": {"benchmark": False, "gpu": False, "gpu_mem": False},
+        "a": {"measured": True, "gpu": True, "gpu_mem": True},
+        "b": {"measured": False, "gpu": False, "gpu_mem": False},
+        "c": {"measured": True, "gpu": False, "gpu_mem": False},
     }
     assert rule_declarations("# no rules") == {}
 
@@ -539,6 +551,41 @@ def test_startup_records_give_the_measured_overhead_and_a_rate_on_the_work(tmp_p
     assert decode.rate == pytest.approx(0.5) and decode.overhead_s == 3.0 and "2 conditions" in decode.note
     labelling = models[("labelling", "x")]
     assert labelling.method == "per-job" and labelling.overhead_s == 6.0
+
+
+def test_every_rule_that_does_work_writes_a_startup_record_not_a_benchmark() -> None:
+    """Startup records replaced Snakemake's benchmark files in the pipeline's own rules (the benchmark's
+    memory sampling cost Snakemake's process CPU): every rule that reads data, encodes, decodes, scores,
+    transcribes or fits is still measured, and none samples."""
+    rules = REPO / "workflow" / "rules"
+    decl = workflow_rule_declarations(rules)
+    working = ["manifest", "codec_info", "encode", "decode", "channel", "score", "asr_reference"]
+    working += ["asr_decoded", "enc_rtf", "codewords", "labelling", "fit_latents", "fit_quantizer"]
+    assert [rule for rule in working if not decl[rule]["measured"]] == []
+    assert [p.name for p in rules.glob("*.smk") if re.search(r"^\s+benchmark\s*:", p.read_text(), re.M)] == []
+
+
+def test_records_peak_memory_and_cpu_beat_the_benchmark_files(tmp_path: Path) -> None:
+    """A record that holds ``max_rss_mb`` and ``cpu_s`` (records since issue 12's last round) gives the
+    model's memory and CPU rate; a benchmark file's memory stands in only for older records."""
+    config = small_config()
+    durations = {"libri": np.full(4, 5.0), "arctic": np.full(10, 3.0)}  # 20 s per shard of one
+    for shard, (rss, cpu) in enumerate([(900.0, 12.0), (1500.0, 8.0)]):
+        path = Path(startup_file(tmp_path, "decode", "x", "libri", "clean", f"{shard:03d}"))
+        write_record(path, 2.0, 10.0, max_rss_mb=rss, cpu_s=cpu, audio_s=20.0)
+    write_record(Path(startup_file(tmp_path, "encode", "x", "libri", "000")), 2.0, 10.0, audio_s=20.0)
+    jobs, _ = load_startup_records(tmp_path, config, durations)
+    bench = [
+        BenchmarkJob(JobPath("benchmarks", rule, "x", "libri", None, "000"), "p", 1.0, 1.0, 700.0, 1.0)
+        for rule in ("decode", "encode")
+    ]
+    models = fit_record_models(jobs, bench)
+    assert models[("decode", "x")].max_rss_mb == 1500.0
+    assert models[("decode", "x")].cpu_rate_median == pytest.approx(0.5)  # median of 12/20 and 8/20
+    assert models[("encode", "x")].max_rss_mb == 700.0  # an older record: the benchmark file's figure
+    write_record(Path(startup_file(tmp_path, "encode", "x", "libri", "000")), 2.0, 1.0, max_rss_mb=-1.0)
+    with pytest.raises(StartupRecordError, match="'max_rss_mb' must be a non-negative number of MB"):
+        load_startup_records(tmp_path, config, durations)
 
 
 def test_a_record_of_another_version_is_a_named_error(tmp_path: Path) -> None:
@@ -792,8 +839,9 @@ def test_estimate_with_records_and_gpu_figures_on_the_target_machine(tmp_path: P
 GPU_CHECK = REPO / "benchmarks" / "gpu_check.py"
 
 
-def _gpu_check_module() -> Any:
-    spec = importlib.util.spec_from_file_location("gpu_check", GPU_CHECK)
+def _benchmark_module(path: Path) -> Any:
+    """A script of benchmarks/ imported as a module."""
+    spec = importlib.util.spec_from_file_location(path.stem, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # its dataclasses look their module up there
@@ -804,7 +852,7 @@ def _gpu_check_module() -> Any:
 def test_gpu_check_skips_what_does_not_fit_and_says_why(tmp_path: Path) -> None:
     """A step that would overrun the budget is recorded as skipped, with the time it needed, in the
     JSON on disk; the codec options are the full configuration's, at full size unless --quick."""
-    gc = _gpu_check_module()
+    gc = _benchmark_module(GPU_CHECK)
     settings = gc.Settings("cpu", False, 3, 1, 16, None, tmp_path)
     check = gc.Check(tmp_path / "g.json", gc.Budget(total_s=gc.RESERVE_S + 10.0), settings, {"skipped": []})
     assert check.fits("small", 1.0)
@@ -859,3 +907,41 @@ def test_gpu_check_quick_cpu_run_writes_figures_the_estimator_reads(tmp_path: Pa
     encode = next(e for e in report["estimates"] if (e["rule"], e["codec"]) == ("encode", "encodec"))
     assert encode["wall_s"] > 0 and encode["figures"] == "GPU machine, CPU codec"  # --device cpu
     assert any("--quick" in c for c in encode["caveats"])
+
+
+# -------------------------------------------------- the whole-run benchmark (benchmarks/bench_offline_run.py)
+
+SNAKEMAKE_LOG = """Select jobs to execute...
+
+[Thu Dec  3 02:54:04 2026]
+rule encode:
+    jobid: 3
+    wildcards: codec=x
+    threads: 2
+
+[Thu Dec  3 02:54:14 2026]
+Finished jobid: 3 (Rule: encode)
+
+[Thu Dec  3 02:54:14 2026]
+localrule decode:
+    jobid: 4
+
+[Thu Dec  3 02:54:16 2026]
+rule score:
+    jobid: 5
+
+[Thu Dec  3 02:54:20 2026]
+Finished jobid: 4 (Rule: decode)
+
+[Thu Dec  3 02:54:24 2026]
+Finished jobid: 5 (Rule: score)
+"""
+
+
+def test_whole_run_benchmark_counts_idle_cores_from_the_snakemake_log() -> None:
+    """10 s of a 2-thread job (no idle core), then 2 s of one 1-thread job (2 idle core-s, 2 s alone),
+    4 s of two jobs, 4 s of one (4 idle core-s, 4 s alone)."""
+    bench = _benchmark_module(REPO / "benchmarks" / "bench_offline_run.py")
+    assert bench.core_occupancy(SNAKEMAKE_LOG, cores=2) == {"idle_core_s": 6.0, "single_job_s": 16.0}
+    # on one core the 2-thread job holds the one core, and nothing else idles it
+    assert bench.core_occupancy(SNAKEMAKE_LOG, cores=1)["idle_core_s"] == 0.0

@@ -20,6 +20,11 @@ Phases (:data:`PHASES`), each the wall seconds spent in it, summed over its occu
 Whatever the phases do not cover (reading inputs, writing outputs) is ``other``:
 ``wall_s = sum(phases) + other``. :data:`FIXED_PHASES` are the job's fixed cost, paid whatever the
 amount of audio.
+
+The record also holds the job's CPU seconds (``cpu_s``) and peak resident memory (``max_rss_mb``), from
+the kernel's accounting of the process and the children it waited for (a scorer's worker pool): what a
+Snakemake ``benchmark:`` file gave, measured exactly rather than sampled. The sampling was not free:
+reading a multi-GB process's memory map twice a second took most of Snakemake's own CPU time.
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import resource
+import sys
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -39,6 +46,16 @@ PHASES: tuple[str, ...] = ("startup", "imports", "construct", "weights", "device
 FIXED_PHASES: tuple[str, ...] = ("startup", "imports", "construct", "weights", "device")
 #: schema version of the JSON record (bump when a field changes meaning)
 RECORD_VERSION = 1
+
+
+def process_usage() -> tuple[float, float]:
+    """(CPU seconds, peak resident MB) of this process and the children it waited for: user + system
+    time summed, the peak the larger of its own and its largest child's (``ru_maxrss``: KB on Linux,
+    bytes on macOS)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+    unit = 1 if sys.platform == "darwin" else 1024
+    return cpu, max(own.ru_maxrss, children.ru_maxrss) * unit / 2**20
 
 
 def process_age_s() -> float | None:
@@ -73,6 +90,7 @@ class StartupRecord:
         phases = {"startup": start, **{p: round(self.seconds.get(p, 0.0), 4) for p in PHASES[1:]}}
         covered = sum(self.seconds.values())
         known = [v for p in FIXED_PHASES if (v := phases[p]) is not None]
+        cpu_s, max_rss_mb = process_usage()
         return {
             "version": RECORD_VERSION,
             "phases": phases,
@@ -80,13 +98,18 @@ class StartupRecord:
             "wall_s": round(body + (self.startup_s or 0.0), 4),
             "fixed_s": round(sum(known), 4),
             "startup_measured": self.startup_s is not None,
+            "cpu_s": round(cpu_s, 3),
+            "max_rss_mb": round(max_rss_mb, 1),
             **self.info,
         }
 
     def summary(self) -> str:
         data = self.to_json()
         parts = [f"{p} {v:.2f}s" for p, v in data["phases"].items() if v]
-        return f"job time {data['wall_s']:.2f}s: " + ", ".join(parts) + f", other {data['other_s']:.2f}s"
+        return (
+            f"job time {data['wall_s']:.2f}s: " + ", ".join(parts) + f", other {data['other_s']:.2f}s; "
+            f"CPU {data['cpu_s']:.2f}s, peak memory {data['max_rss_mb']:.0f} MB"
+        )
 
 
 _current: StartupRecord | None = None

@@ -10,11 +10,10 @@ rule asr_reference:
         artifacts.asr_reference(R, "{dataset}", "{shard}"),
     log:
         **job_logs("asr_reference", "{dataset}", "{shard}"),
-    benchmark:
-        bench_path("asr_reference", "{dataset}", "{shard}")
+    priority: UNLOCKS_WORK
     conda:
         PIPELINE_ENV
-    threads: 2
+    threads: ONE_CORE
     resources:
         gpu=1,
         gpu_mem_mb=asr_gpu_mem,
@@ -37,11 +36,9 @@ rule asr_decoded:
         artifacts.asr_shard(R, "{codec}", "{dataset}", "{channel}", "{shard}"),
     log:
         **job_logs("asr_decoded", "{codec}", "{dataset}", "{channel}", "{shard}"),
-    benchmark:
-        bench_path("asr_decoded", "{codec}", "{dataset}", "{channel}", "{shard}")
     conda:
         PIPELINE_ENV
-    threads: 2
+    threads: ONE_CORE
     resources:
         gpu=1,
         gpu_mem_mb=asr_gpu_mem,

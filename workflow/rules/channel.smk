@@ -12,8 +12,6 @@ rule channel:
         artifacts.channel_shard(R, "{codec}", "{dataset}", "{channel}", "{shard}"),
     log:
         **job_logs("channel", "{codec}", "{dataset}", "{channel}", "{shard}"),
-    benchmark:
-        bench_path("channel", "{codec}", "{dataset}", "{channel}", "{shard}")
     wildcard_constraints:
         codec=EXTERNAL_CODEC,
     conda:

@@ -26,10 +26,10 @@ rule manifest:
         skipped=artifacts.skipped(R, "{dataset}"),
     log:
         main=log_path("manifest", "{dataset}"),
+        startup=artifacts.startup_file(R, "manifest", "{dataset}"),
         # a copy of skipped.tsv that survives a failed job (Snakemake removes the failed job's outputs)
         skipped=artifacts.kept_skips(R, "{dataset}"),
-    benchmark:
-        bench_path("manifest", "{dataset}")
+    priority: UNLOCKS_WORK
     conda:
         PIPELINE_ENV
     params:

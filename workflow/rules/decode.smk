@@ -18,8 +18,6 @@ rule decode:
         listen=directory(artifacts.listen_dir(R, "{codec}", "{dataset}", "{channel}", "{shard}")),
     log:
         **job_logs("decode", "{codec}", "{dataset}", "{channel}", "{shard}"),
-    benchmark:
-        bench_path("decode", "{codec}", "{dataset}", "{channel}", "{shard}")
     wildcard_constraints:
         codec=ADAPTER_CODEC,
     conda:

@@ -11,8 +11,6 @@ rule enc_rtf:
         artifacts.enc_rtf(R, "{codec}"),
     log:
         **job_logs("enc_rtf", "{codec}"),
-    benchmark:
-        bench_path("enc_rtf", "{codec}")
     wildcard_constraints:
         codec=ADAPTER_CODEC,
     conda:

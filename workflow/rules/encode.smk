@@ -8,10 +8,9 @@ rule codec_info:
         artifacts.codec_info(R, "{codec}"),
     log:
         **job_logs("codec_info", "{codec}"),
-    benchmark:
-        bench_path("codec_info", "{codec}")
     wildcard_constraints:
         codec=ADAPTER_CODEC,
+    priority: UNLOCKS_WORK
     conda:
         codec_env
     resources:
@@ -33,13 +32,12 @@ rule encode:
         artifacts.codes_shard(R, "{codec}", "{dataset}", "{shard}"),
     log:
         **job_logs("encode", "{codec}", "{dataset}", "{shard}"),
-    benchmark:
-        bench_path("encode", "{codec}", "{dataset}", "{shard}")
     wildcard_constraints:
         codec=ADAPTER_CODEC,
+    priority: UNLOCKS_WORK
     conda:
         codec_env
-    threads: 2
+    threads: ONE_CORE
     resources:
         gpu=1,
         gpu_mem_mb=codec_gpu_mem,

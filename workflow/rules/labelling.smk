@@ -15,10 +15,9 @@ rule codewords:
         artifacts.codewords(R, "{codec}"),
     log:
         **job_logs("codewords", "{codec}"),
-    benchmark:
-        bench_path("codewords", "{codec}")
     wildcard_constraints:
         codec=ADAPTER_CODEC,
+    priority: UNLOCKS_WORK
     conda:
         codec_env
     resources:
@@ -42,9 +41,8 @@ rule labelling:
     output:
         artifacts.labelling(R, "{codec}", "{labelling}"),
     log:
-        log_path("labelling", "{codec}", "{labelling}"),
-    benchmark:
-        bench_path("labelling", "{codec}", "{labelling}")
+        **job_logs("labelling", "{codec}", "{labelling}"),
+    priority: UNLOCKS_WORK
     conda:
         PIPELINE_ENV
     resources:
@@ -103,7 +101,7 @@ rule labelling_report:
         PIPELINE_ENV
     params:
         codecs=config["study_labelling"]["codecs"],
-        margins=config["study_labelling"]["breakdown_margin"],
+        margins=plan.breakdown_margins(config),
         bootstrap=config["study_labelling"]["bootstrap"],
         seed=config["seed"],
         random_weights=plan.random_weights_asked(config, config["study_labelling"]["codecs"]),

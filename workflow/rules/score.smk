@@ -11,8 +11,6 @@ rule score:
         artifacts.metrics_shard(R, "{codec}", "{dataset}", "{channel}", "{shard}"),
     log:
         **job_logs("score", "{codec}", "{dataset}", "{channel}", "{shard}"),
-    benchmark:
-        bench_path("score", "{codec}", "{dataset}", "{channel}", "{shard}")
     conda:
         PIPELINE_ENV
     # one core per job: there are always many score jobs to fill the cores; a profile may give more
@@ -38,8 +36,6 @@ rule tidy_scores:
         csv=artifacts.tidy_scores_csv(R, "{dataset}"),
     log:
         log_path("tidy_scores", "{dataset}"),
-    benchmark:
-        bench_path("tidy_scores", "{dataset}")
     conda:
         PIPELINE_ENV
     script:

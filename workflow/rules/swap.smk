@@ -12,10 +12,9 @@ rule fit_latents:
         artifacts.fit_latents(R, "{codec}"),
     log:
         **job_logs("fit_latents", "{codec}"),
-    benchmark:
-        bench_path("fit_latents", "{codec}")
     wildcard_constraints:
         codec=ADAPTER_CODEC,
+    priority: UNLOCKS_WORK
     conda:
         codec_env
     resources:
@@ -38,11 +37,10 @@ rule fit_quantizer:
     output:
         artifacts.quantizer(R, "{codec}"),
     log:
-        log_path("fit_quantizer", "{codec}"),
-    benchmark:
-        bench_path("fit_quantizer", "{codec}")
+        **job_logs("fit_quantizer", "{codec}"),
     wildcard_constraints:
         codec=swap.POSTHOC_NAME,
+    priority: UNLOCKS_WORK
     conda:
         PIPELINE_ENV
     resources:
@@ -80,7 +78,7 @@ rule quantizer_swap:
         PIPELINE_ENV
     params:
         rows=swap.study_rows(config),
-        margins=config["study_labelling"]["breakdown_margin"],
+        margins=plan.breakdown_margins(config),
         bootstrap=config["study_labelling"]["bootstrap"],
         seed=config["seed"],
         random_weights=plan.random_weights_asked(config, SWAP_CODECS),

@@ -1,7 +1,7 @@
 from nacbench.logs import job_log
 from nacbench.stages import build_manifest
 
-with job_log(snakemake.log.main):
+with job_log(snakemake.log):
     build_manifest(
         snakemake.wildcards.dataset,
         snakemake.params.data,

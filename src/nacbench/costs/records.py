@@ -59,6 +59,8 @@ class RecordedJob:
     audio_s: float | None  # audio processed: per-condition audio x conditions; None: no audio
     conditions: int
     device: str | None
+    cpu_s: float = math.nan  # CPU seconds, the job's and its waited-for children's (NaN: older record)
+    max_rss_mb: float = math.nan  # peak resident memory (NaN: a record from before it held one)
 
 
 def condition_count(value: Any, path: str | Path) -> int:
@@ -74,9 +76,9 @@ def condition_count(value: Any, path: str | Path) -> int:
     raise StartupRecordError(f"{path}: 'conditions' must be a list of names or a count >= 1, got {value!r}")
 
 
-def _seconds(value: Any, name: str, path: Path) -> float:
+def _seconds(value: Any, name: str, path: Path, unit: str = "seconds") -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
-        raise StartupRecordError(f"{path}: {name!r} must be a non-negative number of seconds, got {value!r}")
+        raise StartupRecordError(f"{path}: {name!r} must be a non-negative number of {unit}, got {value!r}")
     return float(value)
 
 
@@ -107,6 +109,10 @@ def recorded_job(
         audio = _seconds(audio, "audio_s", path)
     n = condition_count(data.get("conditions"), path)
     device = data.get("device")
+    cpu, rss = (
+        math.nan if data.get(name) is None else _seconds(data[name], name, path, unit)
+        for name, unit in (("cpu_s", "seconds"), ("max_rss_mb", "MB"))
+    )
     return RecordedJob(
         key=key,
         path=str(path),
@@ -117,6 +123,8 @@ def recorded_job(
         audio_s=None if audio is None else audio * n,
         conditions=n,
         device=None if device is None else str(device),
+        cpu_s=cpu,
+        max_rss_mb=rss,
     )
 
 
@@ -171,17 +179,19 @@ def fit_record_model(jobs: Sequence[RecordedJob], max_rss_mb: float = math.nan) 
 
     The overhead is the median measured fixed cost; the rate the median of ``variable_s / audio``
     over the jobs that processed audio. A rule whose jobs process no audio costs its median wall time
-    per job. ``max_rss_mb`` comes from the group's benchmark files (a record holds no memory figure).
+    per job. Peak memory is the largest the records measured; ``max_rss_mb`` (from the group's
+    benchmark files) stands in for records from before they held it, and for external codecs' jobs.
     """
     rule, codec = one_group(jobs, "fit_record_model")
     fixed = np.array([j.fixed_s for j in jobs])
     wall = np.array([j.wall_s for j in jobs])
     devices = sorted({j.device for j in jobs if j.device})
+    measured_rss = [j.max_rss_mb for j in jobs if math.isfinite(j.max_rss_mb)]
     common: dict[str, Any] = {
         "rule": rule,
         "codec": codec,
         "n_jobs": len(jobs),
-        "max_rss_mb": max_rss_mb,
+        "max_rss_mb": max(measured_rss) if measured_rss else max_rss_mb,
         "datasets": tuple(sorted({j.key.dataset for j in jobs if j.key.dataset})),
         "wall_median_s": float(np.median(wall)),
         "source": RECORD_SOURCE,
@@ -203,6 +213,9 @@ def fit_record_model(jobs: Sequence[RecordedJob], max_rss_mb: float = math.nan) 
         )
     audio = np.array([j.audio_s for j in with_audio], dtype=float)
     rates = np.array([j.variable_s for j in with_audio]) / audio
+    cpu_rates = np.array([j.cpu_s for j in with_audio]) / audio
+    if np.isfinite(cpu_rates).any():
+        common["cpu_rate_median"] = float(np.nanmedian(cpu_rates))
     overhead, rate = float(np.median(fixed)), float(np.median(rates))
     all_audio = np.array([j.audio_s or 0.0 for j in jobs], dtype=float)
     residual = wall - (overhead + rate * all_audio)

@@ -310,15 +310,15 @@ def build_report(
         models.update(gpu_cost_models(gpu_figures, gpu_rules, full, audio))
     planned = plan_jobs(full, audio)
     estimates = estimate(planned, models, full, measured)
-    for e in estimates:  # say why a rule without benchmark files has none
-        if e.model is None and e.rule in decl and not decl[e.rule]["benchmark"]:
-            e.caveats[0] = "not measured: the rule declares no benchmark: directive"
+    for e in estimates:  # say why a rule that measures nothing has no model
+        if e.model is None and e.rule in decl and not decl[e.rule]["measured"]:
+            e.caveats[0] = "not measured: the rule writes no startup record and declares no benchmark"
     label_figures(estimates, gpu_rules)
     summary = summarise(estimates)
     target_report = _target(estimates, gpu_rules, target)
 
     random_codecs = sorted(n for n, o in measured["codecs"].items() if o.get("random_weights"))
-    no_bench = sorted(r for r, d in decl.items() if not d["benchmark"])
+    unmeasured = sorted(r for r, d in decl.items() if not d["measured"])
     if gpu_figures is None:
         gpu_caveat = (
             f"Timings are CPU wall seconds on {measured_on}, with device `{measured.get('device')}` in the "
@@ -353,7 +353,8 @@ def build_report(
         "range in brackets runs from 'all time is per-job overhead' to 'all time is per audio second' (any "
         "cost a + b x audio with a, b >= 0 lies between). Elsewhere a range runs from the lowest measured "
         "fixed cost and rate to the highest.",
-        f"Rules that declare no `benchmark:`: {', '.join(no_bench)}. Not measured unless a Snakemake log is "
+        f"Rules whose jobs write no startup record (nor a `benchmark:`): {', '.join(unmeasured)}. Not "
+        "measured unless a Snakemake log is "
         "given (--snakemake-log): then timed from the log's start/finish stamps (1 s resolution, no "
         "memory). Download time depends on the network and is not estimated.",
         "Rules without an audio wildcard (tables, figures, code analysis, codec_info, enc_rtf, labelling) "

@@ -22,11 +22,13 @@ _STATS_ROW_RE = re.compile(r"^(\S+)\s+(\d+)$")
 
 
 def rule_declarations(text: str) -> dict[str, dict[str, bool]]:
-    """Per rule of a Snakemake rule file: does it declare ``benchmark:``, a ``gpu`` resource and its
-    share of the GPU's memory (``gpu_mem_mb``, :mod:`nacbench.resources`).
+    """Per rule of a Snakemake rule file: is each job measured (``measured``: it writes a startup
+    record, ``job_logs(...)`` or a ``startup=`` log, or declares a ``benchmark:`` as external codecs'
+    rule files do), does it declare a ``gpu`` resource and its share of the GPU's memory
+    (``gpu_mem_mb``, :mod:`nacbench.resources`).
 
-    Read from the rule files rather than listed by hand, so the report's "not measured: no benchmark
-    directive" and "GPU rule" labels follow the workflow as it is.
+    Read from the rule files rather than listed by hand, so the report's "not measured" and "GPU rule"
+    labels follow the workflow as it is.
     """
     starts = list(_RULE_RE.finditer(text))
     out = {}
@@ -34,7 +36,8 @@ def rule_declarations(text: str) -> dict[str, dict[str, bool]]:
     for match, end in zip(starts, ends, strict=True):
         body = text[match.end() : end]
         out[match.group(1)] = {
-            "benchmark": re.search(r"^\s+benchmark\s*:", body, re.MULTILINE) is not None,
+            "measured": re.search(r"^\s+benchmark\s*:|job_logs\(|^\s+startup\s*=", body, re.MULTILINE)
+            is not None,
             "gpu": re.search(r"^\s+gpu\s*=\s*[1-9]", body, re.MULTILINE) is not None,
             "gpu_mem": re.search(r"^\s+gpu_mem_mb\s*=", body, re.MULTILINE) is not None,
         }
