@@ -39,6 +39,7 @@ from nacbench.costs import CostError
 from nacbench.costs.gpu import read_gpu_figures
 from nacbench.costs.machine import TargetMachine
 from nacbench.costs.report import build_report, json_safe, render_markdown
+from nacbench.swap import with_derived_codecs
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -137,7 +138,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         report = build_report(
             results=args.results,
-            measured=load_configs([measured_config]),
+            # with the quantizer swap's derived codecs (lyra~fsq120, ...): their jobs are the measured run's too
+            measured=with_derived_codecs(load_configs([measured_config])),
             measured_config=measured_config,
             full=load_configs(args.full_config),
             full_config=" + ".join(str(p) for p in args.full_config),

@@ -167,12 +167,14 @@ def build_manifest(
     left out, the skip list is still written (to ``skipped_out`` and, since a failed job's outputs are
     removed, to ``kept_skips_out``, a log file that stays) and the error lists the files and why.
     """
-    from nacbench.data.readers import get_reader
+    with phase("imports"):
+        from nacbench.data.readers import get_reader
 
     root = data["root"] or download_root(downloads, name)
     log.info("dataset %s: reading %s with the %s reader", name, root, data["reader"])
     try:
-        result = get_reader(data["reader"]).read(Path(root), data, seed)
+        with phase("work"):  # walking the corpus and reading every file's header
+            result = get_reader(data["reader"]).read(Path(root), data, seed)
     except NoUsableUtterances as exc:
         kept = [p for p in (skipped_out, kept_skips_out) if p]
         for path in kept:
@@ -974,16 +976,17 @@ def build_labelling(
 
     info = CodecInfo.read(info_path)
     vectors, usage = load_codewords(codewords_path)
-    labelling = make_labelling(
-        name,
-        info.codebook_sizes,
-        info.fsq_levels,
-        seed=seed,
-        vectors=vectors if name in FITTED_LABELLINGS else None,
-        usage=usage,
-        codec=codec,
-        max_sweeps=iterations,
-    )
+    with phase("work"):  # the switching search, for distortion-aware
+        labelling = make_labelling(
+            name,
+            info.codebook_sizes,
+            info.fsq_levels,
+            seed=seed,
+            vectors=vectors if name in FITTED_LABELLINGS else None,
+            usage=usage,
+            codec=codec,
+            max_sweeps=iterations,
+        )
     labelling.meta["random_weights"] = info.random_weights
     if name in FITTED_LABELLINGS:  # fitted to usage: say on what
         fit = load_fit_set(codewords_path)
