@@ -126,7 +126,7 @@ def run_once(configfile: str, results: Path, cores: int, extra: list[str]) -> di
     if rc != 0:
         raise SystemExit(f"snakemake failed (rc={rc}); its log: {log}")
     records = [read_record(path) for path in find_job_files(results, "startup")]
-    phases = {p: round(sum(r["phases"].get(p, 0.0) for r in records), 1) for p in PHASES}
+    phases = {p: round(sum(r["phases"].get(p) or 0.0 for r in records), 1) for p in PHASES}
     text = log.read_text()
     jobs = sum(1 for line in text.splitlines() if _RULE.match(line))
     return {

@@ -50,8 +50,8 @@ EXTERNAL_CODEC = f"(?:{'|'.join(_external)})(?!{CODEC_CHAR})" if _external else 
 GPU_MEM_MB = register_gpu_memory(workflow, config["device"])
 # Priority of the jobs whose small outputs each unlock many others (a manifest, a codec's codes, its
 # codeword table or fitted quantizer): they run as soon as a core is free. Without it Snakemake's
-# scheduler favours jobs with large inputs (score jobs), so encode jobs waited while everything behind
-# them idled: in the offline run a core sat idle for minutes near the end (benchmarks/bench_offline_run.py).
+# scheduler favours jobs with large inputs (score jobs), and the encode jobs that the rest of a codec's
+# work waits for started minutes into the offline run (benchmarks/bench_offline_run.py).
 UNLOCKS_WORK = 10
 # Threads of the encode and ASR jobs. A 2-thread job starts only when two cores are free at once, which a
 # stream of 1-thread jobs (decode, score) never leaves on a small machine: those jobs waited for the end
@@ -162,8 +162,8 @@ def job_logs(rule_name, *parts):
 
 def bench_path(rule_name, *parts):
     """A Snakemake benchmark file, for external codecs (workflow/rules/examples/g711.smk), whose jobs
-    write no startup record (nacbench.startup). The pipeline's own jobs write records instead: a
-    benchmark's memory sampling cost Snakemake's process most of its CPU time in the offline run."""
+    write no startup record (nacbench.startup). The pipeline's own jobs write records instead: reading
+    each job's memory map twice a second was half of what a profiler saw of Snakemake's own process."""
     return artifacts.benchmark_file(R, rule_name, *parts)
 
 
