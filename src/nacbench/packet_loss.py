@@ -44,7 +44,6 @@ from nacbench.erasure import (
     packet_losses,
     pattern_losses,
 )
-from nacbench.plan import breakdown_margins
 from nacbench.seeds import erasure_rng
 
 Config = Mapping[str, Any]
@@ -234,7 +233,11 @@ def figure_metrics(config: Config) -> list[str]:
 
 
 def margins(config: Config) -> dict[str, float]:
-    """Break-down margins per metric: the labelling study's, overridden by the study's own (null drops
-    one, :func:`nacbench.plan.breakdown_margins`)."""
-    merged = {**breakdown_margins(config), **(study(config).get("breakdown_margin") or {})}
+    """Break-down margins per metric: the labelling study's, overridden by the study's own; null in
+    either drops one, as :func:`nacbench.plan.breakdown_margins` does (plan imports this module, so
+    this one reads the config itself)."""
+    merged = {
+        **config["study_labelling"]["breakdown_margin"],
+        **(study(config).get("breakdown_margin") or {}),
+    }
     return {name: m for name, m in merged.items() if m is not None}
